@@ -1,0 +1,226 @@
+/*
+ * child.c: the worker side of the supervisor channel (see child.h).
+ *
+ * Traffic here is a heartbeat a second and a few control messages, so a
+ * record is read straight into a stack buffer. The supervisor is trusted:
+ * anything malformed from it is a bug and fatal.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "child.h"
+#include "conf.h"
+#include "log.h"
+#include "msg.h"
+#include "util.h"
+
+#define SUP_FD	3
+
+static struct {
+	enum proc_id		 id;
+	const struct child_ops	*ops;
+	struct event_base	*base;
+	struct event		*ev_sup, *ev_term, *ev_usr1;
+	struct conf		 conf;
+	int			 configured;
+	int			 stopping;
+	int			 status;
+} child;
+
+static void
+send_ctl(uint16_t type, uint64_t seq)
+{
+	struct msgb b = { 0 };
+
+	msg_init(&b, type, seq);
+	if (msg_close(&b) == -1 || msg_send(SUP_FD, &b, -1) == -1)
+		log_warn("send %s to octd", msg_type_str(type));
+	msg_free(&b);
+}
+
+void
+child_ready(void)
+{
+	send_ctl(MSG_CTL_READY, 0);
+}
+
+void
+child_exit(int status)
+{
+	child.status = status;
+	event_base_loopexit(child.base, NULL);
+}
+
+int
+child_stopping(void)
+{
+	return child.stopping;
+}
+
+static void
+begin_shutdown(const char *why)
+{
+	if (child.stopping)
+		return;
+	child.stopping = 1;
+	log_info("stopping: %s", why);
+	if (child.ops->shutdown != NULL && child.configured)
+		child.ops->shutdown();
+	else
+		child_exit(0);
+}
+
+static void
+on_config(struct msg *m)
+{
+	char		 err[512], *path;
+	const char	*text = msg_get_str(m, NULL);
+
+	if (text == NULL || msg_done(m) == -1)
+		fatalx("supervisor channel: bad %s", msg_type_str(m->type));
+	if (child.configured)
+		fatalx("supervisor channel: second %s", msg_type_str(m->type));
+	if (conf_load_text(&child.conf, text, err, sizeof(err)) == -1)
+		fatalx("configuration from octd: %s", err);
+	path = conf_log_path(&child.conf, proc_name(child.id));
+	if (path != NULL && log_open(path) == -1)
+		log_warn("open %s", path);
+	free(path);
+	child.configured = 1;
+	child.ops->configure(child.base, &child.conf);
+}
+
+static void
+on_peer(struct msg *m, int fd)
+{
+	uint32_t peer = msg_get_u32(m);
+
+	if (msg_done(m) == -1 || fd == -1 || peer >= PROC_MAX)
+		fatalx("supervisor channel: bad %s", msg_type_str(m->type));
+	if (child.ops->peer != NULL && !child.stopping)
+		child.ops->peer((enum proc_id)peer, fd);
+	else
+		close(fd);
+}
+
+static void
+dispatch(struct msg *m, int fd)
+{
+	if (fd != -1 && m->type != MSG_CTL_PEER)
+		fatalx("supervisor channel: descriptor with %s",
+		    msg_type_str(m->type));
+	switch (m->type) {
+	case MSG_CTL_CONFIG:
+		on_config(m);
+		break;
+	case MSG_CTL_PING:
+		send_ctl(MSG_CTL_PONG, m->seq);
+		break;
+	case MSG_CTL_SHUTDOWN:
+		begin_shutdown("asked by octd");
+		break;
+	case MSG_CTL_REOPEN:
+		if (log_reopen() == -1)
+			log_warn("reopen log");
+		break;
+	case MSG_CTL_PEER:
+		on_peer(m, fd);
+		break;
+	default:
+		fatalx("supervisor channel: unexpected %s (%u)",
+		    msg_type_str(m->type), m->type);
+	}
+}
+
+static void
+sup_read(evutil_socket_t fd, short ev, void *arg)
+{
+	uint8_t		 buf[MSG_CTL_MAX];
+	struct msg	 m;
+	size_t		 framelen;
+	ssize_t		 n;
+	int		 passfd;
+
+	(void)ev;
+	(void)arg;
+	for (;;) {
+		n = msg_recv(fd, buf, sizeof(buf), &passfd);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == -1)
+			fatal("supervisor channel");
+		if (n == 0) {
+			event_del(child.ev_sup);
+			begin_shutdown("octd is gone");
+			return;
+		}
+		if (msg_parse(buf, (size_t)n, &m, &framelen) != 1 ||
+		    framelen != (size_t)n)
+			fatalx("supervisor channel: malformed frame");
+		dispatch(&m, passfd);
+	}
+}
+
+static void
+on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	if (sig == SIGTERM)
+		begin_shutdown("SIGTERM");
+	else if (sig == SIGUSR1 && log_reopen() == -1)
+		log_warn("reopen log");
+}
+
+int
+child_run(enum proc_id id, const struct child_ops *ops)
+{
+	child.id = id;
+	child.ops = ops;
+	log_init(proc_name(id), LOG_INFO);
+	if (fcntl(SUP_FD, F_GETFD) == -1)
+		fatalx("fd %d is not open: oct-%s is started by octd, not by "
+		    "hand", SUP_FD, proc_name(id));
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		fatal("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() == 1)
+		fatalx("octd is already gone");
+	if (sodium_init() < 0)
+		fatalx("sodium_init failed");
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (fd_nonblock(SUP_FD) == -1)
+		fatal("fd %d", SUP_FD);
+	if ((child.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	child.ev_sup = event_new(child.base, SUP_FD, EV_READ | EV_PERSIST,
+	    sup_read, NULL);
+	child.ev_term = evsignal_new(child.base, SIGTERM, on_signal, NULL);
+	child.ev_usr1 = evsignal_new(child.base, SIGUSR1, on_signal, NULL);
+	if (child.ev_sup == NULL || child.ev_term == NULL ||
+	    child.ev_usr1 == NULL || event_add(child.ev_sup, NULL) == -1 ||
+	    event_add(child.ev_term, NULL) == -1 ||
+	    event_add(child.ev_usr1, NULL) == -1)
+		fatalx("cannot set up the event loop");
+	event_base_dispatch(child.base);
+	if (child.ops->cleanup != NULL && child.configured)
+		child.ops->cleanup();
+	log_info("exiting");
+	event_free(child.ev_sup);
+	event_free(child.ev_term);
+	event_free(child.ev_usr1);
+	event_base_free(child.base);
+	conf_free(&child.conf);
+	return child.status;
+}

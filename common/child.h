@@ -1,0 +1,39 @@
+/*
+ * child.h: the life of a worker process, shared by ingestd, writerd, pushd.
+ *
+ * A worker is started by octd with its supervisor channel on fd 3. It waits
+ * for its configuration (MSG_CTL_CONFIG), answers heartbeats, takes new peer
+ * channels (MSG_CTL_PEER), reopens its log on MSG_CTL_REOPEN or SIGUSR1, and
+ * drains and exits on MSG_CTL_SHUTDOWN, on SIGTERM or when fd 3 reaches EOF
+ * (octd is gone: no worker outlives its supervisor). SIGINT and SIGHUP are
+ * the supervisor's; a worker ignores them.
+ */
+#ifndef OCT_CHILD_H
+#define OCT_CHILD_H
+
+#include "oct.h"
+
+struct event_base;
+struct conf;
+
+struct child_ops {
+	/* The configuration arrived; set up, then call child_ready(). */
+	void	(*configure)(struct event_base *, const struct conf *);
+	/* A new channel to peer; the worker owns fd from now on. */
+	void	(*peer)(enum proc_id peer, int fd);
+	/* Drain what is in flight, then call child_exit(). Called once. */
+	void	(*shutdown)(void);
+	/* After the loop ends: free what configure() made. May be NULL. */
+	void	(*cleanup)(void);
+};
+
+/* Run the worker until child_exit(); returns the exit status for main. */
+int	 child_run(enum proc_id, const struct child_ops *);
+/* Tell octd this worker is serving. */
+void	 child_ready(void);
+/* Leave the event loop and exit with status. */
+void	 child_exit(int status);
+/* True once a shutdown has begun. */
+int	 child_stopping(void);
+
+#endif

@@ -1,0 +1,800 @@
+/*
+ * conf.c: parse and check the oct configuration (see conf.h).
+ *
+ * One table, keys[], drives defaults, parsing, environment overrides, the
+ * dump sent to workers and the reload diff; adding a key is one line there
+ * plus a field in struct conf. Built for a file of a few dozen lines read at
+ * start and on reload.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "conf.h"
+#include "oct.h"
+
+enum ktype { K_STR, K_PATH, K_ADDR, K_URL, K_SECRET, K_SIZE, K_DUR, K_INT,
+	K_BOOL, K_ENUM };
+
+struct keydef {
+	const char		*name;
+	enum ktype		 type;
+	size_t			 off;
+	const char		*def;
+	int64_t			 min, max;
+	unsigned		 procs;		/* who must restart on change */
+	const char *const	*choices;	/* K_ENUM */
+};
+
+static const char *const sync_choices[] = { "normal", "full", NULL };
+static const char *const compress_choices[] = { "gzip", "none", NULL };
+static const char *const bool_choices[] = { "no", "yes", NULL };
+
+#define OFF(f)	offsetof(struct conf, f)
+#define KB	1024LL
+#define MB	(1024LL * KB)
+#define GB	(1024LL * MB)
+#define SEC	1000LL
+#define HOUR	(3600 * SEC)
+#define DAY	(24 * HOUR)
+#define P_ING	PROC_BIT(PROC_INGESTD)
+#define P_WRI	PROC_BIT(PROC_WRITERD)
+#define P_PUS	PROC_BIT(PROC_PUSHD)
+#define P_SUP	PROC_BIT(PROC_SUPERVISOR)
+
+static const struct keydef keys[] = {
+	{ "listen", K_ADDR, OFF(listen), "127.0.0.1:7411", 0, 0, P_ING, NULL },
+	{ "data_dir", K_PATH, OFF(data_dir), OCT_LOCALSTATEDIR "/lib/oct", 0, 0,
+	    PROC_ALL, NULL },
+	{ "log_dir", K_PATH, OFF(log_dir), OCT_LOCALSTATEDIR "/log/oct", 0, 0,
+	    PROC_ALL, NULL },
+	{ "run_dir", K_PATH, OFF(run_dir), OCT_RUNSTATEDIR "/oct", 0, 0,
+	    P_SUP, NULL },
+	{ "user", K_STR, OFF(user), "", 0, 0, PROC_ALL, NULL },
+	{ "auth_token", K_STR, OFF(auth_token), "", 0, 0, P_ING, NULL },
+	{ "max_body_bytes", K_SIZE, OFF(max_body_bytes), "1m", 1 * KB, 64 * MB,
+	    P_ING, NULL },
+	{ "max_text_bytes", K_SIZE, OFF(max_text_bytes), "64k", 1, 64 * MB,
+	    P_ING, NULL },
+	{ "queue_capacity", K_INT, OFF(queue_capacity), "512", 1, 1000000,
+	    P_ING, NULL },
+	{ "batch_max", K_INT, OFF(batch_max), "50", 1, 100000, P_WRI, NULL },
+	{ "batch_ms", K_DUR, OFF(batch_ms), "500", 1, 60 * SEC, P_WRI, NULL },
+	{ "sqlite_synchronous", K_ENUM, OFF(sqlite_synchronous), "normal", 0, 0,
+	    P_WRI, sync_choices },
+	{ "retention_days", K_INT, OFF(retention_days), "7", 0, 36500, P_WRI,
+	    NULL },
+	{ "max_db_bytes", K_SIZE, OFF(max_db_bytes), "1g", 1 * MB,
+	    1024 * 1024 * GB, P_WRI | P_ING, NULL },
+	{ "metrics_interval_ms", K_DUR, OFF(metrics_interval_ms), "10000", 0,
+	    DAY, P_ING, NULL },
+	{ "push_url", K_URL, OFF(push_url), "", 0, 0, P_PUS, NULL },
+	{ "push_allow_insecure", K_BOOL, OFF(push_allow_insecure), "no", 0, 0,
+	    P_PUS, bool_choices },
+	{ "push_auth_token", K_STR, OFF(push_auth_token), "", 0, 0, P_PUS,
+	    NULL },
+	{ "push_interval_ms", K_DUR, OFF(push_interval_ms), "2000", 10, DAY,
+	    P_PUS, NULL },
+	{ "push_batch_size", K_INT, OFF(push_batch_size), "500", 1, 100000,
+	    P_PUS, NULL },
+	{ "push_max_payload_bytes", K_SIZE, OFF(push_max_payload_bytes), "1m",
+	    1 * KB, 64 * MB, P_PUS, NULL },
+	{ "push_compression", K_ENUM, OFF(push_compression), "gzip", 0, 0,
+	    P_PUS, compress_choices },
+	{ "push_timeout_ms", K_DUR, OFF(push_timeout_ms), "10000", 100,
+	    HOUR, P_PUS, NULL },
+	{ "push_max_attempts", K_INT, OFF(push_max_attempts), "10", 1,
+	    1000000, P_PUS, NULL },
+	{ "push_give_up_after_ms", K_DUR, OFF(push_give_up_after_ms), "72h", 0,
+	    3650 * DAY, P_PUS, NULL },
+	{ "push_backoff_base_ms", K_DUR, OFF(push_backoff_base_ms), "500", 1,
+	    HOUR, P_PUS, NULL },
+	{ "push_backoff_cap_ms", K_DUR, OFF(push_backoff_cap_ms), "60000", 1,
+	    DAY, P_PUS, NULL },
+	{ "signing_key", K_PATH, OFF(signing_key), "", 0, 0, P_PUS, NULL },
+	{ "push_hmac_secret", K_SECRET, OFF(push_hmac_secret), "", 0, 0, P_PUS,
+	    NULL },
+	{ "shutdown_timeout_ms", K_DUR, OFF(shutdown_timeout_ms), "10000", 100,
+	    HOUR, P_SUP, NULL },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+/* Where each key got its value, for messages about it. */
+struct origin {
+	const char	*file;
+	int		 line[NKEYS];	/* >0 file line, 0 default, -1 env */
+};
+
+static char **
+str_field(struct conf *c, const struct keydef *k)
+{
+	return (char **)(void *)((char *)c + k->off);
+}
+
+static int64_t *
+num_field(struct conf *c, const struct keydef *k)
+{
+	return (int64_t *)(void *)((char *)c + k->off);
+}
+
+static int
+is_str_type(enum ktype t)
+{
+	return t == K_STR || t == K_PATH || t == K_ADDR || t == K_URL ||
+	    t == K_SECRET;
+}
+
+/* Parse decimal digits of s (all of them up to end) with overflow check. */
+static int
+parse_digits(const char *s, const char *end, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (s == end)
+		return -1;
+	for (; s < end; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		if (v > (INT64_MAX - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+scale(int64_t v, int64_t mul, int64_t *out)
+{
+	if (v > INT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int
+conf_parse_size(const char *s, int64_t *out)
+{
+	const char	*end = s + strlen(s);
+	int64_t		 v, mul = 1;
+
+	if (end > s) {
+		switch (tolower((unsigned char)end[-1])) {
+		case 'k': mul = KB; end--; break;
+		case 'm': mul = MB; end--; break;
+		case 'g': mul = GB; end--; break;
+		}
+	}
+	if (parse_digits(s, end, &v) == -1)
+		return -1;
+	return scale(v, mul, out);
+}
+
+int
+conf_parse_duration(const char *s, int64_t *out)
+{
+	static const struct { const char *unit; int64_t mul; } units[] = {
+		{ "ms", 1 }, { "s", SEC }, { "m", 60 * SEC }, { "h", HOUR },
+		{ "d", DAY },
+	};
+	const char	*p = s;
+	int64_t		 v;
+	size_t		 i;
+
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (parse_digits(s, p, &v) == -1)
+		return -1;
+	if (*p == '\0') {
+		*out = v;
+		return 0;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(p, units[i].unit) == 0)
+			return scale(v, units[i].mul, out);
+	return -1;
+}
+
+int
+conf_parse_addr(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char	*colon, *h = s;
+	size_t		 hlen;
+	int64_t		 p;
+	unsigned char	 buf[sizeof(struct in6_addr)];
+	int		 af = AF_INET;
+
+	if (*s == '[') {
+		colon = strstr(s, "]:");
+		if (colon == NULL)
+			return -1;
+		h = s + 1;
+		hlen = (size_t)(colon - h);
+		colon++;
+		af = AF_INET6;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -1;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= hostlen)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(af, host, buf) != 1)
+		return -1;
+	if (parse_digits(colon + 1, colon + strlen(colon), &p) == -1 ||
+	    p < 1 || p > 65535)
+		return -1;
+	*port = (int)p;
+	return 0;
+}
+
+static int
+is_loopback_host(const char *h)
+{
+	struct in_addr a4;
+
+	if (strcasecmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0 ||
+	    strcmp(h, "::1") == 0)
+		return 1;
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return 0;
+}
+
+/* Check push_url: http(s) only, and plain http to loopback unless allowed. */
+static const char *
+check_url(const char *url, int allow_insecure)
+{
+	CURLU		*u;
+	char		*scheme = NULL, *host = NULL;
+	const char	*why = NULL;
+
+	if (*url == '\0')
+		return NULL;
+	u = curl_url();
+	if (u == NULL)
+		return "out of memory";
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		why = "not a valid URL";
+	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		why = "scheme must be http or https";
+	else if (strcmp(scheme, "http") == 0 && !allow_insecure &&
+	    !is_loopback_host(host))
+		why = "plain http to a host that is not loopback is refused "
+		    "(use https, or set push_allow_insecure = yes)";
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return why;
+}
+
+static const char *
+check_secret(const char *s)
+{
+	unsigned char	bin[256];
+	size_t		len;
+
+	if (*s == '\0')
+		return NULL;
+	if (strncmp(s, "whsec_", 6) != 0)
+		return "must be whsec_ followed by base64";
+	if (sodium_base642bin(bin, sizeof(bin), s + 6, strlen(s + 6), NULL,
+	    &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || len == 0)
+		return "bad base64 after whsec_";
+	return NULL;
+}
+
+/* Make a relative path absolute against the working directory. */
+static char *
+absolute(const char *v)
+{
+	char	 cwd[PATH_MAX], *out;
+
+	if (*v == '/' || *v == '\0' || strcmp(v, "-") == 0)
+		return strdup(v);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	if (asprintf(&out, "%s/%s", cwd, v) == -1)
+		return NULL;
+	return out;
+}
+
+/* Set key k from text v. Returns NULL or why v is refused. */
+static const char *
+set_value(struct conf *c, const struct keydef *k, const char *v)
+{
+	static char	 why[160];
+	char		 host[64], **sp, *dup;
+	int64_t		 n;
+	int		 port, i;
+
+	if (is_str_type(k->type)) {
+		if (k->type == K_ADDR &&
+		    conf_parse_addr(v, host, sizeof(host), &port) == -1)
+			return "bad address (expected IPv4:port or "
+			    "[IPv6]:port, port 1-65535)";
+		if (k->type == K_SECRET && check_secret(v) != NULL)
+			return check_secret(v);
+		dup = k->type == K_PATH ? absolute(v) : strdup(v);
+		if (dup == NULL)
+			return "out of memory";
+		sp = str_field(c, k);
+		free(*sp);
+		*sp = dup;
+		return NULL;
+	}
+	switch (k->type) {
+	case K_SIZE:
+		if (conf_parse_size(v, &n) == -1)
+			return "bad size (bytes, or a number with k, m or g)";
+		break;
+	case K_DUR:
+		if (conf_parse_duration(v, &n) == -1)
+			return "bad duration (milliseconds, or a number "
+			    "with ms, s, m, h or d)";
+		break;
+	case K_INT:
+		if (parse_digits(v, v + strlen(v), &n) == -1)
+			return "bad number (expected a whole number)";
+		break;
+	case K_BOOL:
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on"))
+			n = 1;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") ||
+		    !strcmp(v, "off"))
+			n = 0;
+		else
+			return "bad value (expected yes or no)";
+		*num_field(c, k) = n;
+		return NULL;
+	case K_ENUM:
+		for (i = 0; k->choices[i] != NULL; i++)
+			if (strcmp(v, k->choices[i]) == 0)
+				break;
+		if (k->choices[i] == NULL) {
+			snprintf(why, sizeof(why), "bad value (expected %s or %s)",
+			    k->choices[0], k->choices[1]);
+			return why;
+		}
+		*num_field(c, k) = i;
+		return NULL;
+	default:
+		return "internal error: unknown key type";
+	}
+	if (n < k->min || n > k->max) {
+		snprintf(why, sizeof(why), "out of range (%lld to %lld)",
+		    (long long)k->min, (long long)k->max);
+		return why;
+	}
+	*num_field(c, k) = n;
+	return NULL;
+}
+
+static void
+errf(char *err, size_t errlen, const struct origin *o, size_t ki,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Format "FILE:LINE: KEY: why" or "environment OCT_KEY: why" into err. */
+static void
+errf(char *err, size_t errlen, const struct origin *o, size_t ki,
+    const char *fmt, ...)
+{
+	char	 why[256], env[64];
+	size_t	 i;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (o->line[ki] == -1) {
+		for (i = 0; keys[ki].name[i] != '\0' && i < sizeof(env) - 1; i++)
+			env[i] = (char)toupper((unsigned char)keys[ki].name[i]);
+		env[i] = '\0';
+		snprintf(err, errlen, "environment OCT_%s: %s", env, why);
+	} else if (o->line[ki] == 0)
+		snprintf(err, errlen, "%s: %s: %s", o->file, keys[ki].name, why);
+	else
+		snprintf(err, errlen, "%s:%d: %s: %s", o->file, o->line[ki],
+		    keys[ki].name, why);
+}
+
+static int
+find_key(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].name) == len &&
+		    strncmp(keys[i].name, name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Read the value starting at p into out (at most outlen bytes): a quoted
+ * string with \" and \\ escapes, or bare text up to a " #" comment.
+ * Returns NULL or why the line is malformed.
+ */
+static const char *
+read_value(const char *p, char *out, size_t outlen)
+{
+	size_t	 n = 0;
+	const char *end;
+
+	if (*p == '"') {
+		for (p++; *p != '"'; p++) {
+			if (*p == '\0')
+				return "unterminated quoted value";
+			if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+				p++;
+			if (n + 1 >= outlen)
+				return "value too long";
+			out[n++] = *p;
+		}
+		out[n] = '\0';
+		for (p++; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p != '\0' && *p != '#')
+			return "text after the closing quote";
+		return NULL;
+	}
+	for (end = p; *end != '\0'; end++)
+		if (*end == '#' && (end == p || end[-1] == ' ' || end[-1] == '\t'))
+			break;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if ((size_t)(end - p) >= outlen)
+		return "value too long";
+	memcpy(out, p, (size_t)(end - p));
+	out[end - p] = '\0';
+	return NULL;
+}
+
+/* Parse one line (NUL-terminated, no newline). Returns 0 or -1 with err. */
+static int
+parse_line(struct conf *c, struct origin *o, int lineno, const char *line,
+    char *err, size_t errlen)
+{
+	char		 value[4096];
+	const char	*p = line, *name, *why;
+	size_t		 nlen;
+	int		 ki;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	name = p;
+	while (islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+	    *p == '_')
+		p++;
+	nlen = (size_t)(p - name);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (nlen == 0 || *p != '=') {
+		snprintf(err, errlen, "%s:%d: syntax error: expected "
+		    "'key = value'", o->file, lineno);
+		return -1;
+	}
+	if ((ki = find_key(name, nlen)) == -1) {
+		snprintf(err, errlen, "%s:%d: %.*s: unknown key", o->file,
+		    lineno, (int)nlen, name);
+		return -1;
+	}
+	if (o->line[ki] > 0) {
+		snprintf(err, errlen, "%s:%d: %s: repeated key (first set on "
+		    "line %d)", o->file, lineno, keys[ki].name, o->line[ki]);
+		return -1;
+	}
+	o->line[ki] = lineno;
+	for (p++; *p == ' ' || *p == '\t'; p++)
+		;
+	if ((why = read_value(p, value, sizeof(value))) == NULL)
+		why = set_value(c, &keys[ki], value);
+	if (why != NULL) {
+		errf(err, errlen, o, (size_t)ki, "%s: '%s'", why, value);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_text(struct conf *c, struct origin *o, const char *text, char *err,
+    size_t errlen)
+{
+	const char	*p = text, *nl;
+	char		*line;
+	size_t		 len;
+	int		 lineno = 0, r = 0;
+
+	while (r == 0 && *p != '\0') {
+		lineno++;
+		nl = strchr(p, '\n');
+		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if ((line = strndup(p, len)) == NULL) {
+			snprintf(err, errlen, "%s: out of memory", o->file);
+			return -1;
+		}
+		r = parse_line(c, o, lineno, line, err, errlen);
+		free(line);
+		p = nl != NULL ? nl + 1 : p + len;
+	}
+	return r;
+}
+
+static int
+apply_env(struct conf *c, struct origin *o, char *err, size_t errlen)
+{
+	char		 var[64], *v;
+	const char	*why;
+	size_t		 i, j;
+
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(var, sizeof(var), "OCT_");
+		for (j = 0; keys[i].name[j] != '\0' && j + 5 < sizeof(var); j++)
+			var[4 + j] = (char)toupper((unsigned char)keys[i].name[j]);
+		var[4 + j] = '\0';
+		if ((v = getenv(var)) == NULL)
+			continue;
+		o->line[i] = -1;
+		if ((why = set_value(c, &keys[i], v)) != NULL) {
+			errf(err, errlen, o, i, "%s: '%s'", why, v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static size_t
+key_index(const char *name)
+{
+	return (size_t)find_key(name, strlen(name));
+}
+
+/* Checks that involve more than one key, and derived defaults. */
+static int
+finish(struct conf *c, struct origin *o, char *err, size_t errlen)
+{
+	const char *why;
+
+	if ((why = check_url(c->push_url, (int)c->push_allow_insecure))) {
+		errf(err, errlen, o, key_index("push_url"), "%s: '%s'", why,
+		    c->push_url);
+		return -1;
+	}
+	if (c->push_backoff_base_ms > c->push_backoff_cap_ms) {
+		errf(err, errlen, o, key_index("push_backoff_base_ms"),
+		    "larger than push_backoff_cap_ms (%lld)",
+		    (long long)c->push_backoff_cap_ms);
+		return -1;
+	}
+	if (*c->data_dir == '\0' || *c->log_dir == '\0' ||
+	    *c->run_dir == '\0') {
+		errf(err, errlen, o, key_index(*c->data_dir == '\0' ? "data_dir" :
+		    *c->log_dir == '\0' ? "log_dir" : "run_dir"),
+		    "must not be empty");
+		return -1;
+	}
+	if (*c->signing_key == '\0') {
+		free(c->signing_key);
+		if (asprintf(&c->signing_key, "%s/signing.key", c->data_dir) == -1) {
+			c->signing_key = NULL;
+			snprintf(err, errlen, "%s: out of memory", o->file);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+set_defaults(struct conf *c, char *err, size_t errlen)
+{
+	size_t		 i;
+	const char	*why;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < NKEYS; i++) {
+		if ((why = set_value(c, &keys[i], keys[i].def)) != NULL) {
+			snprintf(err, errlen, "default of %s: %s", keys[i].name,
+			    why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static char *
+read_file(const char *path, char *err, size_t errlen)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+			if (nb == NULL || cap > 16 * MB) {
+				free(nb != NULL ? nb : buf);
+				fclose(f);
+				snprintf(err, errlen, "%s: file too large", path);
+				return NULL;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	if (strlen(buf) != len) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int
+load(struct conf *c, const char *file, const char *text, int use_env,
+    char *err, size_t errlen)
+{
+	struct origin	o;
+	int		r;
+
+	memset(&o, 0, sizeof(o));
+	o.file = file;
+	if (set_defaults(c, err, errlen) == -1) {
+		conf_free(c);
+		return -1;
+	}
+	c->file = strdup(file);
+	r = c->file == NULL ? -1 : 0;
+	if (r == 0 && text != NULL)
+		r = parse_text(c, &o, text, err, errlen);
+	if (r == 0 && use_env)
+		r = apply_env(c, &o, err, errlen);
+	if (r == 0)
+		r = finish(c, &o, err, errlen);
+	if (r == -1)
+		conf_free(c);
+	return r;
+}
+
+int
+conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	char	*text = NULL;
+	int	 r;
+
+	if (path != NULL && (text = read_file(path, err, errlen)) == NULL) {
+		memset(c, 0, sizeof(*c));
+		return -1;
+	}
+	r = load(c, path != NULL ? path : "(defaults)", text, 1, err, errlen);
+	free(text);
+	return r;
+}
+
+int
+conf_load_text(struct conf *c, const char *text, char *err, size_t errlen)
+{
+	return load(c, "(from octd)", text, 0, err, errlen);
+}
+
+/* Append "key = value\n" to the growing buffer; value quoted when text. */
+static int
+dump_one(char **buf, size_t *len, const struct keydef *k, struct conf *c)
+{
+	char	 val[8192], *nb;
+	size_t	 n = 0, need;
+	const char *s;
+	int64_t	 v;
+
+	if (is_str_type(k->type)) {
+		val[n++] = '"';
+		for (s = *str_field(c, k); *s != '\0' && n + 3 < sizeof(val); s++) {
+			if (*s == '"' || *s == '\\')
+				val[n++] = '\\';
+			val[n++] = *s;
+		}
+		val[n++] = '"';
+		val[n] = '\0';
+	} else {
+		v = *num_field(c, k);
+		if (k->choices != NULL)
+			snprintf(val, sizeof(val), "%s", k->choices[v]);
+		else
+			snprintf(val, sizeof(val), "%lld", (long long)v);
+	}
+	need = strlen(k->name) + strlen(val) + 5;
+	if ((nb = realloc(*buf, *len + need + 1)) == NULL)
+		return -1;
+	*buf = nb;
+	*len += (size_t)snprintf(*buf + *len, need + 1, "%s = %s\n", k->name,
+	    val);
+	return 0;
+}
+
+char *
+conf_dump(const struct conf *c)
+{
+	char	*buf = NULL;
+	size_t	 len = 0, i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (dump_one(&buf, &len, &keys[i], (struct conf *)c) == -1) {
+			free(buf);
+			return NULL;
+		}
+	}
+	return buf;
+}
+
+unsigned
+conf_diff(const struct conf *a, const struct conf *b)
+{
+	unsigned	mask = 0;
+	size_t		i;
+	struct conf	*ca = (struct conf *)a, *cb = (struct conf *)b;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (is_str_type(keys[i].type) ?
+		    strcmp(*str_field(ca, &keys[i]), *str_field(cb, &keys[i])) :
+		    *num_field(ca, &keys[i]) != *num_field(cb, &keys[i]))
+			mask |= keys[i].procs;
+	}
+	return mask;
+}
+
+char *
+conf_log_path(const struct conf *c, const char *name)
+{
+	char *p;
+
+	if (strcmp(c->log_dir, "-") == 0)
+		return NULL;
+	if (asprintf(&p, "%s/%s.log", c->log_dir, name) == -1)
+		return NULL;
+	return p;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (is_str_type(keys[i].type))
+			free(*str_field(c, &keys[i]));
+	free(c->file);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,76 @@
+/*
+ * conf.h: the oct configuration (SPEC section 2).
+ *
+ * The supervisor reads the file and the OCT_* environment with conf_load();
+ * workers get the validated result as text over their supervisor channel
+ * (conf_dump / conf_load_text), so every process runs the same settings even
+ * when the file changes on disk between a reload and a worker restart.
+ * Errors name the file, line and key ("oct.conf:12: max_body_bytes: ...") or
+ * the environment variable ("environment OCT_LISTEN: ...").
+ */
+#ifndef OCT_CONF_H
+#define OCT_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { CONF_SYNC_NORMAL, CONF_SYNC_FULL };
+enum { CONF_COMPRESS_GZIP, CONF_COMPRESS_NONE };
+
+struct conf {
+	char	*file;			/* where it came from, for messages */
+	char	*listen;
+	char	*data_dir;
+	char	*log_dir;		/* "-": standard error */
+	char	*run_dir;
+	char	*user;
+	char	*auth_token;
+	int64_t	 max_body_bytes;
+	int64_t	 max_text_bytes;
+	int64_t	 queue_capacity;
+	int64_t	 batch_max;
+	int64_t	 batch_ms;
+	int64_t	 sqlite_synchronous;
+	int64_t	 retention_days;
+	int64_t	 max_db_bytes;
+	int64_t	 metrics_interval_ms;
+	char	*push_url;
+	int64_t	 push_allow_insecure;
+	char	*push_auth_token;
+	int64_t	 push_interval_ms;
+	int64_t	 push_batch_size;
+	int64_t	 push_max_payload_bytes;
+	int64_t	 push_compression;
+	int64_t	 push_timeout_ms;
+	int64_t	 push_max_attempts;
+	int64_t	 push_give_up_after_ms;
+	int64_t	 push_backoff_base_ms;
+	int64_t	 push_backoff_cap_ms;
+	char	*signing_key;
+	char	*push_hmac_secret;
+	int64_t	 shutdown_timeout_ms;
+};
+
+/*
+ * Load the file at path (NULL: defaults only), then the environment.
+ * Returns 0, or -1 with a one-line message in err; conf is then freed.
+ */
+int	 conf_load(struct conf *, const char *path, char *err, size_t errlen);
+/* Load text made by conf_dump(); the environment is not consulted. */
+int	 conf_load_text(struct conf *, const char *text, char *err,
+	    size_t errlen);
+/* The settings as "key = value" lines; the caller frees. */
+char	*conf_dump(const struct conf *);
+/* PROC_BIT()s of the processes whose settings differ between a and b. */
+unsigned conf_diff(const struct conf *a, const struct conf *b);
+void	 conf_free(struct conf *);
+
+/* Parsers, exposed for their tests. Return 0, or -1 on a bad value. */
+int	 conf_parse_size(const char *, int64_t *);
+int	 conf_parse_duration(const char *, int64_t *);
+/* Split "host:port" / "[v6]:port"; host is an IP literal. */
+int	 conf_parse_addr(const char *, char *host, size_t hostlen, int *port);
+/* Log name of a process: log_dir/NAME.log, or NULL for standard error. */
+char	*conf_log_path(const struct conf *, const char *name);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * octd.c: the supervisor's main. Reads and checks the configuration, makes
+ * the directories, the signing key and the pid file, starts the workers and
+ * then only reacts: SIGCHLD reaps, SIGHUP reloads, SIGTERM/SIGINT stop in
+ * order, SIGUSR1 reopens every log. Signal handlers are libevent's: they
+ * only record, and the loop acts.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "conf.h"
+#include "key.h"
+#include "log.h"
+#include "oct.h"
+#include "supervisor.h"
+#include "util.h"
+
+static struct {
+	struct event_base	*base;
+	struct conf		 conf;
+	char			*conf_path;
+	char			*pid_path;
+	int			 pid_fd;
+	int			 ready_fd;	/* write end: daemon is up */
+	struct event		*ev_timeout;
+	int			 stopping;
+} octd = { .pid_fd = -1, .ready_fd = -1 };
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: octd [-ftV] [-c file]\n");
+	exit(1);
+}
+
+/*
+ * The signing key: made on first start when missing. A key readable by
+ * others is kept as it is; pushd refuses to sign with it and says so.
+ */
+static void
+ensure_key(const struct conf *c)
+{
+	struct key	k;
+	char		err[512];
+
+	if (access(c->signing_key, F_OK) == 0)
+		return;
+	if (key_create(c->signing_key, 0, &k, err, sizeof(err)) == -1)
+		log_warnx("signing key: %s", err);
+	else
+		log_info("created signing key %s (key id %s)", c->signing_key,
+		    k.id);
+	sodium_memzero(&k, sizeof(k));
+}
+
+/* -t: the file, its values, and the key file when there is one. */
+static int
+check_only(const struct conf *c)
+{
+	struct key	k;
+	char		err[512];
+
+	if (access(c->signing_key, F_OK) == 0 &&
+	    key_load(c->signing_key, &k, err, sizeof(err)) == -1) {
+		fprintf(stderr, "octd: %s: %s\n", c->file, err);
+		return 1;
+	}
+	sodium_memzero(&k, sizeof(k));
+	printf("octd: configuration OK: %s\n", c->file);
+	return 0;
+}
+
+static void
+make_dirs(const struct conf *c)
+{
+	struct { const char *path; mode_t mode; } d[] = {
+		{ c->data_dir, 0700 }, { c->log_dir, 0750 }, { c->run_dir, 0755 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		if (strcmp(d[i].path, "-") == 0)
+			continue;
+		if (mkdir_p(d[i].path, d[i].mode) == -1) {
+			fprintf(stderr, "octd: mkdir %s: %s\n", d[i].path,
+			    strerror(errno));
+			exit(1);
+		}
+	}
+}
+
+/*
+ * Go to the background. The parent waits until the daemon says it is up
+ * (one byte on a pipe) so that "octd" exits 0 only for a running daemon.
+ */
+static void
+daemonize(void)
+{
+	int	 fds[2], null;
+	char	 c;
+	pid_t	 pid;
+
+	if (pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		perror("octd: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		exit(read(fds[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(fds[0]);
+	octd.ready_fd = fds[1];
+	setsid();
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+}
+
+static void
+all_stopped(void)
+{
+	log_info("all workers stopped; exiting");
+	event_base_loopexit(octd.base, NULL);
+}
+
+static void
+stop_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	log_errorx("shutdown took longer than %lld ms",
+	    (long long)octd.conf.shutdown_timeout_ms);
+	proc_kill_all();
+	event_base_loopexit(octd.base, NULL);
+}
+
+static void
+begin_stop(const char *why)
+{
+	struct timeval tv;
+
+	if (octd.stopping)
+		return;
+	octd.stopping = 1;
+	log_info("%s: stopping", why);
+	tv.tv_sec = octd.conf.shutdown_timeout_ms / 1000;
+	tv.tv_usec = (octd.conf.shutdown_timeout_ms % 1000) * 1000;
+	octd.ev_timeout = evtimer_new(octd.base, stop_timeout, NULL);
+	if (octd.ev_timeout != NULL)
+		evtimer_add(octd.ev_timeout, &tv);
+	proc_stop_all(all_stopped);
+}
+
+static void
+reload(void)
+{
+	struct conf	 next;
+	char		 err[1024], *logpath;
+	unsigned	 mask;
+	size_t		 i;
+
+	if (octd.stopping)
+		return;
+	if (conf_load(&next, octd.conf_path, err, sizeof(err)) == -1) {
+		log_errorx("reload refused, keeping the running configuration: "
+		    "%s", err);
+		return;
+	}
+	if (strcmp(next.run_dir, octd.conf.run_dir) != 0) {
+		log_errorx("reload refused, keeping the running configuration: "
+		    "%s: run_dir cannot change while octd runs; restart it",
+		    next.file);
+		conf_free(&next);
+		return;
+	}
+	mask = conf_diff(&octd.conf, &next);
+	conf_free(&octd.conf);
+	octd.conf = next;
+	if (mask & PROC_BIT(PROC_SUPERVISOR)) {
+		make_dirs(&octd.conf);
+		logpath = conf_log_path(&octd.conf, "octd");
+		if (log_open(logpath) == -1)
+			log_warn("open %s", logpath);
+		free(logpath);
+	}
+	ensure_key(&octd.conf);
+	if ((mask & PROC_WORKERS) == 0)
+		log_info("reloaded %s: no worker affected", octd.conf.file);
+	for (i = 0; i < PROC_MAX; i++)
+		if (i != PROC_SUPERVISOR && (mask & PROC_BIT(i)))
+			log_info("reloaded %s: restarting %s", octd.conf.file,
+			    proc_name((enum proc_id)i));
+	proc_reload(&octd.conf, mask);
+}
+
+static void
+on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	switch (sig) {
+	case SIGCHLD:
+		proc_reap();
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: reloading %s", octd.conf_path);
+		reload();
+		break;
+	case SIGTERM:
+		begin_stop("SIGTERM");
+		break;
+	case SIGINT:
+		begin_stop("SIGINT");
+		break;
+	case SIGUSR1:
+		if (log_reopen() == -1)
+			log_warn("reopen log");
+		proc_reopen_logs();
+		break;
+	}
+}
+
+static void
+run(const char *libexec, int foreground)
+{
+	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+	struct event	*ev[sizeof(sigs) / sizeof(sigs[0])];
+	char		 err[1024], *logpath;
+	size_t		 i;
+
+	make_dirs(&octd.conf);
+	if (asprintf(&octd.pid_path, "%s/octd.pid", octd.conf.run_dir) == -1)
+		exit(1);
+	if ((octd.pid_fd = pidfile_open(octd.pid_path, err, sizeof(err))) == -1) {
+		fprintf(stderr, "octd: %s\n", err);
+		exit(1);
+	}
+	logpath = conf_log_path(&octd.conf, "octd");
+	if (foreground && logpath != NULL)
+		fprintf(stderr, "octd: running in the foreground (pid %ld); "
+		    "logs in %s\n", (long)getpid(), octd.conf.log_dir);
+	if (!foreground)
+		daemonize();
+	if (logpath != NULL && log_open(logpath) == -1) {
+		fprintf(stderr, "octd: open %s: %s\n", logpath, strerror(errno));
+		exit(1);
+	}
+	free(logpath);
+	if (pidfile_write(octd.pid_fd, getpid()) == -1)
+		fatal("write %s", octd.pid_path);
+	signal(SIGPIPE, SIG_IGN);
+	if ((octd.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		ev[i] = evsignal_new(octd.base, sigs[i], on_signal, NULL);
+		if (ev[i] == NULL || event_add(ev[i], NULL) == -1)
+			fatalx("signal event");
+	}
+	log_info("octd %s starting with %s", OCT_VERSION, octd.conf.file);
+	ensure_key(&octd.conf);
+	proc_init(octd.base, libexec);
+	proc_start_all(&octd.conf);
+	if (octd.ready_fd != -1) {
+		(void)!write(octd.ready_fd, "", 1);
+		close(octd.ready_fd);
+	}
+	event_base_dispatch(octd.base);
+
+	proc_free();
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(ev[i]);
+	if (octd.ev_timeout != NULL)
+		event_free(octd.ev_timeout);
+	event_base_free(octd.base);
+	pidfile_remove(octd.pid_path, octd.pid_fd);
+	log_info("exited");
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = OCT_SYSCONFDIR "/oct/oct.conf", *libexec;
+	char		*abs_libexec;
+	char		 err[1024];
+	int		 ch, foreground = 0, check = 0;
+
+	while ((ch = getopt(argc, argv, "c:ftV")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 't': check = 1; break;
+		case 'V': printf("octd %s\n", OCT_VERSION); return 0;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("octd", LOG_INFO);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "octd: sodium_init failed\n");
+		return 1;
+	}
+	if (conf_load(&octd.conf, path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "octd: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		ch = check_only(&octd.conf);
+		conf_free(&octd.conf);
+		return ch;
+	}
+	if ((octd.conf_path = realpath(path, NULL)) == NULL) {
+		fprintf(stderr, "octd: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	libexec = getenv("OCT_LIBEXEC_DIR");
+	if (libexec == NULL || *libexec == '\0')
+		libexec = OCT_LIBEXECDIR;
+	if (proc_check_binaries(libexec, err, sizeof(err)) == -1 ||
+	    (abs_libexec = realpath(libexec, NULL)) == NULL) {
+		fprintf(stderr, "octd: %s\n", err);
+		return 1;
+	}
+	run(abs_libexec, foreground);
+	free(abs_libexec);
+	conf_free(&octd.conf);
+	free(octd.conf_path);
+	free(octd.pid_path);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * supervisor.h: octd's modules. octd.c owns the configuration, the signals
+ * and the order of life (start, reload, stop); proc.c owns the one table of
+ * worker processes; pidfile.c the run_dir/octd.pid lock.
+ */
+#ifndef OCT_SUPERVISOR_H
+#define OCT_SUPERVISOR_H
+
+#include <sys/types.h>
+
+#include "oct.h"
+
+struct conf;
+struct event_base;
+
+#define HEARTBEAT_MS		1000
+#define HEARTBEAT_LIMIT_MS	15000
+#define BACKOFF_MIN_MS		100
+#define BACKOFF_MAX_MS		30000
+#define BACKOFF_RESET_MS	60000
+
+/* proc.c */
+void	 proc_init(struct event_base *, const char *libexec_dir);
+/* Check every worker binary can be run; returns 0, or -1 with err. */
+int	 proc_check_binaries(const char *libexec_dir, char *err, size_t errlen);
+void	 proc_start_all(const struct conf *);
+/* Restart the workers in mask (PROC_BIT()s) in order, with conf. */
+void	 proc_reload(const struct conf *, unsigned mask);
+void	 proc_reopen_logs(void);
+void	 proc_reap(void);
+/* Stop every worker in order (ingestd, pushd, writerd); then call done. */
+void	 proc_stop_all(void (*done)(void));
+void	 proc_kill_all(void);
+void	 proc_free(void);
+
+/* pidfile.c */
+/* Lock and fill path; returns the open fd, or -1 with err. */
+int	 pidfile_open(const char *path, char *err, size_t errlen);
+int	 pidfile_write(int fd, pid_t pid);
+void	 pidfile_remove(const char *path, int fd);
+
+#endif
