@@ -81,6 +81,15 @@ begin_shutdown(const char *why)
 }
 
 static void
+reopen_log(void)
+{
+	if (log_reopen() == -1)
+		log_warn("reopen log");
+	else
+		log_info("log reopened");
+}
+
+static void
 on_config(struct msg *m)
 {
 	char		 err[512], *path;
@@ -130,8 +139,7 @@ dispatch(struct msg *m, int fd)
 		begin_shutdown("asked by octd");
 		break;
 	case MSG_CTL_REOPEN:
-		if (log_reopen() == -1)
-			log_warn("reopen log");
+		reopen_log();
 		break;
 	case MSG_CTL_PEER:
 		on_peer(m, fd);
@@ -178,8 +186,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	(void)arg;
 	if (sig == SIGTERM)
 		begin_shutdown("SIGTERM");
-	else if (sig == SIGUSR1 && log_reopen() == -1)
-		log_warn("reopen log");
+	else if (sig == SIGUSR1)
+		reopen_log();
 }
 
 int

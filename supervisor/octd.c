@@ -232,6 +232,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	case SIGUSR1:
 		if (log_reopen() == -1)
 			log_warn("reopen log");
+		else
+			log_info("log reopened");
 		proc_reopen_logs();
 		break;
 	}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# config.sh: octd -t on every tests/config/*.conf, compared with its
+# .expected file (output and exit status), and on the shipped configs.
+# Prints TAP. Regenerate an expected file by hand, never by this script.
+srcdir=${OCT_SRCDIR:-.}
+octd=${OCT_BUILDDIR:-.}/octd
+cd "$srcdir/tests/config" || exit 1
+set -- *.conf
+echo "1..$(($# + 2))"
+n=0
+for f in "$@"; do
+	n=$((n + 1))
+	name=${f%.conf}
+	out=$("$octd" -t -c "$f" 2>&1)
+	out="$out
+exit $?"
+	if [ "$out" = "$(cat "$name.expected")" ]; then
+		echo "ok $n - $name"
+	else
+		echo "not ok $n - $name"
+		printf '%s\n' "$out" | sed 's/^/# got: /'
+		sed 's/^/# want: /' "$name.expected"
+	fi
+done
+for f in oct.conf oct.dev.conf; do
+	n=$((n + 1))
+	if out=$(cd "$srcdir/etc" && "$octd" -t -c "$f" 2>&1); then
+		echo "ok $n - shipped etc/$f passes octd -t"
+	else
+		echo "not ok $n - shipped etc/$f passes octd -t"
+		printf '%s\n' "$out" | sed 's/^/# /'
+	fi
+done

@@ -1,0 +1,258 @@
+/* harness.c: see harness.h. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+const char *
+harness_bin(const char *name)
+{
+	static char	 path[8][1024];
+	static int	 next;
+	const char	*dir = getenv("OCT_BUILDDIR");
+	char		*p = path[next++ % 8];
+
+	snprintf(p, sizeof(path[0]), "%s/%s", dir != NULL ? dir : ".", name);
+	return p;
+}
+
+int
+harness_free_port(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	int			fd, port;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd != -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+void
+harness_write_conf(struct octd_run *r, const char *extra)
+{
+	FILE *f = fopen(r->conf, "w");
+
+	cr_assert(f != NULL, "create %s", r->conf);
+	fprintf(f, "listen = 127.0.0.1:%d\ndata_dir = %s/data\n"
+	    "log_dir = %s/log\nrun_dir = %s/run\nmetrics_interval_ms = 0\n%s",
+	    r->port, r->dir, r->dir, r->dir, extra != NULL ? extra : "");
+	fclose(f);
+}
+
+void
+harness_setup(struct octd_run *r, const char *extra)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->dir, sizeof(r->dir), "/tmp/oct-test-XXXXXX");
+	cr_assert(mkdtemp(r->dir) != NULL);
+	snprintf(r->conf, sizeof(r->conf), "%s/oct.conf", r->dir);
+	r->port = harness_free_port();
+	harness_write_conf(r, extra);
+}
+
+static int
+workers_ready(void *arg)
+{
+	struct octd_run	*r = arg;
+	char		 path[512];
+
+	snprintf(path, sizeof(path), "%s/log/octd.log", r->dir);
+	return harness_count(path, "] ready") >= 3;
+}
+
+void
+harness_start(struct octd_run *r)
+{
+	const char	*octd = harness_bin("octd");
+	pid_t		 pid;
+	int		 null;
+
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		setpgid(0, 0);
+		if ((null = open("/dev/null", O_RDWR)) != -1) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+		}
+		execl(octd, "octd", "-f", "-c", r->conf, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	r->pid = pid;
+	cr_assert(harness_wait(workers_ready, r, 10000),
+	    "octd did not get its three workers ready");
+}
+
+int
+harness_reaped(struct octd_run *r)
+{
+	if (r->pid == 0)
+		return 1;
+	if (waitpid(r->pid, &r->status, WNOHANG) == r->pid) {
+		r->pid = 0;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+reaped_cond(void *arg)
+{
+	return harness_reaped(arg);
+}
+
+void
+harness_teardown(struct octd_run *r)
+{
+	char cmd[600];
+
+	if (r->pid > 0) {
+		kill(-r->pid, SIGKILL);
+		harness_wait(reaped_cond, r, 5000);
+	}
+	if (r->dir[0] != '\0' && getenv("OCT_KEEP_TEST_DIRS") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
+		(void)!system(cmd);
+	}
+}
+
+int
+harness_wait(int (*cond)(void *), void *arg, int ms)
+{
+	struct timespec	ts = { 0, 10 * 1000000 };
+	int		i;
+
+	for (i = 0; i <= ms / 10; i++) {
+		if (cond(arg))
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return cond(arg);
+}
+
+pid_t
+harness_child(pid_t ppid, const char *name)
+{
+	DIR		*d = opendir("/proc");
+	struct dirent	*de;
+	char		 path[300], buf[512], *comm, *end;
+	FILE		*f;
+	long		 parent;
+	pid_t		 found = 0;
+	char		 state;
+
+	if (d == NULL)
+		return 0;
+	while (found == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (comm = strchr(buf, '(')) != NULL &&
+		    (end = strrchr(buf, ')')) != NULL &&
+		    sscanf(end + 1, " %c %ld", &state, &parent) == 2 &&
+		    parent == ppid && state != 'Z') {
+			*end = '\0';
+			if (strcmp(comm + 1, name) == 0)
+				found = (pid_t)atol(de->d_name);
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+char *
+harness_slurp(const char *path)
+{
+	FILE	*f = fopen(path, "r");
+	char	*buf = NULL;
+	size_t	 len = 0, n;
+
+	if (f == NULL)
+		return NULL;
+	do {
+		char *nb = realloc(buf, len + 65536 + 1);
+		if (nb == NULL)
+			break;
+		buf = nb;
+		n = fread(buf + len, 1, 65536, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	if (buf != NULL)
+		buf[len] = '\0';
+	return buf;
+}
+
+int
+harness_count(const char *path, const char *needle)
+{
+	char	*text = harness_slurp(path), *p, *line;
+	int	 n = 0;
+
+	if (text == NULL)
+		return 0;
+	for (line = text; line != NULL && *line != '\0'; line = p) {
+		if ((p = strchr(line, '\n')) != NULL)
+			*p++ = '\0';
+		if (strstr(line, needle) != NULL)
+			n++;
+	}
+	free(text);
+	return n;
+}
+
+int
+harness_run(char *const argv[], char *out, size_t outlen)
+{
+	int	 fds[2], status;
+	size_t	 len = 0;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	cr_assert(pipe(fds) == 0);
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len + 1 < outlen &&
+	    (n = read(fds[0], out + len, outlen - len - 1)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(fds[0]);
+	cr_assert(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

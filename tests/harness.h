@@ -1,0 +1,45 @@
+/*
+ * harness.h: what the integration tests share: a temp directory with a
+ * config in it, a free loopback port, octd started for real in its own
+ * process group, and waiting on a condition (never a bare sleep).
+ */
+#ifndef OCT_TESTS_HARNESS_H
+#define OCT_TESTS_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct octd_run {
+	char	dir[256];	/* temp dir holding everything */
+	char	conf[300];	/* dir/oct.conf */
+	int	port;		/* ingest port */
+	pid_t	pid;		/* octd, 0 when not running */
+	int	status;		/* octd's wait status once reaped */
+};
+
+/* A fresh temp dir with oct.conf: port, dirs under it, plus extra lines. */
+void	 harness_setup(struct octd_run *, const char *extra);
+/* Rewrite oct.conf with the same base lines and new extra lines. */
+void	 harness_write_conf(struct octd_run *, const char *extra);
+/* Start "octd -f -c conf"; waits until the three workers are ready. */
+void	 harness_start(struct octd_run *);
+/* Kill octd's whole process group and remove the temp dir. */
+void	 harness_teardown(struct octd_run *);
+/* Reap octd if it exited; returns 1 once it has. */
+int	 harness_reaped(struct octd_run *);
+
+/* Poll cond(arg) every 10 ms for up to ms; returns 1 if it became true. */
+int	 harness_wait(int (*cond)(void *), void *arg, int ms);
+/* pid of the child of ppid whose comm is name, or 0. */
+pid_t	 harness_child(pid_t ppid, const char *name);
+/* How many lines of path contain needle. */
+int	 harness_count(const char *path, const char *needle);
+/* Whole file into a malloc'd string (NULL if unreadable). */
+char	*harness_slurp(const char *path);
+/* Path of a built program: $OCT_BUILDDIR/name. */
+const char *harness_bin(const char *name);
+/* Run argv, capture stdout+stderr into out; returns the exit status. */
+int	 harness_run(char *const argv[], char *out, size_t outlen);
+int	 harness_free_port(void);
+
+#endif

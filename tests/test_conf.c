@@ -1,0 +1,287 @@
+/* test_conf.c: the configuration parser, values, errors and the dump. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "conf.h"
+#include "oct.h"
+
+static char path[64];
+
+/* Write text to a temp file, load it, return conf_load's result. */
+static int
+load_text(struct conf *c, const char *text, char *err, size_t errlen)
+{
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/oct-conf-XXXXXX");
+	fd = mkstemp(path);
+	cr_assert(fd != -1);
+	cr_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	return conf_load(c, path, err, errlen);
+}
+
+static void
+drop_file(void)
+{
+	if (path[0] != '\0')
+		unlink(path);
+}
+
+TestSuite(conf, .fini = drop_file);
+
+Test(conf, defaults_match_the_spec)
+{
+	struct conf	c;
+	char		err[512];
+
+	cr_assert_eq(conf_load(&c, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(c.listen, "127.0.0.1:7411");
+	cr_assert_eq(c.max_body_bytes, 1024 * 1024);
+	cr_assert_eq(c.max_text_bytes, 64 * 1024);
+	cr_assert_eq(c.queue_capacity, 512);
+	cr_assert_eq(c.batch_max, 50);
+	cr_assert_eq(c.batch_ms, 500);
+	cr_assert_eq(c.sqlite_synchronous, CONF_SYNC_NORMAL);
+	cr_assert_eq(c.retention_days, 7);
+	cr_assert_eq(c.max_db_bytes, 1024LL * 1024 * 1024);
+	cr_assert_eq(c.metrics_interval_ms, 10000);
+	cr_assert_str_eq(c.push_url, "");
+	cr_assert_eq(c.push_allow_insecure, 0);
+	cr_assert_eq(c.push_interval_ms, 2000);
+	cr_assert_eq(c.push_batch_size, 500);
+	cr_assert_eq(c.push_max_payload_bytes, 1024 * 1024);
+	cr_assert_eq(c.push_compression, CONF_COMPRESS_GZIP);
+	cr_assert_eq(c.push_timeout_ms, 10000);
+	cr_assert_eq(c.push_max_attempts, 10);
+	cr_assert_eq(c.push_give_up_after_ms, 72LL * 3600 * 1000);
+	cr_assert_eq(c.push_backoff_base_ms, 500);
+	cr_assert_eq(c.push_backoff_cap_ms, 60000);
+	cr_assert_eq(c.shutdown_timeout_ms, 10000);
+	cr_assert_str_eq(c.data_dir, OCT_LOCALSTATEDIR "/lib/oct");
+	cr_assert_str_eq(c.signing_key, OCT_LOCALSTATEDIR "/lib/oct/signing.key");
+	conf_free(&c);
+}
+
+Test(conf, sizes)
+{
+	int64_t v;
+
+	cr_assert_eq(conf_parse_size("0", &v), 0); cr_assert_eq(v, 0);
+	cr_assert_eq(conf_parse_size("123", &v), 0); cr_assert_eq(v, 123);
+	cr_assert_eq(conf_parse_size("64k", &v), 0); cr_assert_eq(v, 65536);
+	cr_assert_eq(conf_parse_size("2M", &v), 0); cr_assert_eq(v, 2097152);
+	cr_assert_eq(conf_parse_size("1g", &v), 0); cr_assert_eq(v, 1073741824);
+	cr_assert_eq(conf_parse_size("", &v), -1);
+	cr_assert_eq(conf_parse_size("k", &v), -1);
+	cr_assert_eq(conf_parse_size("12q", &v), -1);
+	cr_assert_eq(conf_parse_size("-1", &v), -1);
+	cr_assert_eq(conf_parse_size("1.5m", &v), -1);
+	cr_assert_eq(conf_parse_size("1 m", &v), -1);
+	cr_assert_eq(conf_parse_size("99999999999999999999", &v), -1);
+	cr_assert_eq(conf_parse_size("9999999999999g", &v), -1);
+}
+
+Test(conf, durations)
+{
+	int64_t v;
+
+	cr_assert_eq(conf_parse_duration("500", &v), 0); cr_assert_eq(v, 500);
+	cr_assert_eq(conf_parse_duration("250ms", &v), 0); cr_assert_eq(v, 250);
+	cr_assert_eq(conf_parse_duration("2s", &v), 0); cr_assert_eq(v, 2000);
+	cr_assert_eq(conf_parse_duration("5m", &v), 0); cr_assert_eq(v, 300000);
+	cr_assert_eq(conf_parse_duration("72h", &v), 0);
+	cr_assert_eq(v, 72LL * 3600000);
+	cr_assert_eq(conf_parse_duration("7d", &v), 0);
+	cr_assert_eq(v, 7LL * 86400000);
+	cr_assert_eq(conf_parse_duration("", &v), -1);
+	cr_assert_eq(conf_parse_duration("s", &v), -1);
+	cr_assert_eq(conf_parse_duration("5x", &v), -1);
+	cr_assert_eq(conf_parse_duration("5 s", &v), -1);
+	cr_assert_eq(conf_parse_duration("5sec", &v), -1);
+	cr_assert_eq(conf_parse_duration("9999999999999999d", &v), -1);
+}
+
+Test(conf, addresses)
+{
+	char	host[64];
+	int	port;
+
+	cr_assert_eq(conf_parse_addr("127.0.0.1:7411", host, sizeof(host),
+	    &port), 0);
+	cr_assert_str_eq(host, "127.0.0.1");
+	cr_assert_eq(port, 7411);
+	cr_assert_eq(conf_parse_addr("[::1]:80", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "::1");
+	cr_assert_eq(port, 80);
+	cr_assert_eq(conf_parse_addr("0.0.0.0:1", host, sizeof(host), &port), 0);
+	cr_assert_eq(conf_parse_addr("localhost:7411", host, sizeof(host),
+	    &port), -1);
+	cr_assert_eq(conf_parse_addr("127.0.0.1", host, sizeof(host), &port), -1);
+	cr_assert_eq(conf_parse_addr("127.0.0.1:0", host, sizeof(host), &port),
+	    -1);
+	cr_assert_eq(conf_parse_addr("127.0.0.1:65536", host, sizeof(host),
+	    &port), -1);
+	cr_assert_eq(conf_parse_addr("::1:80", host, sizeof(host), &port), -1);
+	cr_assert_eq(conf_parse_addr("[::1]80", host, sizeof(host), &port), -1);
+	cr_assert_eq(conf_parse_addr("1.2.3.4:x", host, sizeof(host), &port), -1);
+}
+
+Test(conf, file_values_comments_and_quotes)
+{
+	struct conf	c;
+	char		err[512];
+
+	cr_assert_eq(load_text(&c,
+	    "# a comment\n"
+	    "\n"
+	    "  max_text_bytes = 1k   # trailing comment\n"
+	    "auth_token = \"a b#c \\\"q\\\"\"\n"
+	    "push_auth_token = x#y\n"
+	    "batch_ms=2s\r\n"
+	    "sqlite_synchronous = full\n"
+	    "push_url = https://collector.example.com/v1/batches\n"
+	    "push_compression = none\n"
+	    "push_allow_insecure = yes\n"
+	    "push_hmac_secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+	    err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.max_text_bytes, 1024);
+	cr_assert_str_eq(c.auth_token, "a b#c \"q\"");
+	cr_assert_str_eq(c.push_auth_token, "x#y");
+	cr_assert_eq(c.batch_ms, 2000);
+	cr_assert_eq(c.sqlite_synchronous, CONF_SYNC_FULL);
+	cr_assert_eq(c.push_compression, CONF_COMPRESS_NONE);
+	cr_assert_eq(c.push_allow_insecure, 1);
+	conf_free(&c);
+}
+
+/* Each bad line gives an error naming file, line and key. */
+Test(conf, errors_name_file_line_and_key)
+{
+	static const struct { const char *text, *want; } cases[] = {
+		{ "listen = 127.0.0.1:1\nbogus = 1\n", ":2: bogus: unknown key" },
+		{ "max_body_bytes = 12q\n", ":1: max_body_bytes: bad size" },
+		{ "\n\nlisten = nowhere\n", ":3: listen: bad address" },
+		{ "batch_ms = soon\n", ":1: batch_ms: bad duration" },
+		{ "queue_capacity = 0\n", ":1: queue_capacity: out of range" },
+		{ "queue_capacity = ten\n", ":1: queue_capacity: bad number" },
+		{ "sqlite_synchronous = off\n",
+		    ":1: sqlite_synchronous: bad value (expected normal or full)" },
+		{ "push_allow_insecure = maybe\n",
+		    ":1: push_allow_insecure: bad value (expected yes or no)" },
+		{ "listen = 127.0.0.1:1\nlisten = 127.0.0.1:2\n",
+		    ":2: listen: repeated key (first set on line 1)" },
+		{ "just words\n", ":1: syntax error" },
+		{ "auth_token = \"open\n", ":1: auth_token: unterminated" },
+		{ "push_url = http://192.0.2.1/x\n",
+		    ":1: push_url: plain http to a host that is not loopback" },
+		{ "push_url = ftp://127.0.0.1/x\n", ":1: push_url: scheme" },
+		{ "push_url = not a url\n", ":1: push_url: not a valid URL" },
+		{ "push_hmac_secret = secret\n", ":1: push_hmac_secret: must be" },
+		{ "push_backoff_base_ms = 2m\npush_backoff_cap_ms = 1m\n",
+		    ":1: push_backoff_base_ms: larger than" },
+	};
+	struct conf	c;
+	char		err[512], want[600];
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(load_text(&c, cases[i].text, err, sizeof(err)), -1,
+		    "case %zu loaded", i);
+		snprintf(want, sizeof(want), "%s%s", path, cases[i].want);
+		cr_assert(strncmp(err, want, strlen(want)) == 0,
+		    "case %zu: got \"%s\", want \"%s...\"", i, err, want);
+		drop_file();
+	}
+}
+
+Test(conf, loopback_http_is_allowed)
+{
+	struct conf	c;
+	char		err[512];
+
+	cr_assert_eq(load_text(&c, "push_url = http://127.0.0.1:9/in\n", err,
+	    sizeof(err)), 0, "%s", err);
+	conf_free(&c);
+	drop_file();
+	cr_assert_eq(load_text(&c, "push_url = http://localhost:9/in\n", err,
+	    sizeof(err)), 0, "%s", err);
+	conf_free(&c);
+}
+
+Test(conf, missing_file)
+{
+	struct conf	c;
+	char		err[512];
+
+	cr_assert_eq(conf_load(&c, "/nonexistent/oct.conf", err, sizeof(err)),
+	    -1);
+	cr_assert_str_eq(err, "/nonexistent/oct.conf: No such file or directory");
+}
+
+Test(conf, environment_wins_and_its_errors_name_the_variable)
+{
+	struct conf	c;
+	char		err[512];
+
+	setenv("OCT_MAX_TEXT_BYTES", "2k", 1);
+	cr_assert_eq(load_text(&c, "max_text_bytes = 1k\n", err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_eq(c.max_text_bytes, 2048);
+	conf_free(&c);
+	drop_file();
+	setenv("OCT_BATCH_MS", "later", 1);
+	cr_assert_eq(load_text(&c, "", err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "environment OCT_BATCH_MS: bad duration "
+	    "(milliseconds, or a number with ms, s, m, h or d): 'later'");
+	unsetenv("OCT_BATCH_MS");
+	unsetenv("OCT_MAX_TEXT_BYTES");
+}
+
+Test(conf, relative_paths_become_absolute)
+{
+	struct conf	c;
+	char		err[512], cwd[512], want[600];
+
+	cr_assert(getcwd(cwd, sizeof(cwd)) != NULL);
+	cr_assert_eq(load_text(&c, "data_dir = var/data\nlog_dir = -\n", err,
+	    sizeof(err)), 0, "%s", err);
+	snprintf(want, sizeof(want), "%s/var/data", cwd);
+	cr_assert_str_eq(c.data_dir, want);
+	cr_assert_str_eq(c.log_dir, "-");
+	snprintf(want, sizeof(want), "%s/var/data/signing.key", cwd);
+	cr_assert_str_eq(c.signing_key, want);
+	conf_free(&c);
+}
+
+/* What octd sends a worker parses back to the same settings. */
+Test(conf, dump_round_trips_and_diff_names_the_processes)
+{
+	struct conf	a, b;
+	char		err[512], *text;
+
+	cr_assert_eq(load_text(&a, "auth_token = \"we\\\"ird \\\\ # x\"\n"
+	    "push_url = https://h.example/p\nbatch_max = 7\n", err,
+	    sizeof(err)), 0, "%s", err);
+	text = conf_dump(&a);
+	cr_assert_not_null(text);
+	cr_assert_eq(conf_load_text(&b, text, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(conf_diff(&a, &b), 0);
+	cr_assert_str_eq(b.auth_token, "we\"ird \\ # x");
+	cr_assert_eq(b.batch_max, 7);
+	b.batch_max = 8;
+	cr_assert_eq(conf_diff(&a, &b), PROC_BIT(PROC_WRITERD));
+	b.batch_max = 7;
+	free(b.push_url);
+	b.push_url = strdup("https://other.example/p");
+	cr_assert_eq(conf_diff(&a, &b), PROC_BIT(PROC_PUSHD));
+	free(text);
+	conf_free(&a);
+	conf_free(&b);
+}

@@ -1,0 +1,395 @@
+/*
+ * test_octd.c: the supervisor, for real: octd started on a temp config,
+ * workers killed, stopped and reloaded, checked from outside through
+ * /proc, the pid file and the logs, as an operator would.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+static struct octd_run run;
+
+static void
+teardown(void)
+{
+	harness_teardown(&run);
+}
+
+TestSuite(octd, .fini = teardown, .timeout = 60);
+
+static char *
+logpath(const char *name)
+{
+	static char p[4][512];
+	static int n;
+	char *s = p[n++ % 4];
+
+	snprintf(s, sizeof(p[0]), "%s/log/%s.log", run.dir, name);
+	return s;
+}
+
+static pid_t
+worker(const char *name)
+{
+	char comm[32];
+
+	snprintf(comm, sizeof(comm), "oct-%s", name);
+	return harness_child(run.pid, comm);
+}
+
+struct replaced {
+	const char	*name;
+	pid_t		 old;
+};
+
+static int
+is_replaced(void *arg)
+{
+	struct replaced	*r = arg;
+	pid_t		 now = worker(r->name);
+
+	return now != 0 && now != r->old;
+}
+
+static int
+is_gone(void *arg)
+{
+	pid_t	 pid = *(pid_t *)arg;
+	char	 path[64], buf[256], *p;
+	FILE	*f;
+	int	 zombie = 0;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 1;
+	if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')))
+		zombie = p[2] == 'Z';
+	fclose(f);
+	return zombie;
+}
+
+static int
+octd_exited(void *arg)
+{
+	return harness_reaped(arg);
+}
+
+Test(octd, starts_four_processes_and_makes_its_files)
+{
+	struct stat	 st;
+	char		 path[512], *pidtext;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	cr_assert_neq(worker("ingestd"), 0);
+	cr_assert_neq(worker("writerd"), 0);
+	cr_assert_neq(worker("pushd"), 0);
+	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
+	pidtext = harness_slurp(path);
+	cr_assert_not_null(pidtext);
+	cr_assert_eq(atol(pidtext), (long)run.pid);
+	free(pidtext);
+	snprintf(path, sizeof(path), "%s/data", run.dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/log", run.dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0750);
+	snprintf(path, sizeof(path), "%s/run", run.dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0755);
+	snprintf(path, sizeof(path), "%s/data/signing.key", run.dir);
+	cr_assert_eq(stat(path, &st), 0, "signing key made on first start");
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(harness_count(logpath("octd"), "created signing key"), 1);
+	cr_assert_eq(harness_count(logpath("writerd"), "writerd["), 1);
+}
+
+static void
+kill9_restarts(const char *name)
+{
+	struct replaced	r = { name, 0 };
+	char		want[128];
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	r.old = worker(name);
+	cr_assert_neq(r.old, 0);
+	cr_assert_eq(kill(r.old, SIGKILL), 0);
+	cr_assert(harness_wait(is_replaced, &r, 1000),
+	    "%s was not replaced within 1 s", name);
+	snprintf(want, sizeof(want), "warn: %s[%ld] killed by signal 9 (KILL); "
+	    "restarting in 100 ms", name, (long)r.old);
+	cr_assert_eq(harness_count(logpath("octd"), want), 1, "no log line: %s",
+	    want);
+}
+
+Test(octd, kill9_ingestd_is_restarted) { kill9_restarts("ingestd"); }
+Test(octd, kill9_writerd_is_restarted) { kill9_restarts("writerd"); }
+Test(octd, kill9_pushd_is_restarted) { kill9_restarts("pushd"); }
+
+Test(octd, restarts_back_off_when_a_worker_keeps_dying)
+{
+	struct replaced	r = { "pushd", 0 };
+	int		i;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	for (i = 0; i < 3; i++) {
+		r.old = worker("pushd");
+		cr_assert_eq(kill(r.old, SIGKILL), 0);
+		cr_assert(harness_wait(is_replaced, &r, 2000));
+	}
+	cr_assert_eq(harness_count(logpath("octd"), "restarting in 100 ms"), 1);
+	cr_assert_eq(harness_count(logpath("octd"), "restarting in 200 ms"), 1);
+	cr_assert_eq(harness_count(logpath("octd"), "restarting in 400 ms"), 1);
+}
+
+Test(octd, a_stopped_worker_is_replaced, .timeout = 40)
+{
+	struct replaced	r = { "writerd", 0 };
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	r.old = worker("writerd");
+	cr_assert_eq(kill(r.old, SIGSTOP), 0);
+	cr_assert(harness_wait(is_replaced, &r, 20000),
+	    "a stopped writerd was not replaced within 20 s");
+	cr_assert_eq(harness_count(logpath("octd"), "has not answered for"), 1);
+	cr_assert_eq(harness_count(logpath("octd"), "(no heartbeat for 15 s)"),
+	    1);
+}
+
+static int
+log_has_refusal(void *arg)
+{
+	(void)arg;
+	return harness_count(logpath("octd"), "reload refused") > 0;
+}
+
+Test(octd, hup_with_a_broken_config_keeps_the_old_one)
+{
+	pid_t	ing, wri, pus;
+	char	want[600];
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	ing = worker("ingestd");
+	wri = worker("writerd");
+	pus = worker("pushd");
+	harness_write_conf(&run, "batch_max = 10\nmax_body_bytes = lots\n");
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(log_has_refusal, NULL, 5000));
+	snprintf(want, sizeof(want), "error: reload refused, keeping the running"
+	    " configuration: %s:7: max_body_bytes: bad size", run.conf);
+	cr_assert_eq(harness_count(logpath("octd"), want), 1, "want: %s", want);
+	cr_assert_eq(worker("ingestd"), ing, "no worker restarted");
+	cr_assert_eq(worker("writerd"), wri);
+	cr_assert_eq(worker("pushd"), pus);
+	cr_assert(!harness_reaped(&run), "octd still runs");
+}
+
+static int
+writerd_reloaded(void *arg)
+{
+	(void)arg;
+	return harness_count(logpath("octd"),
+	    "writerd[") > 0 && harness_count(logpath("octd"),
+	    "stopped for reload; starting it again") == 1 &&
+	    harness_count(logpath("octd"), "] ready") >= 4;
+}
+
+Test(octd, hup_with_a_good_config_restarts_only_whom_it_concerns)
+{
+	pid_t	ing, wri, pus, now;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	ing = worker("ingestd");
+	wri = worker("writerd");
+	pus = worker("pushd");
+	harness_write_conf(&run, "batch_max = 10\n");
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(writerd_reloaded, NULL, 5000));
+	now = worker("writerd");
+	cr_assert(now != 0 && now != wri, "writerd restarted with batch_max");
+	cr_assert_eq(worker("ingestd"), ing, "ingestd kept");
+	cr_assert_eq(worker("pushd"), pus, "pushd kept");
+	cr_assert_eq(harness_count(logpath("octd"), "restarting writerd"), 1);
+	cr_assert_eq(harness_count(logpath("octd"), "killed by"), 0,
+	    "a reload is no crash");
+}
+
+Test(octd, term_stops_everything_and_exits_0)
+{
+	pid_t	pids[3];
+	char	path[512];
+	int	i;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	pids[0] = worker("ingestd");
+	pids[1] = worker("writerd");
+	pids[2] = worker("pushd");
+	cr_assert_eq(kill(run.pid, SIGTERM), 0);
+	cr_assert(harness_wait(octd_exited, &run, 10000));
+	cr_assert(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
+	    "octd exit status 0x%x", run.status);
+	for (i = 0; i < 3; i++)
+		cr_assert(harness_wait(is_gone, &pids[i], 2000),
+		    "worker %ld outlived octd", (long)pids[i]);
+	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
+	cr_assert_eq(access(path, F_OK), -1, "pid file removed");
+	/* In order: ingestd first, then pushd, writerd last. */
+	{
+		char	*text = harness_slurp(logpath("octd"));
+		char	 want[3][64];
+		char	*at[3];
+
+		cr_assert_not_null(text);
+		snprintf(want[0], sizeof(want[0]), "ingestd[%ld] stopped",
+		    (long)pids[0]);
+		snprintf(want[1], sizeof(want[1]), "pushd[%ld] stopped",
+		    (long)pids[2]);
+		snprintf(want[2], sizeof(want[2]), "writerd[%ld] stopped",
+		    (long)pids[1]);
+		for (i = 0; i < 3; i++) {
+			at[i] = strstr(text, want[i]);
+			cr_assert_not_null(at[i], "no \"%s\"", want[i]);
+		}
+		cr_assert(at[0] < at[1] && at[1] < at[2], "stop order");
+		free(text);
+	}
+}
+
+Test(octd, workers_leave_when_octd_is_killed)
+{
+	pid_t	pids[3];
+	int	i;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	pids[0] = worker("ingestd");
+	pids[1] = worker("writerd");
+	pids[2] = worker("pushd");
+	cr_assert_eq(kill(run.pid, SIGKILL), 0);
+	cr_assert(harness_wait(octd_exited, &run, 5000));
+	for (i = 0; i < 3; i++)
+		cr_assert(harness_wait(is_gone, &pids[i], 5000),
+		    "worker %ld outlived a killed octd", (long)pids[i]);
+}
+
+Test(octd, a_second_octd_on_the_same_run_dir_is_refused)
+{
+	char	out[2048], want[600];
+	char	*argv[] = { (char *)harness_bin("octd"), "-f", "-c", run.conf,
+		    NULL };
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	argv[3] = run.conf;
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "octd: another octd is running (pid %ld): "
+	    "%s/run/octd.pid is locked\n", (long)run.pid, run.dir);
+	cr_assert_str_eq(out, want);
+	cr_assert_eq(harness_count(logpath("octd"), "starting with"), 1);
+}
+
+static int
+logs_reopened(void *arg)
+{
+	(void)arg;
+	return harness_count(logpath("octd"), "log reopened") == 1 &&
+	    harness_count(logpath("ingestd"), "log reopened") == 1 &&
+	    harness_count(logpath("writerd"), "log reopened") == 1 &&
+	    harness_count(logpath("pushd"), "log reopened") == 1;
+}
+
+Test(octd, usr1_reopens_every_log)
+{
+	const char	*names[] = { "octd", "ingestd", "writerd", "pushd" };
+	char		 rotated[600];
+	int		 i;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	for (i = 0; i < 4; i++) {
+		snprintf(rotated, sizeof(rotated), "%s.1", logpath(names[i]));
+		cr_assert_eq(rename(logpath(names[i]), rotated), 0);
+	}
+	cr_assert_eq(kill(run.pid, SIGUSR1), 0);
+	cr_assert(harness_wait(logs_reopened, NULL, 5000),
+	    "every process writes to a new file");
+	snprintf(rotated, sizeof(rotated), "%s.1", logpath("octd"));
+	cr_assert_eq(harness_count(rotated, "log reopened"), 0);
+}
+
+Test(octd, background_start_returns_once_up)
+{
+	char	 out[2048], path[512], *pidtext;
+	char	*argv[] = { (char *)harness_bin("octd"), "-c", NULL, NULL };
+	pid_t	 pid;
+
+	harness_setup(&run, NULL);
+	argv[2] = run.conf;
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
+	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
+	pidtext = harness_slurp(path);
+	cr_assert_not_null(pidtext, "pid file written before octd returned");
+	pid = (pid_t)atol(pidtext);
+	free(pidtext);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert(harness_wait(is_gone, &pid, 10000));
+}
+
+Test(octd, check_flag_refuses_a_key_others_can_read)
+{
+	char	 out[2048], path[512], want[2048];
+	char	*argv[] = { (char *)harness_bin("octd"), "-t", "-c", NULL, NULL };
+	FILE	*f;
+
+	harness_setup(&run, NULL);
+	argv[3] = run.conf;
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
+	snprintf(path, sizeof(path), "%s/data", run.dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/data/signing.key", run.dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n", f);
+	fclose(f);
+	cr_assert_eq(chmod(path, 0644), 0);
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "octd: %s: signing key %s: readable by "
+	    "group or others (mode 0644); run chmod 600 %s\n", run.conf, path,
+	    path);
+	cr_assert_str_eq(out, want);
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
+}
+
+Test(octd, version_and_usage)
+{
+	char	 out[256], want[64];
+	char	*v[] = { (char *)harness_bin("octd"), "-V", NULL };
+	char	*bad[] = { (char *)harness_bin("octd"), "-x", NULL };
+
+	snprintf(want, sizeof(want), "octd %s\n", PACKAGE_VERSION);
+	cr_assert_eq(harness_run(v, out, sizeof(out)), 0);
+	cr_assert_str_eq(out, want);
+	cr_assert_eq(harness_run(bad, out, sizeof(out)), 1);
+	cr_assert(strstr(out, "usage: octd [-ftV] [-c file]"), "%s", out);
+}
