@@ -117,7 +117,7 @@ daemonize(void)
 	}
 	if (pid > 0) {
 		close(fds[1]);
-		exit(read(fds[0], &c, 1) == 1 ? 0 : 1);
+		_exit(read(fds[0], &c, 1) == 1 ? 0 : 1);
 	}
 	close(fds[0]);
 	octd.ready_fd = fds[1];
