@@ -144,6 +144,10 @@ dispatch(struct msg *m, int fd)
 	case MSG_CTL_PEER:
 		on_peer(m, fd);
 		break;
+	case MSG_CTL_STATS:
+		if (child.ops->ctl != NULL && child.configured)
+			child.ops->ctl(m);
+		break;
 	default:
 		fatalx("supervisor channel: unexpected %s (%u)",
 		    msg_type_str(m->type), m->type);

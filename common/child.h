@@ -15,6 +15,7 @@
 
 struct event_base;
 struct conf;
+struct msg;
 
 struct child_ops {
 	/* The configuration arrived; set up, then call child_ready(). */
@@ -23,6 +24,8 @@ struct child_ops {
 	void	(*peer)(enum proc_id peer, int fd);
 	/* Drain what is in flight, then call child_exit(). Called once. */
 	void	(*shutdown)(void);
+	/* A supervisor message child.c does not handle (MSG_CTL_STATS). */
+	void	(*ctl)(struct msg *);
 	/* After the loop ends: free what configure() made. May be NULL. */
 	void	(*cleanup)(void);
 };

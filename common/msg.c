@@ -235,10 +235,19 @@ msg_type_str(unsigned type)
 		[MSG_CTL_PING] = "CTL_PING", [MSG_CTL_PONG] = "CTL_PONG",
 		[MSG_CTL_SHUTDOWN] = "CTL_SHUTDOWN",
 		[MSG_CTL_REOPEN] = "CTL_REOPEN", [MSG_CTL_PEER] = "CTL_PEER",
+		[MSG_CTL_STATS] = "CTL_STATS",
+	};
+	static const char *const event[] = {
+		[MSG_EVENT_HELLO - MSG_EVENT_BASE] = "EVENT_HELLO",
+		[MSG_EVENT_ADD - MSG_EVENT_BASE] = "EVENT_ADD",
+		[MSG_EVENT_COMMITTED - MSG_EVENT_BASE] = "EVENT_COMMITTED",
+		[MSG_EVENT_STORAGE - MSG_EVENT_BASE] = "EVENT_STORAGE",
 	};
 
 	if (type < MSG_CTL_MAX_TYPE && ctl[type] != NULL)
 		return ctl[type];
+	if (type > MSG_EVENT_BASE && type < MSG_EVENT_MAX_TYPE)
+		return event[type - MSG_EVENT_BASE];
 	return "UNKNOWN";
 }
 

@@ -35,10 +35,15 @@ enum msg_type {
 	MSG_CTL_SHUTDOWN,	/* s->w  drain and exit */
 	MSG_CTL_REOPEN,		/* s->w  reopen the log file */
 	MSG_CTL_PEER,		/* s->w  u32 peer proc id; carries the fd */
+	MSG_CTL_STATS,		/* s->w  u32 n, n x (str name, u64 value) */
 	MSG_CTL_MAX_TYPE,
 
-	/* ingestd <-> writerd */
+	/* ingestd <-> writerd; seq is the channel's event sequence number */
 	MSG_EVENT_BASE = 100,
+	MSG_EVENT_HELLO,	/* i->w  str stream id; then the window again */
+	MSG_EVENT_ADD,		/* i->w  one event (event_encode) */
+	MSG_EVENT_COMMITTED,	/* w->i  every event up to seq is in SQLite */
+	MSG_EVENT_STORAGE,	/* w->i  u8 full: max_db_bytes reached or not */
 	MSG_EVENT_MAX_TYPE,
 
 	/* pushd <-> writerd */

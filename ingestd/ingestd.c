@@ -1,25 +1,38 @@
 /*
- * ingestd.c: oct-ingestd's main. Until the ingest path is built (issue: ingest
- * path) it only lives under octd: it takes its channel to writerd, answers
- * heartbeats and exits cleanly when told to.
+ * ingestd.c: oct-ingestd's main. Binds the ingest port once configured,
+ * takes its channel to writerd from octd (again after every writerd
+ * restart), and on shutdown stops taking events, then exits once writerd
+ * has committed every event in the window.
  */
 #include "config.h"
 
-#include <unistd.h>
-
-#include <event2/event.h>
-
 #include "child.h"
 #include "conf.h"
+#include "ingestd.h"
 #include "log.h"
+#include "msg.h"
 
-static int writer_fd = -1;
+struct ingestd ing;
+static int draining;
+
+static void
+progress(void)
+{
+	http_progress();
+	if (draining && window_empty() && http_pending() == 0)
+		child_exit(0);
+}
 
 static void
 ingestd_configure(struct event_base *base, const struct conf *c)
 {
-	(void)base;
-	log_info("started; listen %s", c->listen);
+	ing.base = base;
+	ing.conf = c;
+	window_init((size_t)c->queue_capacity);
+	window_on_progress(progress);
+	if (http_start() == -1)
+		fatalx("cannot listen on %s", c->listen);
+	hostmetrics_start();
 	child_ready();
 }
 
@@ -28,28 +41,52 @@ ingestd_peer(enum proc_id peer, int fd)
 {
 	if (peer != PROC_WRITERD)
 		fatalx("unexpected peer %s", proc_name(peer));
-	if (writer_fd != -1)
-		close(writer_fd);
-	writer_fd = fd;
+	window_attach(fd);
+}
+
+static void
+ingestd_ctl(struct msg *m)
+{
+	const char	*name;
+	uint64_t	 value;
+	uint32_t	 n = msg_get_u32(m);
+
+	while (n-- > 0 && !m->err) {
+		name = msg_get_str(m, NULL);
+		value = msg_get_u64(m);
+		if (name != NULL)
+			stats_set_external(name, value);
+	}
+	if (msg_done(m) == -1)
+		fatalx("supervisor channel: bad %s", msg_type_str(m->type));
 }
 
 static void
 ingestd_shutdown(void)
 {
-	child_exit(0);
+	draining = 1;
+	http_drain();
+	hostmetrics_stop();
+	if (!window_empty())
+		log_info("waiting for writerd to commit %zu events",
+		    window_depth());
+	progress();
 }
 
 static void
 ingestd_cleanup(void)
 {
-	if (writer_fd != -1)
-		close(writer_fd);
+	hostmetrics_stop();
+	http_stop();
+	window_free();
+	stats_free();
 }
 
 static const struct child_ops ingestd_ops = {
 	.configure = ingestd_configure,
 	.peer = ingestd_peer,
 	.shutdown = ingestd_shutdown,
+	.ctl = ingestd_ctl,
 	.cleanup = ingestd_cleanup,
 };
 

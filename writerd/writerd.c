@@ -1,25 +1,154 @@
 /*
- * writerd.c: oct-writerd's main. Until the ingest path is built (issue: ingest
- * path) it only lives under octd: it takes its channel to writerd, answers
- * heartbeats and exits cleanly when told to.
+ * writerd.c: oct-writerd's main and housekeeping.
+ *
+ * Opens data_dir/oct.db read-write (and so takes the writer lock), then
+ * lives on its channels. Housekeeping runs between batches, never inside
+ * one: retention every hour, the max_db_bytes cap at most once a second
+ * after a commit, and a WAL checkpoint (TRUNCATE) once writes pause for a
+ * second, which keeps the WAL small without a checkpoint on the hot path.
  */
 #include "config.h"
 
-#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
 #include "child.h"
 #include "conf.h"
 #include "log.h"
+#include "oct.h"
+#include "store.h"
+#include "writerd.h"
 
-static int peer_fd[PROC_MAX] = { -1, -1, -1, -1 };
+#define RETENTION_EVERY_MS	(3600 * 1000)
+#define TRIM_CHUNK		1000
+#define SIZE_CHECK_MS		1000
+#define IDLE_CHECKPOINT_MS	1000
+
+struct writerd wd;
+
+static struct {
+	struct event	*retention, *idle;
+	int64_t		 last_size_check;
+} hk;
+
+static void
+arm(struct event *ev, int64_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(ev, &tv);
+}
+
+/* Delete synced rows in chunks, each its own short transaction. */
+static int
+trim(int64_t cutoff_ms)
+{
+	int	deleted, total = 0;
+
+	do {
+		if (store_begin(wd.store) == -1 ||
+		    store_trim_synced(wd.store, cutoff_ms, TRIM_CHUNK,
+		    &deleted) == -1 || store_commit(wd.store) == -1) {
+			log_warnx("delete synced rows: %s", store_error(wd.store));
+			store_rollback(wd.store);
+			return total;
+		}
+		total += deleted;
+	} while (deleted == TRIM_CHUNK && cutoff_ms != 0);
+	return total;
+}
+
+/* Keep oct.db under max_db_bytes by dropping the oldest synced rows. */
+static void
+check_size(void)
+{
+	int64_t	used;
+	int	full, deleted;
+
+	hk.last_size_check = mono_ms();
+	if (store_used_bytes(wd.store, &used) == -1)
+		return;
+	while (used > wd.conf->max_db_bytes &&
+	    (deleted = trim(0)) > 0) {
+		log_info("over max_db_bytes: deleted %d oldest synced rows",
+		    deleted);
+		store_checkpoint(wd.store);
+		if (store_used_bytes(wd.store, &used) == -1)
+			return;
+	}
+	full = used > wd.conf->max_db_bytes;
+	if (full != wd.storage_full) {
+		if (full)
+			log_warnx("storage full: %lld bytes used, max_db_bytes "
+			    "%lld, and no synced rows left to delete; ingest "
+			    "answers 503", (long long)used,
+			    (long long)wd.conf->max_db_bytes);
+		else
+			log_info("storage no longer full");
+		wd.storage_full = full;
+		chan_storage(full);
+	}
+}
+
+void
+writerd_committed(void)
+{
+	if (mono_ms() - hk.last_size_check >= SIZE_CHECK_MS)
+		check_size();
+	arm(hk.idle, IDLE_CHECKPOINT_MS);
+}
+
+static void
+on_idle(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (store_checkpoint(wd.store) == -1)
+		log_warnx("checkpoint: %s", store_error(wd.store));
+	check_size();
+}
+
+static void
+on_retention(evutil_socket_t fd, short ev, void *arg)
+{
+	int64_t	cutoff;
+	int	n;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	cutoff = now_ms() - wd.conf->retention_days * 86400000LL;
+	if ((n = trim(cutoff)) > 0)
+		log_info("retention: deleted %d synced rows older than %lld "
+		    "days", n, (long long)wd.conf->retention_days);
+	arm(hk.retention, RETENTION_EVERY_MS);
+}
 
 static void
 writerd_configure(struct event_base *base, const struct conf *c)
 {
-	(void)base;
-	log_info("started; data_dir %s", c->data_dir);
+	char	path[4096], err[1024];
+
+	wd.base = base;
+	wd.conf = c;
+	umask(077);
+	snprintf(path, sizeof(path), "%s/oct.db", c->data_dir);
+	wd.store = store_open(path, STORE_RW,
+	    c->sqlite_synchronous == CONF_SYNC_FULL, err, sizeof(err));
+	if (wd.store == NULL)
+		fatalx("%s", err);
+	batch_init();
+	hk.retention = evtimer_new(base, on_retention, NULL);
+	hk.idle = evtimer_new(base, on_idle, NULL);
+	if (hk.retention == NULL || hk.idle == NULL)
+		fatalx("evtimer_new");
+	on_retention(-1, 0, NULL);
+	check_size();
+	log_info("started: %s (agent %s)", path, store_agent_id(wd.store));
 	child_ready();
 }
 
@@ -28,25 +157,27 @@ writerd_peer(enum proc_id peer, int fd)
 {
 	if (peer != PROC_INGESTD && peer != PROC_PUSHD)
 		fatalx("unexpected peer %s", proc_name(peer));
-	if (peer_fd[peer] != -1)
-		close(peer_fd[peer]);
-	peer_fd[peer] = fd;
+	chan_open(peer, fd);
 }
 
 static void
 writerd_shutdown(void)
 {
+	if (batch_flush() == -1)
+		log_warnx("stopping with uncommitted events; ingestd keeps "
+		    "them for the next writerd");
 	child_exit(0);
 }
 
 static void
 writerd_cleanup(void)
 {
-	int i;
-
-	for (i = 0; i < PROC_MAX; i++)
-		if (peer_fd[i] != -1)
-			close(peer_fd[i]);
+	chan_close_all();
+	batch_free();
+	event_free(hk.retention);
+	event_free(hk.idle);
+	store_checkpoint(wd.store);
+	store_close(wd.store);
 }
 
 static const struct child_ops writerd_ops = {

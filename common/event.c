@@ -1,0 +1,418 @@
+/*
+ * event.c: the event table and the JSON -> frame -> row path (see event.h).
+ *
+ * Built for the ingest hot path: one pass over the object's keys, values
+ * appended straight into the frame, and only input/output given as JSON
+ * values (and attributes) serialised again.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "event.h"
+#include "msg.h"
+
+static const char *const status_choices[] = { "ok", "error", NULL };
+static const char *const level_choices[] = { "debug", "info", "warning",
+	"error", "fatal", NULL };
+static const char *const kind_choices[] = { "gauge", "counter", NULL };
+static const char *const model_aliases[] = { "gen_ai.request.model", NULL };
+static const char *const provider_aliases[] = { "gen_ai.system",
+	"gen_ai.provider.name", NULL };
+static const char *const operation_aliases[] = { "gen_ai.operation.name",
+	NULL };
+static const char *const prompt_aliases[] = { "gen_ai.usage.input_tokens",
+	NULL };
+static const char *const completion_aliases[] = {
+	"gen_ai.usage.output_tokens", NULL };
+
+static const struct field trace_fields[] = {
+	{ "model", F_STR, 1, NULL, NULL, model_aliases },
+	{ "provider", F_STR, 0, NULL, NULL, provider_aliases },
+	{ "operation", F_STR, 0, NULL, NULL, operation_aliases },
+	{ "input", F_ANYTEXT, 0, NULL, NULL, NULL },
+	{ "output", F_ANYTEXT, 0, NULL, NULL, NULL },
+	{ "prompt_tokens", F_UINT, 0, NULL, NULL, prompt_aliases },
+	{ "completion_tokens", F_UINT, 0, NULL, NULL, completion_aliases },
+	{ "total_tokens", F_UINT, 0, NULL, NULL, NULL },
+	{ "latency_ms", F_NUM, 0, NULL, NULL, NULL },
+	{ "cost_usd", F_NUM, 0, NULL, NULL, NULL },
+	{ "status", F_ENUM, 0, status_choices, "ok", NULL },
+	{ "error_message", F_TEXT, 0, NULL, NULL, NULL },
+	{ "started_at", F_TIME, 0, NULL, NULL, NULL },
+	{ "session_id", F_STR, 0, NULL, NULL, NULL },
+	{ "user_id", F_STR, 0, NULL, NULL, NULL },
+};
+
+static const struct field error_fields[] = {
+	{ "message", F_TEXT, 1, NULL, NULL, NULL },
+	{ "type", F_STR, 0, NULL, NULL, NULL },
+	{ "stack", F_TEXT, 0, NULL, NULL, NULL },
+	{ "level", F_ENUM, 0, level_choices, "error", NULL },
+	{ "service", F_STR, 0, NULL, NULL, NULL },
+	{ "fingerprint", F_STR, 0, NULL, NULL, NULL },
+	{ "trace_ref", F_STR, 0, NULL, NULL, NULL },
+	{ "occurred_at", F_TIME, 0, NULL, NULL, NULL },
+};
+
+static const struct field metric_fields[] = {
+	{ "name", F_STR, 1, NULL, NULL, NULL },
+	{ "value", F_REAL, 1, NULL, NULL, NULL },
+	{ "unit", F_STR, 0, NULL, NULL, NULL },
+	{ "kind", F_ENUM, 0, kind_choices, "gauge", NULL },
+	{ "labels", F_LABELS, 0, NULL, NULL, NULL },
+	{ "ts", F_TIME, 0, NULL, NULL, NULL },
+};
+
+#define NF(a)	(sizeof(a) / sizeof(a[0]))
+const struct event_def event_defs[EV_NKINDS] = {
+	[EV_TRACE] = { "llm_trace", "llm_traces", "/v1/traces", trace_fields,
+	    NF(trace_fields) },
+	[EV_ERROR] = { "error_event", "error_events", "/v1/errors",
+	    error_fields, NF(error_fields) },
+	[EV_METRIC] = { "system_metric", "system_metrics", "/v1/metrics",
+	    metric_fields, NF(metric_fields) },
+};
+
+#define EVENT_ID_MAX	128
+#define MAX_FIELDS	16
+
+static int
+two_digits(const char *s, int *v)
+{
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+		return -1;
+	*v = (s[0] - '0') * 10 + (s[1] - '0');
+	return 0;
+}
+
+/* YYYY-MM-DD[Tt ]hh:mm:ss[.frac](Z|z|+hh:mm|-hh:mm) */
+int
+event_parse_time(const char *s, int64_t *ms)
+{
+	struct tm	tm;
+	int		y1, y2, mo, d, h, mi, sec, oh, om, frac = 0, scale = 100;
+	int64_t		t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(s) < 20 || two_digits(s, &y1) || two_digits(s + 2, &y2) ||
+	    s[4] != '-' || two_digits(s + 5, &mo) || s[7] != '-' ||
+	    two_digits(s + 8, &d) || (s[10] != 'T' && s[10] != 't' &&
+	    s[10] != ' ') || two_digits(s + 11, &h) || s[13] != ':' ||
+	    two_digits(s + 14, &mi) || s[16] != ':' || two_digits(s + 17, &sec))
+		return -1;
+	s += 19;
+	if (*s == '.') {
+		if (s[1] < '0' || s[1] > '9')
+			return -1;
+		for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
+			frac += (*s - '0') * scale;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60)
+		return -1;
+	tm.tm_year = y1 * 100 + y2 - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = (int64_t)timegm(&tm);
+	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
+		oh = om = 0;
+	else if ((*s == '+' || *s == '-') && two_digits(s + 1, &oh) == 0 &&
+	    s[3] == ':' && two_digits(s + 4, &om) == 0 && s[6] == '\0' &&
+	    oh < 24 && om < 60) {
+		if (*s == '-') {
+			oh = -oh;
+			om = -om;
+		}
+	} else
+		return -1;
+	t -= (int64_t)oh * 3600 + (int64_t)om * 60;
+	*ms = t * 1000 + frac;
+	return 0;
+}
+
+static int
+field_index(const struct event_def *d, const char *key, int *alias)
+{
+	size_t	i, j;
+
+	for (i = 0; i < d->nfields; i++) {
+		if (strcmp(d->fields[i].name, key) == 0) {
+			*alias = 0;
+			return (int)i;
+		}
+		for (j = 0; d->fields[i].aliases && d->fields[i].aliases[j]; j++)
+			if (strcmp(d->fields[i].aliases[j], key) == 0) {
+				*alias = 1;
+				return (int)i;
+			}
+	}
+	return -1;
+}
+
+static int
+fail(struct event_error *err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct event_error *err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->field = field;
+	return -1;
+}
+
+static void
+add_text(struct msgb *b, const char *s, size_t len, size_t max, int cut,
+    int *truncated)
+{
+	size_t n = cut ? utf8_cut(s, len, max) : len;
+
+	if (n < len)
+		*truncated = 1;
+	msg_add_u8(b, V_TEXT);
+	msg_add_strn(b, s, n);
+}
+
+static int
+labels_ok(json_t *v)
+{
+	const char	*k;
+	json_t		*x;
+
+	if (!json_is_object(v))
+		return 0;
+	json_object_foreach(v, k, x)
+		if (!json_is_string(x))
+			return 0;
+	return 1;
+}
+
+/* Append field f's value v (NULL: absent) to b. Returns 0 or -1 with err. */
+static int
+add_value(struct msgb *b, const struct field *f, const char *key, json_t *v,
+    size_t max, int *truncated, struct event_error *err)
+{
+	char	*text;
+	int64_t	 t;
+	size_t	 i;
+
+	if (v == NULL || json_is_null(v)) {
+		if (f->required)
+			return fail(err, f->name, "missing required field %s",
+			    f->name);
+		if (f->type == F_ENUM) {
+			msg_add_u8(b, V_TEXT);
+			msg_add_str(b, f->def);
+		} else
+			msg_add_u8(b, V_NULL);
+		return 0;
+	}
+	switch (f->type) {
+	case F_STR:
+	case F_TEXT:
+		if (!json_is_string(v))
+			return fail(err, key, "%s must be a string", key);
+		add_text(b, json_string_value(v), json_string_length(v), max,
+		    f->type == F_TEXT, truncated);
+		return 0;
+	case F_ANYTEXT:
+		if (json_is_string(v)) {
+			add_text(b, json_string_value(v), json_string_length(v),
+			    max, 1, truncated);
+			return 0;
+		}
+		if ((text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+			return fail(err, key, "%s cannot be stored", key);
+		add_text(b, text, strlen(text), max, 1, truncated);
+		free(text);
+		return 0;
+	case F_UINT:
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return fail(err, key, "%s must be an integer >= 0", key);
+		msg_add_u8(b, V_INT);
+		msg_add_i64(b, json_integer_value(v));
+		return 0;
+	case F_NUM:
+	case F_REAL:
+		if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
+		    (f->type == F_NUM && json_number_value(v) < 0))
+			return f->type == F_NUM ?
+			    fail(err, key, "%s must be a number >= 0", key) :
+			    fail(err, key, "%s must be a number", key);
+		msg_add_u8(b, V_REAL);
+		msg_add_f64(b, json_number_value(v));
+		return 0;
+	case F_ENUM:
+		for (i = 0; json_is_string(v) && f->choices[i] != NULL; i++)
+			if (strcmp(json_string_value(v), f->choices[i]) == 0)
+				break;
+		if (!json_is_string(v) || f->choices[i] == NULL)
+			return fail(err, key, "%s is not one of the allowed "
+			    "values", key);
+		msg_add_u8(b, V_TEXT);
+		msg_add_str(b, f->choices[i]);
+		return 0;
+	case F_TIME:
+		if (json_is_integer(v))
+			t = json_integer_value(v);
+		else if (json_is_real(v) && isfinite(json_real_value(v)) &&
+		    fabs(json_real_value(v)) < 9e15)
+			t = (int64_t)json_real_value(v);
+		else if (!json_is_string(v) ||
+		    event_parse_time(json_string_value(v), &t) == -1)
+			return fail(err, key, "%s must be an RFC 3339 time or "
+			    "Unix milliseconds", key);
+		msg_add_u8(b, V_INT);
+		msg_add_i64(b, t);
+		return 0;
+	case F_LABELS:
+		if (!labels_ok(v))
+			return fail(err, key, "%s must be an object of strings",
+			    key);
+		if ((text = json_dumps(v, JSON_COMPACT)) == NULL)
+			return fail(err, key, "%s cannot be stored", key);
+		msg_add_u8(b, V_TEXT);
+		msg_add_str(b, text);
+		free(text);
+		return 0;
+	}
+	return fail(err, key, "%s: unknown field type", key);
+}
+
+int
+event_encode(enum event_kind kind, void *vobj, const char *trace_id,
+    int64_t received_at, size_t max_text, uint64_t seq, struct msgb *b,
+    struct event_error *err)
+{
+	const struct event_def	*d = &event_defs[kind];
+	json_t			*obj = vobj, *vals[MAX_FIELDS] = { 0 }, *v;
+	json_t			*extra = NULL, *explicit = NULL;
+	const char		*key, *keys[MAX_FIELDS] = { 0 }, *eid = NULL;
+	char			*attrs = NULL;
+	int			 from_alias[MAX_FIELDS] = { 0 }, alias, i;
+	int			 truncated = 0, r = -1;
+	size_t			 off;
+
+	err->field = NULL;
+	if (!json_is_object(obj))
+		return fail(err, NULL, "%s", "an event must be a JSON object");
+	json_object_foreach(obj, key, v) {
+		if (strcmp(key, "event_id") == 0) {
+			if (!json_is_null(v) && (!json_is_string(v) ||
+			    json_string_length(v) > EVENT_ID_MAX ||
+			    json_string_length(v) == 0))
+				return fail(err, "event_id", "%s must be a string "
+				    "of 1 to 128 bytes", "event_id");
+			eid = json_string_value(v);
+		} else if (strcmp(key, "attributes") == 0) {
+			if (!json_is_null(v) && !json_is_object(v))
+				return fail(err, "attributes", "%s must be an "
+				    "object", "attributes");
+			explicit = json_is_object(v) ? v : NULL;
+		} else if ((i = field_index(d, key, &alias)) >= 0) {
+			if (alias && vals[i] != NULL && !from_alias[i])
+				continue;	/* the canonical name wins */
+			vals[i] = v;
+			keys[i] = key;
+			from_alias[i] = alias;
+		} else {
+			if (extra == NULL && (extra = json_object()) == NULL)
+				return fail(err, NULL, "%s", "out of memory");
+			json_object_set(extra, key, v);
+		}
+	}
+	if (explicit != NULL) {
+		if (extra == NULL)
+			extra = json_incref(explicit);
+		else
+			json_object_update(extra, explicit);
+	}
+	if (extra != NULL && json_object_size(extra) > 0 &&
+	    (attrs = json_dumps(extra, JSON_COMPACT)) == NULL) {
+		fail(err, "attributes", "%s", "attributes cannot be stored");
+		goto done;
+	}
+	msg_init(b, MSG_EVENT_ADD, seq);
+	msg_add_u8(b, (uint8_t)kind);
+	msg_add_str(b, trace_id);
+	msg_add_str(b, eid);
+	msg_add_i64(b, received_at);
+	off = b->len;
+	msg_add_u8(b, 0);		/* truncated, patched below */
+	msg_add_str(b, attrs);
+	msg_add_u8(b, (uint8_t)d->nfields);
+	for (i = 0; i < (int)d->nfields; i++)
+		if (add_value(b, &d->fields[i], keys[i] ? keys[i] :
+		    d->fields[i].name, vals[i], max_text, &truncated, err) == -1)
+			goto done;
+	if (msg_close(b) == -1) {
+		fail(err, NULL, "%s", "event too large");
+		goto done;
+	}
+	b->buf[off] = (uint8_t)truncated;
+	r = 0;
+done:
+	free(attrs);
+	json_decref(extra);
+	return r;
+}
+
+int
+event_decode(struct msg *m, struct event *e)
+{
+	const struct event_def	*d;
+	size_t			 i, n;
+	uint8_t			 kind;
+
+	kind = msg_get_u8(m);
+	if (kind >= EV_NKINDS)
+		return -1;
+	d = &event_defs[kind];
+	e->kind = (enum event_kind)kind;
+	e->trace_id = msg_get_str(m, NULL);
+	e->event_id = msg_get_str(m, NULL);
+	e->received_at = msg_get_i64(m);
+	e->truncated = msg_get_u8(m);
+	e->attributes = msg_get_str(m, NULL);
+	n = msg_get_u8(m);
+	if (m->err || e->trace_id == NULL || n != d->nfields)
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct event_value *v = &e->v[i];
+
+		v->tag = (enum val_tag)msg_get_u8(m);
+		switch (v->tag) {
+		case V_NULL:
+			break;
+		case V_INT:
+			v->i = msg_get_i64(m);
+			break;
+		case V_REAL:
+			v->r = msg_get_f64(m);
+			break;
+		case V_TEXT:
+			v->s = msg_get_str(m, &v->len);
+			if (v->s == NULL)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return msg_done(m);
+}

@@ -1,0 +1,95 @@
+/*
+ * event.h: the three kinds of event (SPEC sections 4 and 5) as one table,
+ * so that validation in ingestd, the columns writerd stores and the data
+ * pushd sends can never disagree.
+ *
+ * ingestd turns one JSON object into an MSG_EVENT_ADD frame with
+ * event_encode(); writerd reads the frame back with event_decode() and binds
+ * the values in table order.
+ */
+#ifndef OCT_EVENT_H
+#define OCT_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct msgb;
+struct msg;
+
+enum event_kind { EV_TRACE, EV_ERROR, EV_METRIC, EV_NKINDS };
+
+enum field_type {
+	F_STR,		/* string */
+	F_TEXT,		/* string, cut to max_text_bytes */
+	F_ANYTEXT,	/* string or any JSON value as its text; cut */
+	F_UINT,		/* integer >= 0 */
+	F_NUM,		/* number >= 0 */
+	F_REAL,		/* any number */
+	F_ENUM,		/* one of choices; default choices[0] */
+	F_TIME,		/* RFC 3339 string or Unix ms, stored as Unix ms */
+	F_LABELS,	/* object of strings, stored as JSON text */
+};
+
+struct field {
+	const char		*name;
+	enum field_type		 type;
+	int			 required;
+	const char *const	*choices;	/* F_ENUM */
+	const char		*def;		/* F_ENUM default */
+	const char *const	*aliases;	/* other names accepted */
+};
+
+struct event_def {
+	const char		*type;		/* "llm_trace" */
+	const char		*table;		/* "llm_traces" */
+	const char		*path;		/* "/v1/traces" */
+	const struct field	*fields;
+	size_t			 nfields;
+};
+
+extern const struct event_def event_defs[EV_NKINDS];
+
+/* What a stored value is, on the wire and in SQLite. */
+enum val_tag { V_NULL, V_INT, V_REAL, V_TEXT };
+
+struct event_value {
+	enum val_tag	 tag;
+	int64_t		 i;
+	double		 r;
+	const char	*s;
+	size_t		 len;
+};
+
+/* An event read back from a frame; strings point into the frame. */
+struct event {
+	enum event_kind		 kind;
+	const char		*trace_id;
+	const char		*event_id;	/* NULL: none */
+	int64_t			 received_at;
+	int			 truncated;
+	const char		*attributes;	/* JSON object text, or NULL */
+	struct event_value	 v[16];		/* event_defs[kind].fields */
+};
+
+/* Why an object was refused: a message and the field at fault (or NULL). */
+struct event_error {
+	char		 msg[160];
+	const char	*field;
+};
+
+/*
+ * Validate obj (a json_t * object) as kind and append one MSG_EVENT_ADD
+ * frame with sequence seq to b; trace_id is the caller's new UUID. Returns
+ * 0, or -1 with err filled (b is then unusable for this frame).
+ */
+int	 event_encode(enum event_kind, void *obj, const char *trace_id,
+	    int64_t received_at, size_t max_text, uint64_t seq,
+	    struct msgb *b, struct event_error *err);
+/* Read a MSG_EVENT_ADD frame. Returns 0, or -1 if it is malformed. */
+int	 event_decode(struct msg *, struct event *);
+/* Parse an RFC 3339 date-time into Unix ms. Returns 0 or -1. */
+int	 event_parse_time(const char *, int64_t *ms);
+
+#endif

@@ -1,0 +1,581 @@
+/*
+ * store.c: SQLite storage for oct (see store.h).
+ *
+ * The three event tables are generated from event_defs[], so a field added
+ * there is a column here. Rows are never matched by their random trace_id:
+ * a replayed event is known by the ingest stream's cursor (committed in the
+ * same transaction as the rows), and a client's retry by its event_id
+ * (a partial unique index, only over rows that have one).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "oct.h"
+#include "store.h"
+#include "util.h"
+
+struct store {
+	sqlite3		*db;
+	enum store_mode	 mode;
+	int		 lock_fd;
+	char		*path;
+	char		 agent_id[UUID_STR_LEN];
+	sqlite3_stmt	*insert[EV_NKINDS];
+	sqlite3_stmt	*begin, *commit, *rollback;
+	sqlite3_stmt	*cursor_get, *cursor_set, *commits_get;
+};
+
+static const char *
+col_type(enum field_type t)
+{
+	switch (t) {
+	case F_UINT:
+	case F_TIME:
+		return "INTEGER";
+	case F_NUM:
+	case F_REAL:
+		return "REAL";
+	default:
+		return "TEXT";
+	}
+}
+
+/* Append printf output to a malloc'd string; returns it or NULL. */
+static char *
+cat(char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static char *
+cat(char *s, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*add, *out;
+
+	if (s == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&add, fmt, ap) == -1) {
+		va_end(ap);
+		free(s);
+		return NULL;
+	}
+	va_end(ap);
+	out = realloc(s, strlen(s) + strlen(add) + 1);
+	if (out != NULL)
+		strcat(out, add);
+	else
+		free(s);
+	free(add);
+	return out;
+}
+
+static char *
+schema_v1(void)
+{
+	char	*s = strdup("CREATE TABLE agent (id INTEGER PRIMARY KEY "
+	    "CHECK (id = 1), agent_id TEXT NOT NULL, created_at INTEGER NOT "
+	    "NULL);\nCREATE TABLE ingest_cursor (stream TEXT PRIMARY KEY, "
+	    "seq INTEGER NOT NULL, commits INTEGER NOT NULL DEFAULT 0, "
+	    "updated_at INTEGER NOT NULL);\n");
+	const struct event_def	*d;
+	size_t			 k, i;
+
+	for (k = 0; k < EV_NKINDS; k++) {
+		d = &event_defs[k];
+		s = cat(s, "CREATE TABLE %s (\n id INTEGER PRIMARY KEY,\n "
+		    "trace_id TEXT NOT NULL,\n event_id TEXT,\n received_at "
+		    "INTEGER NOT NULL,\n", d->table);
+		for (i = 0; i < d->nfields; i++)
+			s = cat(s, " %s %s%s,\n", d->fields[i].name,
+			    col_type(d->fields[i].type),
+			    d->fields[i].required ? " NOT NULL" : "");
+		s = cat(s, " attributes TEXT,\n truncated INTEGER NOT NULL "
+		    "DEFAULT 0,\n synced_at INTEGER,\n push_attempts INTEGER NOT "
+		    "NULL DEFAULT 0,\n next_push_at INTEGER NOT NULL DEFAULT 0,\n "
+		    "batch_id TEXT,\n last_push_error TEXT,\n dead INTEGER NOT "
+		    "NULL DEFAULT 0\n);\n"
+		    "CREATE UNIQUE INDEX %s_event_id ON %s(event_id) WHERE "
+		    "event_id IS NOT NULL;\n"
+		    "CREATE INDEX %s_unsynced ON %s(received_at) WHERE synced_at "
+		    "IS NULL;\n", d->table, d->table, d->table, d->table);
+	}
+	return s;
+}
+
+static char *
+insert_sql(const struct event_def *d)
+{
+	char	*s = strdup("");
+	size_t	 i;
+
+	s = cat(s, "INSERT OR IGNORE INTO %s (trace_id, event_id, received_at, "
+	    "attributes, truncated", d->table);
+	for (i = 0; i < d->nfields; i++)
+		s = cat(s, ", %s", d->fields[i].name);
+	s = cat(s, ") VALUES (?, ?, ?, ?, ?");
+	for (i = 0; i < d->nfields; i++)
+		s = cat(s, ", ?");
+	return cat(s, ")");
+}
+
+static int
+exec(struct store *st, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", st->path, msg ? msg :
+		    sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, char *err,
+    size_t errlen)
+{
+	if (sql == NULL || sqlite3_prepare_v3(st->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, stmt, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: prepare: %s", st->path,
+		    sql ? sqlite3_errmsg(st->db) : "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+user_version(struct store *st, int *v)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL))
+		return -1;
+	*v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	sqlite3_finalize(s);
+	return *v < 0 ? -1 : 0;
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION; refuse a newer one. */
+static int
+migrate(struct store *st, char *err, size_t errlen)
+{
+	char	*sql, agent[UUID_STR_LEN], buf[256];
+	int	 v;
+
+	if (user_version(st, &v) == -1) {
+		snprintf(err, errlen, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (v > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this "
+		    "oct knows (%d); refusing to touch it", st->path, v,
+		    STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (v == STORE_SCHEMA_VERSION)
+		return 0;
+	if (st->mode == STORE_RO) {
+		snprintf(err, errlen, "%s: schema version %d, not %d: start "
+		    "octd once to migrate it", st->path, v, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	/* v == 0: a new file. Later versions add "if (v < N)" steps here. */
+	if ((sql = schema_v1()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	uuid_v4(agent);
+	snprintf(buf, sizeof(buf), "INSERT INTO agent VALUES (1, '%s', %lld);"
+	    "PRAGMA user_version = %d;", agent, (long long)now_ms(),
+	    STORE_SCHEMA_VERSION);
+	v = exec(st, "BEGIN", err, errlen) || exec(st, sql, err, errlen) ||
+	    exec(st, buf, err, errlen) || exec(st, "COMMIT", err, errlen);
+	free(sql);
+	if (v)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return v ? -1 : 0;
+}
+
+static int
+read_agent(struct store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt	*s;
+	int		 ok = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT agent_id FROM agent", -1, &s,
+	    NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(st->agent_id, sizeof(st->agent_id), "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+		ok = 1;
+	}
+	sqlite3_finalize(s);
+	if (!ok)
+		snprintf(err, errlen, "%s: no agent id: %s", st->path,
+		    sqlite3_errmsg(st->db));
+	return ok ? 0 : -1;
+}
+
+static int
+take_lock(struct store *st, char *err, size_t errlen)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s.lock", st->path);
+	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (st->lock_fd == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		snprintf(err, errlen, "%s is in use by another writer "
+		    "(oct-writerd of a running octd, or octctl)", st->path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+prepare_all(struct store *st, char *err, size_t errlen)
+{
+	char	*sql;
+	size_t	 k;
+	int	 r;
+
+	for (k = 0; k < EV_NKINDS; k++) {
+		sql = insert_sql(&event_defs[k]);
+		r = prepare(st, sql, &st->insert[k], err, errlen);
+		free(sql);
+		if (r == -1)
+			return -1;
+	}
+	return prepare(st, "BEGIN IMMEDIATE", &st->begin, err, errlen) ||
+	    prepare(st, "COMMIT", &st->commit, err, errlen) ||
+	    prepare(st, "ROLLBACK", &st->rollback, err, errlen) ||
+	    prepare(st, "SELECT seq FROM ingest_cursor WHERE stream = ?",
+	    &st->cursor_get, err, errlen) ||
+	    prepare(st, "INSERT INTO ingest_cursor (stream, seq, commits, "
+	    "updated_at) VALUES (?1, ?2, 1, ?3) ON CONFLICT (stream) DO UPDATE "
+	    "SET seq = max(seq, ?2), commits = commits + 1, updated_at = ?3",
+	    &st->cursor_set, err, errlen) ||
+	    prepare(st, "SELECT commits FROM ingest_cursor WHERE stream = ?",
+	    &st->commits_get, err, errlen) ? -1 : 0;
+}
+
+static int
+open_rw(struct store *st, int sync_full, char *err, size_t errlen)
+{
+	int fd;
+
+	if (take_lock(st, err, errlen) == -1)
+		return -1;
+	if ((fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "%s: %s", st->path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE, NULL)) {
+		snprintf(err, errlen, "%s: %s", st->path, st->db ?
+		    sqlite3_errmsg(st->db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (exec(st, "PRAGMA journal_mode = WAL", err, errlen) ||
+	    exec(st, sync_full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", err, errlen) ||
+	    migrate(st, err, errlen) || read_agent(st, err, errlen) ||
+	    prepare_all(st, err, errlen))
+		return -1;
+	return 0;
+}
+
+static int
+open_ro(struct store *st, char *err, size_t errlen)
+{
+	if (access(st->path, R_OK) == -1) {
+		snprintf(err, errlen, "%s: %s", st->path, strerror(errno));
+		return -1;
+	}
+	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY, NULL)) {
+		snprintf(err, errlen, "%s: %s", st->path, st->db ?
+		    sqlite3_errmsg(st->db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	return migrate(st, err, errlen) || read_agent(st, err, errlen) ? -1 : 0;
+}
+
+struct store *
+store_open(const char *path, enum store_mode mode, int sync_full, char *err,
+    size_t errlen)
+{
+	struct store	*st;
+	int		 r;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->path = strdup(path)) == NULL) {
+		free(st);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->mode = mode;
+	st->lock_fd = -1;
+	r = mode == STORE_RW ? open_rw(st, sync_full, err, errlen) :
+	    open_ro(st, err, errlen);
+	if (r == -1) {
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+void
+store_close(struct store *st)
+{
+	sqlite3_stmt	*s;
+	size_t		 k;
+
+	if (st == NULL)
+		return;
+	for (k = 0; k < EV_NKINDS; k++)
+		sqlite3_finalize(st->insert[k]);
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->rollback);
+	sqlite3_finalize(st->cursor_get);
+	sqlite3_finalize(st->cursor_set);
+	sqlite3_finalize(st->commits_get);
+	while (st->db != NULL && (s = sqlite3_next_stmt(st->db, NULL)) != NULL)
+		sqlite3_finalize(s);
+	sqlite3_close(st->db);
+	if (st->lock_fd != -1)
+		close(st->lock_fd);
+	free(st->path);
+	free(st);
+}
+
+const char *
+store_error(struct store *st)
+{
+	return sqlite3_errmsg(st->db);
+}
+
+const char *
+store_agent_id(struct store *st)
+{
+	return st->agent_id;
+}
+
+/* Step a statement that returns no row, then reset it. */
+static int
+run(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_begin(struct store *st)
+{
+	return run(st->begin);
+}
+
+int
+store_commit(struct store *st)
+{
+	return run(st->commit);
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		run(st->rollback);
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+int
+store_insert(struct store *st, const struct event *e)
+{
+	const struct event_def	*d = &event_defs[e->kind];
+	sqlite3_stmt		*s = st->insert[e->kind];
+	const struct event_value *v;
+	size_t			 i;
+	int			 c;
+
+	bind_text(s, 1, e->trace_id);
+	bind_text(s, 2, e->event_id);
+	sqlite3_bind_int64(s, 3, e->received_at);
+	bind_text(s, 4, e->attributes);
+	sqlite3_bind_int(s, 5, e->truncated);
+	for (i = 0; i < d->nfields; i++) {
+		v = &e->v[i];
+		c = (int)i + 6;
+		switch (v->tag) {
+		case V_INT:
+			sqlite3_bind_int64(s, c, v->i);
+			break;
+		case V_REAL:
+			sqlite3_bind_double(s, c, v->r);
+			break;
+		case V_TEXT:
+			sqlite3_bind_text(s, c, v->s, (int)v->len, SQLITE_STATIC);
+			break;
+		default:
+			sqlite3_bind_null(s, c);
+		}
+	}
+	return run(s);
+}
+
+int
+store_cursor(struct store *st, const char *stream, uint64_t *seq)
+{
+	sqlite3_stmt	*s = st->cursor_get;
+	int		 rc;
+
+	bind_text(s, 1, stream);
+	rc = sqlite3_step(s);
+	*seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_set_cursor(struct store *st, const char *stream, uint64_t seq)
+{
+	bind_text(st->cursor_set, 1, stream);
+	sqlite3_bind_int64(st->cursor_set, 2, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st->cursor_set, 3, now_ms());
+	return run(st->cursor_set);
+}
+
+int
+store_commits(struct store *st, const char *stream, int64_t *n)
+{
+	sqlite3_stmt	*s = st->commits_get;
+	int		 rc;
+
+	bind_text(s, 1, stream);
+	rc = sqlite3_step(s);
+	*n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Run a one-integer query built from fmt (table names only). */
+static int
+query_int(struct store *st, int64_t *out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+query_int(struct store *st, int64_t *out, const char *fmt, ...)
+{
+	sqlite3_stmt	*s;
+	char		 sql[512];
+	va_list		 ap;
+	int		 rc;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+store_used_bytes(struct store *st, int64_t *bytes)
+{
+	int64_t		pages, freel, size;
+	struct stat	sb;
+	char		wal[4096];
+
+	if (query_int(st, &pages, "PRAGMA page_count") ||
+	    query_int(st, &freel, "PRAGMA freelist_count") ||
+	    query_int(st, &size, "PRAGMA page_size"))
+		return -1;
+	*bytes = (pages - freel) * size;
+	snprintf(wal, sizeof(wal), "%s-wal", st->path);
+	if (stat(wal, &sb) == 0)
+		*bytes += sb.st_size;
+	return 0;
+}
+
+int
+store_trim_synced(struct store *st, int64_t cutoff_ms, int limit, int *deleted)
+{
+	sqlite3_stmt	*s;
+	char		 sql[512];
+	size_t		 k;
+	int		 left = limit;
+
+	*deleted = 0;
+	for (k = 0; k < EV_NKINDS && left > 0; k++) {
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id IN (SELECT "
+		    "id FROM %s WHERE synced_at IS NOT NULL AND (?1 = 0 OR "
+		    "received_at < ?1) ORDER BY id LIMIT ?2)",
+		    event_defs[k].table, event_defs[k].table);
+		if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(s, 1, cutoff_ms);
+		sqlite3_bind_int(s, 2, left);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			sqlite3_finalize(s);
+			return -1;
+		}
+		*deleted += sqlite3_changes(st->db);
+		left = limit - *deleted;
+		sqlite3_finalize(s);
+	}
+	return 0;
+}
+
+int
+store_checkpoint(struct store *st)
+{
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+int
+store_pending(struct store *st, enum event_kind k, int64_t *n)
+{
+	return query_int(st, n, "SELECT count(*) FROM %s WHERE synced_at IS "
+	    "NULL AND dead = 0", event_defs[k].table);
+}
+
+int
+store_count(struct store *st, enum event_kind k, int64_t *n)
+{
+	return query_int(st, n, "SELECT count(*) FROM %s", event_defs[k].table);
+}

@@ -1,0 +1,189 @@
+/*
+ * chan.c: writerd's peer channels.
+ *
+ * From ingestd: EVENT_HELLO names the stream (one per ingestd life), then
+ * EVENT_ADD frames with increasing sequence numbers, starting again from
+ * the oldest uncommitted one whenever the channel is new. An event whose
+ * seq is at or below what this stream already has (committed, or waiting in
+ * the batch) is a replay and is dropped here; that is how an event is never
+ * stored twice without any index on trace_id. Peers are trusted siblings: a
+ * malformed frame is a bug and fatal.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "event.h"
+#include "log.h"
+#include "msg.h"
+#include "store.h"
+#include "writerd.h"
+
+struct chan {
+	enum proc_id		 peer;
+	struct bufferevent	*bev;
+	char			*stream;	/* after EVENT_HELLO */
+	uint64_t		 accepted;	/* highest seq stored or queued */
+	TAILQ_ENTRY(chan)	 entry;
+};
+
+static TAILQ_HEAD(, chan) chans = TAILQ_HEAD_INITIALIZER(chans);
+static struct msgb out;
+
+static void
+chan_free(struct chan *c)
+{
+	TAILQ_REMOVE(&chans, c, entry);
+	bufferevent_free(c->bev);
+	free(c->stream);
+	free(c);
+}
+
+static void
+send_msg(struct chan *c, uint16_t type, uint64_t seq, int hasu8, uint8_t u8)
+{
+	msg_init(&out, type, seq);
+	if (hasu8)
+		msg_add_u8(&out, u8);
+	if (msg_close(&out) == -1 ||
+	    bufferevent_write(c->bev, out.buf, out.len) == -1)
+		fatalx("%s channel: cannot queue %s", proc_name(c->peer),
+		    msg_type_str(type));
+}
+
+static void
+on_hello(struct chan *c, struct msg *m)
+{
+	const char	*stream = msg_get_str(m, NULL);
+	uint64_t	 committed, queued;
+
+	if (stream == NULL || msg_done(m) == -1 || c->stream != NULL)
+		fatalx("%s channel: bad %s", proc_name(c->peer),
+		    msg_type_str(m->type));
+	if ((c->stream = strdup(stream)) == NULL)
+		fatal("hello");
+	if (store_cursor(wd.store, stream, &committed) == -1)
+		fatalx("read cursor of %s: %s", stream, store_error(wd.store));
+	queued = batch_last_seq(stream);
+	c->accepted = queued > committed ? queued : committed;
+	log_info("ingest stream %s: committed up to %llu", stream,
+	    (unsigned long long)committed);
+	send_msg(c, MSG_EVENT_COMMITTED, committed, 0, 0);
+	send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)wd.storage_full);
+}
+
+static void
+on_add(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
+{
+	struct event e;
+
+	if (c->stream == NULL)
+		fatalx("%s channel: %s before hello", proc_name(c->peer),
+		    msg_type_str(m->type));
+	if (m->seq <= c->accepted)
+		return;		/* a replay of what we have */
+	if (event_decode(m, &e) == -1)
+		fatalx("%s channel: bad %s seq %llu", proc_name(c->peer),
+		    msg_type_str(m->type), (unsigned long long)m->seq);
+	c->accepted = m->seq;
+	batch_add(c->stream, m->seq, frame, len);
+}
+
+static void
+dispatch(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
+{
+	if (c->peer != PROC_INGESTD)
+		fatalx("%s channel: unexpected %s", proc_name(c->peer),
+		    msg_type_str(m->type));
+	switch (m->type) {
+	case MSG_EVENT_HELLO:
+		on_hello(c, m);
+		break;
+	case MSG_EVENT_ADD:
+		on_add(c, m, frame, len);
+		break;
+	default:
+		fatalx("%s channel: unexpected %s (%u)", proc_name(c->peer),
+		    msg_type_str(m->type), m->type);
+	}
+}
+
+static void
+chan_read(struct bufferevent *bev, void *arg)
+{
+	struct chan	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct msg	 m;
+	size_t		 len;
+	int		 r;
+
+	while ((r = msg_pull(in, &m, &len)) == 1) {
+		dispatch(c, &m, evbuffer_pullup(in, (ssize_t)len), len);
+		evbuffer_drain(in, len);
+	}
+	if (r == -1)
+		fatalx("%s channel: malformed frame", proc_name(c->peer));
+}
+
+static void
+chan_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct chan *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_info("%s channel closed", proc_name(c->peer));
+		chan_free(c);
+	}
+}
+
+void
+chan_open(enum proc_id peer, int fd)
+{
+	struct chan *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("chan");
+	c->peer = peer;
+	c->bev = bufferevent_socket_new(wd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		fatalx("bufferevent for %s", proc_name(peer));
+	bufferevent_setcb(c->bev, chan_read, NULL, chan_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&chans, c, entry);
+	log_info("%s channel open", proc_name(peer));
+}
+
+void
+chan_committed(const char *stream, uint64_t seq)
+{
+	struct chan *c;
+
+	TAILQ_FOREACH(c, &chans, entry)
+		if (c->stream != NULL && strcmp(c->stream, stream) == 0)
+			send_msg(c, MSG_EVENT_COMMITTED, seq, 0, 0);
+}
+
+void
+chan_storage(int full)
+{
+	struct chan *c;
+
+	TAILQ_FOREACH(c, &chans, entry)
+		if (c->stream != NULL)
+			send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)full);
+}
+
+void
+chan_close_all(void)
+{
+	while (!TAILQ_EMPTY(&chans))
+		chan_free(TAILQ_FIRST(&chans));
+	msg_free(&out);
+}
