@@ -374,7 +374,7 @@ post_event(struct evhttp_request *req, enum event_kind kind)
 		return;
 	}
 	body = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-	    0, &jerr);
+	    JSON_DECODE_ANY, &jerr);
 	if (body == NULL) {
 		if (json_error_code(&jerr) == json_error_invalid_utf8)
 			snprintf(msg, sizeof(msg), "invalid UTF-8");

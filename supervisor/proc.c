@@ -112,6 +112,21 @@ alive(const struct proc *p)
 	return p->pid > 0;
 }
 
+/*
+ * Let a peer channel hold a whole window of small events while its reader
+ * is busy: ingestd answers 202 only once an event is in the socket, and
+ * each write costs ~1 KiB of socket memory. FORCE works as root; otherwise
+ * the kernel caps SO_SNDBUF at net.core.wmem_max.
+ */
+static void
+grow_buffer(int fd)
+{
+	int size = PEER_SNDBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 /* Give p and each running peer a fresh channel to each other. */
 static void
 connect_peers(struct proc *p)
@@ -130,6 +145,8 @@ connect_peers(struct proc *p)
 			    proc_name(q->id));
 			continue;
 		}
+		grow_buffer(sv[0]);
+		grow_buffer(sv[1]);
 		send_to(p, MSG_CTL_PEER, 0, NULL, 1, q->id, sv[0]);
 		send_to(q, MSG_CTL_PEER, 0, NULL, 1, p->id, sv[1]);
 		close(sv[0]);

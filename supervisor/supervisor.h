@@ -18,6 +18,7 @@ struct event_base;
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		30000
 #define BACKOFF_RESET_MS	60000
+#define PEER_SNDBUF		(8 * 1024 * 1024)
 
 /* proc.c */
 void	 proc_init(struct event_base *, const char *libexec_dir);

@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <sqlite3.h>
+#include <strings.h>
 
 #include "harness.h"
 
@@ -79,7 +82,7 @@ workers_ready(void *arg)
 	char		 path[512];
 
 	snprintf(path, sizeof(path), "%s/log/octd.log", r->dir);
-	return harness_count(path, "] ready") >= 3;
+	return harness_reaped(r) || harness_count(path, "] ready") >= 3;
 }
 
 void
@@ -102,8 +105,9 @@ harness_start(struct octd_run *r)
 	}
 	setpgid(pid, pid);
 	r->pid = pid;
-	cr_assert(harness_wait(workers_ready, r, 10000),
-	    "octd did not get its three workers ready");
+	cr_assert(harness_wait(workers_ready, r, 10000) && r->pid != 0,
+	    "octd did not get its three workers ready (%s)", r->pid == 0 ?
+	    "it exited" : "timeout");
 }
 
 int
@@ -255,4 +259,102 @@ harness_run(char *const argv[], char *out, size_t outlen)
 	close(fds[0]);
 	cr_assert(waitpid(pid, &status, 0) == pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static size_t
+collect(char *p, size_t size, size_t n, void *arg)
+{
+	char	*buf = arg;
+	size_t	 have = strlen(buf), add = size * n;
+
+	if (have + add >= 4096)
+		add = have < 4095 ? 4095 - have : 0;
+	memcpy(buf + have, p, add);
+	buf[have + add] = '\0';
+	return size * n;
+}
+
+static size_t
+collect_body(char *p, size_t size, size_t n, void *arg)
+{
+	char	*buf = arg;
+	size_t	 have = strlen(buf), add = size * n;
+
+	if (have + add >= 8192)
+		add = have < 8191 ? 8191 - have : 0;
+	memcpy(buf + have, p, add);
+	buf[have + add] = '\0';
+	return size * n;
+}
+
+int
+http_req(int port, const char *method, const char *path, const char *body,
+    size_t len, const char *const *headers, struct http_res *res)
+{
+	CURL			*c = curl_easy_init();
+	struct curl_slist	*hl = NULL;
+	char			 url[512];
+	int			 have_ct = 0, r;
+
+	memset(res, 0, sizeof(*res));
+	cr_assert_not_null(c);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	for (; headers != NULL && *headers != NULL; headers++) {
+		hl = curl_slist_append(hl, *headers);
+		if (strncasecmp(*headers, "Content-Type:", 13) == 0)
+			have_ct = 1;
+	}
+	if (!have_ct && body != NULL)
+		hl = curl_slist_append(hl, "Content-Type: application/json");
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+	}
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, res->body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, res->headers);
+	r = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+int
+http_post(int port, const char *path, const char *json, struct http_res *res)
+{
+	return http_req(port, "POST", path, json, strlen(json), NULL, res);
+}
+
+long long
+db_int(struct octd_run *r, const char *sql)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*s;
+	char		 path[512];
+	long long	 v = -1;
+
+	snprintf(path, sizeof(path), "%s/data/oct.db", r->dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return v;
 }

@@ -43,3 +43,25 @@ int	 harness_run(char *const argv[], char *out, size_t outlen);
 int	 harness_free_port(void);
 
 #endif
+
+/* HTTP through libcurl: a real client against a real port. */
+struct http_res {
+	long	 status;
+	char	 body[8192];
+	char	 headers[4096];
+};
+
+/*
+ * Send method to 127.0.0.1:port path with body (NULL: none) and extra
+ * header lines (NULL-terminated, may be NULL). Content-Type is
+ * application/json unless a header sets it. Returns 0, or -1 on a
+ * transport error (res->status 0).
+ */
+int	 http_req(int port, const char *method, const char *path,
+	    const char *body, size_t len, const char *const *headers,
+	    struct http_res *res);
+int	 http_post(int port, const char *path, const char *json,
+	    struct http_res *res);
+
+/* SELECT returning one integer from run->dir/data/oct.db; -1 on error. */
+long long db_int(struct octd_run *, const char *sql);

@@ -1,0 +1,685 @@
+/*
+ * test_ingest.c: the ingest path end to end: octd started for real on a
+ * temp dir, events posted over HTTP with libcurl, rows read back from
+ * oct.db, workers stopped and killed in the middle.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+static struct octd_run run;
+
+static void
+setup(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void
+teardown(void)
+{
+	harness_teardown(&run);
+}
+
+TestSuite(ingest, .init = setup, .fini = teardown, .timeout = 90);
+
+static void
+start(const char *extra)
+{
+	harness_setup(&run, extra);
+	harness_start(&run);
+}
+
+static void
+expect(struct http_res *r, long status, const char *body)
+{
+	cr_assert_eq(r->status, status, "status %ld, want %ld: %s", r->status,
+	    status, r->body);
+	if (body != NULL)
+		cr_assert_str_eq(r->body, body);
+}
+
+struct count_arg {
+	const char	*sql;
+	long long	 want;
+};
+
+static int
+count_is(void *arg)
+{
+	struct count_arg *c = arg;
+
+	return db_int(&run, c->sql) == c->want;
+}
+
+/* Wait until sql returns want (ms at most). */
+static int
+wait_count(const char *sql, long long want, int ms)
+{
+	struct count_arg c = { sql, want };
+
+	return harness_wait(count_is, &c, ms);
+}
+
+static pid_t
+worker(const char *name)
+{
+	char comm[32];
+
+	snprintf(comm, sizeof(comm), "oct-%s", name);
+	return harness_child(run.pid, comm);
+}
+
+/* The first trace id of a 202/200 answer. */
+static void
+first_id(struct http_res *r, char *out, size_t len)
+{
+	json_t *o = json_loads(r->body, 0, NULL);
+
+	cr_assert_not_null(o, "not JSON: %s", r->body);
+	snprintf(out, len, "%s", json_string_value(json_array_get(
+	    json_object_get(o, "trace_ids"), 0)));
+	json_decref(o);
+}
+
+Test(ingest, the_readme_curl_lands_in_sqlite_within_600_ms)
+{
+	struct http_res	r;
+	char		id[64], sql[256];
+
+	start(NULL);
+	cr_assert_eq(http_post(run.port, "/v1/traces", "{\"model\":\"gpt-4o\","
+	    "\"input\":\"hi\",\"output\":\"hello\"}", &r), 0);
+	expect(&r, 202, NULL);
+	cr_assert(strstr(r.body, "{\"accepted\":1,\"trace_ids\":[\""), "%s",
+	    r.body);
+	first_id(&r, id, sizeof(id));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces WHERE "
+	    "trace_id = '%s' AND model = 'gpt-4o' AND input = 'hi' AND output "
+	    "= 'hello' AND synced_at IS NULL AND truncated = 0", id);
+	cr_assert(wait_count(sql, 1, 600), "row not visible within 600 ms");
+}
+
+Test(ingest, wait_commit_answers_200_once_the_row_is_there)
+{
+	struct http_res	r;
+	char		id[64], sql[256];
+	int		i;
+
+	start("batch_ms = 5s\n");
+	for (i = 0; i < 3; i++) {
+		cr_assert_eq(http_post(run.port, "/v1/errors?wait=commit",
+		    "{\"message\":\"boom\",\"level\":\"fatal\"}", &r), 0);
+		expect(&r, 200, NULL);
+		first_id(&r, id, sizeof(id));
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM error_events "
+		    "WHERE trace_id = '%s' AND level = 'fatal'", id);
+		cr_assert_eq(db_int(&run, sql), 1, "in SQLite at the answer");
+	}
+}
+
+Test(ingest, every_kind_and_alias_is_stored)
+{
+	struct http_res r;
+
+	start(NULL);
+	cr_assert_eq(http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"gen_ai.request.model\":\"claude\",\"gen_ai.system\":\"anthropic\","
+	    "\"gen_ai.operation.name\":\"chat\",\"gen_ai.usage.input_tokens\":3,"
+	    "\"gen_ai.usage.output_tokens\":4,\"latency_ms\":12.5,"
+	    "\"cost_usd\":0.25,\"started_at\":\"2026-11-22T10:00:00Z\","
+	    "\"session_id\":\"s\",\"user_id\":\"u\",\"team\":\"red\","
+	    "\"input\":[{\"role\":\"user\"}]}", &r), 0);
+	expect(&r, 200, NULL);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "model = 'claude' AND provider = 'anthropic' AND operation = 'chat' "
+	    "AND prompt_tokens = 3 AND completion_tokens = 4 AND latency_ms = "
+	    "12.5 AND cost_usd = 0.25 AND started_at = 1795341600000 AND "
+	    "session_id = 's' AND user_id = 'u' AND status = 'ok' AND "
+	    "attributes = '{\"team\":\"red\"}' AND input = "
+	    "'[{\"role\":\"user\"}]' AND received_at > 1700000000000"), 1);
+	cr_assert_eq(http_post(run.port, "/v1/metrics?wait=commit",
+	    "{\"name\":\"tokens\",\"value\":7,\"unit\":\"1\",\"kind\":\"counter\","
+	    "\"labels\":{\"model\":\"m\"},\"ts\":1700000000000}", &r), 0);
+	expect(&r, 200, NULL);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM system_metrics WHERE "
+	    "name = 'tokens' AND value = 7 AND kind = 'counter' AND labels = "
+	    "'{\"model\":\"m\"}' AND ts = 1700000000000"), 1);
+}
+
+Test(ingest, text_is_cut_on_a_utf8_boundary)
+{
+	struct http_res r;
+
+	start("max_text_bytes = 9\n");
+	cr_assert_eq(http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"m\",\"input\":\"ééééééé\",\"output\":\"ok\"}", &r), 0);
+	expect(&r, 200, NULL);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "input = 'éééé' AND length(CAST(input AS BLOB)) = 8 AND output = "
+	    "'ok' AND truncated = 1"), 1);
+}
+
+Test(ingest, errors_have_precise_statuses_and_reasons)
+{
+	static const char *const origin[] = { "Origin: http://evil.example",
+		NULL };
+	static const char *const host[] = { "Host: rebind.example.com:7411",
+		NULL };
+	static const char *const text[] = { "Content-Type: text/plain", NULL };
+	static const char *const charset[] = {
+		"Content-Type: application/json; charset=utf-8", NULL };
+	static const char *const te_cl[] = { "Transfer-Encoding: chunked",
+		"Content-Length: 16", NULL };
+	struct http_res	 r;
+	char		*deep;
+	int		 i;
+
+	start(NULL);
+	http_post(run.port, "/v1/nothing", "{}", &r);
+	expect(&r, 404, "{\"error\":\"not found\"}\n");
+	http_req(run.port, "GET", "/v1/traces", NULL, 0, NULL, &r);
+	expect(&r, 405, "{\"error\":\"method not allowed\"}\n");
+	cr_assert(strstr(r.headers, "Allow: POST"), "%s", r.headers);
+	http_req(run.port, "POST", "/v1/traces", "{\"model\":\"m\"}", 13, origin,
+	    &r);
+	expect(&r, 403, "{\"error\":\"requests from browsers (Origin) are "
+	    "refused\"}\n");
+	http_req(run.port, "POST", "/v1/traces", "{\"model\":\"m\"}", 13, host,
+	    &r);
+	expect(&r, 403, "{\"error\":\"Host is not this agent\"}\n");
+	http_req(run.port, "POST", "/v1/traces", "{\"model\":\"m\"}", 13, text,
+	    &r);
+	expect(&r, 415, "{\"error\":\"Content-Type must be application/json\"}\n");
+	http_req(run.port, "POST", "/v1/traces", "{\"model\":\"m\"}", 13,
+	    charset, &r);
+	expect(&r, 202, NULL);
+	http_post(run.port, "/v1/traces", "{\"model\":", &r);
+	expect(&r, 400, NULL);
+	cr_assert(strstr(r.body, "{\"error\":\"malformed JSON: "), "%s", r.body);
+	http_post(run.port, "/v1/traces", "{\"model\":\"\xff\xfe\"}", &r);
+	expect(&r, 400, "{\"error\":\"invalid UTF-8\"}\n");
+	http_post(run.port, "/v1/traces", "[]", &r);
+	expect(&r, 400, "{\"error\":\"empty array\"}\n");
+	http_post(run.port, "/v1/traces", "\"just a string\"", &r);
+	expect(&r, 400, "{\"error\":\"body must be an object or an array of "
+	    "objects\"}\n");
+	http_post(run.port, "/v1/traces", "[{\"model\":\"a\"},{\"model\":1}]", &r);
+	expect(&r, 400, "{\"error\":\"model must be a string\",\"index\":1,"
+	    "\"field\":\"model\"}\n");
+	http_post(run.port, "/v1/errors", "{\"message\":\"m\",\"level\":\"x\"}",
+	    &r);
+	expect(&r, 400, "{\"error\":\"level is not one of the allowed values\","
+	    "\"field\":\"level\"}\n");
+	http_req(run.port, "POST", "/v1/traces", "{\"model\":\"m\"}", 13, te_cl,
+	    &r);
+	cr_assert(r.status == 400, "TE + CL: %ld", r.status);
+	/* 64 levels are fine, 65 are not (the top-level object is level 1). */
+	deep = calloc(1, 400);
+	strcpy(deep, "{\"model\":\"m\",\"a\":");
+	for (i = 0; i < 62; i++)
+		strcat(deep, "[");
+	strcat(deep, "1");
+	for (i = 0; i < 62; i++)
+		strcat(deep, "]");
+	strcat(deep, "}");
+	http_post(run.port, "/v1/traces", deep, &r);
+	expect(&r, 202, NULL);
+	deep[17] = '\0';
+	for (i = 0; i < 64; i++)
+		strcat(deep, "[");
+	strcat(deep, "1");
+	for (i = 0; i < 64; i++)
+		strcat(deep, "]");
+	strcat(deep, "}");
+	http_post(run.port, "/v1/traces", deep, &r);
+	expect(&r, 400, "{\"error\":\"nesting deeper than 64 levels\"}\n");
+	free(deep);
+	cr_assert(wait_count("SELECT count(*) FROM llm_traces", 2, 2000),
+	    "only the two good requests were stored");
+}
+
+/*
+ * SPEC: arrays of up to 1000, all or nothing, and at most queue_capacity
+ * (512 by default) in flight: a 1000-event array needs a larger queue.
+ */
+Test(ingest, arrays_over_1000_get_413)
+{
+	struct http_res	 r;
+	char		*body = malloc(1001 * 16 + 4);
+	int		 i;
+
+	start("queue_capacity = 1000\n");
+	strcpy(body, "[");
+	for (i = 0; i < 1001; i++)
+		strcat(body, i ? ",{\"model\":\"m\"}" : "{\"model\":\"m\"}");
+	strcat(body, "]");
+	http_post(run.port, "/v1/traces", body, &r);
+	expect(&r, 413, "{\"error\":\"more than 1000 events in one request\"}\n");
+	body[strlen(body) - 15] = ']';
+	body[strlen(body) - 14] = '\0';
+	http_post(run.port, "/v1/traces?wait=commit", body, &r);
+	expect(&r, 200, NULL);
+	cr_assert(strstr(r.body, "{\"accepted\":1000,"), "%.40s", r.body);
+	cr_assert_eq(db_int(&run, "SELECT count(DISTINCT trace_id) FROM "
+	    "llm_traces"), 1000);
+	free(body);
+}
+
+Test(ingest, a_2_mib_body_gets_a_real_413)
+{
+	struct http_res	 r;
+	size_t		 len = 2 * 1024 * 1024;
+	char		*body = malloc(len + 1);
+
+	start(NULL);
+	memset(body, ' ', len);
+	memcpy(body, "{\"model\":\"m\",\"input\":\"", 22);
+	memset(body + 22, 'x', len - 24);
+	memcpy(body + len - 2, "\"}", 2);
+	cr_assert_eq(http_req(run.port, "POST", "/v1/traces", body, len, NULL,
+	    &r), 0, "the client gets an answer, not a reset");
+	cr_assert_eq(r.status, 413);
+	free(body);
+	http_post(run.port, "/v1/traces?wait=commit", "{\"model\":\"m\"}", &r);
+	expect(&r, 200, NULL);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1);
+}
+
+Test(ingest, auth_token_guards_everything_but_healthz)
+{
+	static const char *const good[] = { "Authorization: Bearer s3cret", NULL };
+	static const char *const bad[] = { "Authorization: Bearer s3creT", NULL };
+	struct http_res r;
+
+	start("auth_token = s3cret\n");
+	http_post(run.port, "/v1/traces", "{\"model\":\"m\"}", &r);
+	expect(&r, 401, "{\"error\":\"unauthorized\"}\n");
+	http_req(run.port, "POST", "/v1/traces", "{\"model\":\"m\"}", 13, bad, &r);
+	expect(&r, 401, "{\"error\":\"unauthorized\"}\n");
+	http_req(run.port, "GET", "/metrics", NULL, 0, NULL, &r);
+	expect(&r, 401, NULL);
+	http_req(run.port, "GET", "/healthz", NULL, 0, NULL, &r);
+	expect(&r, 200, "{\"status\":\"ok\"}\n");
+	http_req(run.port, "POST", "/v1/traces", "{\"model\":\"m\"}", 13, good,
+	    &r);
+	expect(&r, 202, NULL);
+}
+
+Test(ingest, trace_ids_are_unique_uuid_v4)
+{
+	struct http_res	 r;
+	json_t		*o, *ids;
+	char		 body[64 * 20];
+	size_t		 i;
+
+	start(NULL);
+	strcpy(body, "[");
+	for (i = 0; i < 50; i++)
+		strcat(body, i ? ",{\"model\":\"m\"}" : "{\"model\":\"m\"}");
+	strcat(body, "]");
+	http_post(run.port, "/v1/traces?wait=commit", body, &r);
+	expect(&r, 200, NULL);
+	o = json_loads(r.body, 0, NULL);
+	ids = json_object_get(o, "trace_ids");
+	cr_assert_eq(json_array_size(ids), 50);
+	for (i = 0; i < 50; i++) {
+		const char *id = json_string_value(json_array_get(ids, i));
+		cr_assert_eq(strlen(id), 36);
+		cr_assert_eq(id[14], '4');
+		cr_assert(strchr("89ab", id[19]));
+	}
+	json_decref(o);
+	cr_assert_eq(db_int(&run, "SELECT count(DISTINCT trace_id) FROM "
+	    "llm_traces"), 50);
+	/* A 50-event burst is one transaction. */
+	cr_assert_eq(db_int(&run, "SELECT sum(commits) FROM ingest_cursor"), 1);
+}
+
+Test(ingest, a_single_event_commits_after_batch_ms)
+{
+	struct http_res r;
+
+	start("batch_ms = 300ms\n");
+	http_post(run.port, "/v1/traces", "{\"model\":\"m\"}", &r);
+	expect(&r, 202, NULL);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 0,
+	    "not before batch_ms");
+	cr_assert(wait_count("SELECT count(*) FROM llm_traces", 1, 600));
+	cr_assert_eq(db_int(&run, "SELECT sum(commits) FROM ingest_cursor"), 1);
+}
+
+Test(ingest, a_repeated_event_id_is_stored_once)
+{
+	struct http_res r;
+	char a[64], b[64];
+
+	start(NULL);
+	http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"first\",\"event_id\":\"req-1\"}", &r);
+	expect(&r, 200, NULL);
+	first_id(&r, a, sizeof(a));
+	http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"again\",\"event_id\":\"req-1\"}", &r);
+	expect(&r, 200, NULL);
+	first_id(&r, b, sizeof(b));
+	cr_assert_str_neq(a, b);
+	http_post(run.port, "/v1/errors?wait=commit",
+	    "{\"message\":\"m\",\"event_id\":\"req-1\"}", &r);
+	expect(&r, 200, NULL);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "event_id = 'req-1' AND model = 'first'"), 1);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM error_events"), 1);
+}
+
+/* "oct_ingest_dropped_total N" from /metrics. */
+static long
+metric(const char *line)
+{
+	struct http_res	 r;
+	char		*p, want[200];
+
+	http_req(run.port, "GET", "/metrics", NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	snprintf(want, sizeof(want), "\n%s", line);
+	p = strstr(r.body, want);
+	cr_assert_not_null(p, "no %s in %s", line, r.body);
+	return atol(p + strlen(want));
+}
+
+Test(ingest, a_full_queue_answers_503_and_counts_drops)
+{
+	struct http_res	r;
+	pid_t		writerd;
+	int		i, accepted = 0, refused = 0;
+
+	start(NULL);
+	writerd = worker("writerd");
+	cr_assert_eq(kill(writerd, SIGSTOP), 0);
+	for (i = 0; i < 520; i++) {
+		http_post(run.port, "/v1/metrics", "{\"name\":\"n\",\"value\":1}",
+		    &r);
+		if (r.status == 202)
+			accepted++;
+		else {
+			expect(&r, 503, "{\"error\":\"queue full\"}\n");
+			cr_assert(strstr(r.headers, "Retry-After: "));
+			refused++;
+		}
+	}
+	cr_assert_eq(accepted, 512);
+	cr_assert_eq(refused, 8);
+	cr_assert_eq(metric("oct_ingest_dropped_total "), 8);
+	cr_assert_eq(metric("oct_queue_depth "), 512);
+	http_post(run.port, "/v1/metrics", "[{\"name\":\"n\",\"value\":1}]", &r);
+	expect(&r, 503, NULL);
+	cr_assert_eq(metric("oct_ingest_dropped_total "), 9);
+	cr_assert_eq(kill(writerd, SIGCONT), 0);
+	cr_assert(wait_count("SELECT count(*) FROM system_metrics", 512, 5000));
+	cr_assert_eq(metric("oct_queue_depth "), 0);
+	cr_assert_eq(metric("oct_ingest_accepted_total{type=\"system_metric\"} "),
+	    512);
+}
+
+/* Post count arrays of per events each; collect the trace ids answered. */
+struct poster {
+	int		 port, count, per;
+	int		 ok, refused, failed;
+	json_t		*ids;
+};
+
+static void *
+post_loop(void *arg)
+{
+	struct poster	*p = arg;
+	struct http_res	 r;
+	char		*body = malloc((size_t)p->per * 40 + 4);
+	json_t		*o;
+	size_t		 j;
+	int		 i;
+
+	strcpy(body, "[");
+	for (i = 0; i < p->per; i++)
+		strcat(body, i ? ",{\"model\":\"burst\"}" : "{\"model\":\"burst\"}");
+	strcat(body, "]");
+	for (i = 0; i < p->count; i++) {
+		if (http_post(p->port, "/v1/traces", body, &r) == -1) {
+			p->failed++;
+			continue;
+		}
+		if (r.status == 503) {
+			p->refused++;
+			continue;
+		}
+		if (r.status != 202 || (o = json_loads(r.body, 0, NULL)) == NULL) {
+			p->failed++;
+			continue;
+		}
+		for (j = 0; j < json_array_size(json_object_get(o, "trace_ids"));
+		    j++)
+			json_array_append(p->ids, json_array_get(
+			    json_object_get(o, "trace_ids"), j));
+		json_decref(o);
+		p->ok++;
+	}
+	free(body);
+	return NULL;
+}
+
+/* Every id answered is stored exactly once, and nothing else is. */
+static void
+assert_all_stored_once(json_t *ids)
+{
+	char	sql[200];
+	size_t	i, n = json_array_size(ids);
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces");
+	cr_assert(wait_count(sql, (long long)n, 10000), "rows %lld, answered %zu",
+	    db_int(&run, sql), n);
+	cr_assert_eq(db_int(&run, "SELECT count(DISTINCT trace_id) FROM "
+	    "llm_traces"), (long long)n, "no duplicates");
+	for (i = 0; i < n; i += 97) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces WHERE "
+		    "trace_id = '%s'", json_string_value(json_array_get(ids, i)));
+		cr_assert_eq(db_int(&run, sql), 1, "%s", sql);
+	}
+}
+
+Test(ingest, a_burst_of_10000_events_loses_nothing)
+{
+	struct poster p = { 0, 200, 50, 0, 0, 0, NULL };
+
+	start(NULL);
+	p.port = run.port;
+	p.ids = json_array();
+	post_loop(&p);
+	cr_assert_eq(p.failed, 0);
+	cr_assert_eq(p.refused + p.ok, 200);
+	cr_assert_eq(json_array_size(p.ids), (size_t)p.ok * 50);
+	cr_assert_geq(p.ok, 150, "most requests fit in the queue");
+	assert_all_stored_once(p.ids);
+	json_decref(p.ids);
+}
+
+static int
+has_rows(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM llm_traces") > 500;
+}
+
+Test(ingest, kill9_writerd_during_a_burst_loses_and_duplicates_nothing)
+{
+	struct poster	p = { 0, 600, 10, 0, 0, 0, NULL };
+	pthread_t	t;
+	pid_t		writerd;
+
+	start(NULL);
+	p.port = run.port;
+	p.ids = json_array();
+	writerd = worker("writerd");
+	cr_assert_eq(pthread_create(&t, NULL, post_loop, &p), 0);
+	cr_assert(harness_wait(has_rows, NULL, 20000));
+	cr_assert_eq(kill(writerd, SIGKILL), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(p.failed, 0);
+	cr_assert_neq(worker("writerd"), writerd, "a new writerd");
+	assert_all_stored_once(p.ids);
+	json_decref(p.ids);
+}
+
+static int
+serves(void *arg)
+{
+	struct http_res r;
+
+	(void)arg;
+	return http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"after\"}", &r) == 0 && r.status == 200;
+}
+
+Test(ingest, kill9_ingestd_keeps_what_it_answered)
+{
+	struct poster	p = { 0, 300, 10, 0, 0, 0, NULL };
+	pid_t		ingestd;
+
+	start(NULL);
+	p.port = run.port;
+	p.ids = json_array();
+	post_loop(&p);
+	ingestd = worker("ingestd");
+	cr_assert_eq(kill(ingestd, SIGKILL), 0);
+	assert_all_stored_once(p.ids);
+	cr_assert(harness_wait(serves, NULL, 5000), "a new ingestd serves");
+	json_decref(p.ids);
+}
+
+Test(ingest, storage_full_answers_503_and_deletes_nothing_unsynced)
+{
+	struct http_res	 r;
+	char		*body = malloc(70000);
+	int		 i, stored = 0, full = 0;
+
+	start("max_db_bytes = 1m\n");
+	snprintf(body, 70000, "{\"model\":\"big\",\"input\":\"");
+	memset(body + strlen(body), 'x', 60000);
+	strcpy(body + 24 + 60000, "\"}");
+	/*
+	 * 60 KB events: the 1 MiB cap (live pages plus the WAL, which holds a
+	 * second copy until the next checkpoint) is reached after a handful.
+	 */
+	for (i = 0; i < 100 && !full; i++) {
+		http_post(run.port, "/v1/traces?wait=commit", body, &r);
+		if (r.status == 200)
+			stored++;
+		else {
+			expect(&r, 503, "{\"error\":\"storage full\"}\n");
+			cr_assert(strstr(r.headers, "Retry-After: "));
+			full = 1;
+		}
+	}
+	cr_assert(full, "storage never became full");
+	cr_assert_geq(stored, 5, "only %d stored", stored);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), stored,
+	    "unsynced rows are never deleted, refused ones never stored");
+	cr_assert_eq(metric("oct_ingest_dropped_total "), 1);
+	free(body);
+}
+
+static int
+host_metrics_in(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(DISTINCT name) FROM system_metrics "
+	    "WHERE name IN ('host.cpu.utilization','host.memory.used_bytes',"
+	    "'host.load.1m','host.disk.free_bytes','oct.queue.depth',"
+	    "'oct.dropped.total')") == 6;
+}
+
+Test(ingest, host_metrics_are_sampled)
+{
+	harness_setup(&run, NULL);
+	harness_write_conf(&run, "metrics_interval_ms = 200ms\n");
+	{
+		/* harness_write_conf wrote metrics_interval_ms = 0 first. */
+		char	*text = harness_slurp(run.conf), *p;
+		FILE	*f;
+
+		p = strstr(text, "metrics_interval_ms = 0\n");
+		cr_assert_not_null(p);
+		memmove(p, p + 24, strlen(p + 24) + 1);
+		f = fopen(run.conf, "w");
+		fputs(text, f);
+		fclose(f);
+		free(text);
+	}
+	harness_start(&run);
+	cr_assert(harness_wait(host_metrics_in, NULL, 5000));
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM system_metrics WHERE "
+	    "name = 'host.disk.free_bytes' AND value > 0 AND unit = 'bytes'") > 0,
+	    1);
+}
+
+Test(ingest, healthz_and_metrics)
+{
+	struct http_res r;
+
+	start(NULL);
+	http_req(run.port, "GET", "/healthz", NULL, 0, NULL, &r);
+	expect(&r, 200, "{\"status\":\"ok\"}\n");
+	http_post(run.port, "/v1/traces?wait=commit", "{\"model\":\"m\"}", &r);
+	cr_assert_eq(metric("oct_ingest_accepted_total{type=\"llm_trace\"} "), 1);
+	cr_assert_eq(metric("oct_rows_pending{table=\"llm_traces\"} "), 1);
+	cr_assert_eq(metric("oct_push_sent_total "), 0);
+	cr_assert_eq(metric("oct_worker_restarts_total{worker=\"writerd\"} "), 0);
+	http_post(run.port, "/nope", "{}", &r);
+	cr_assert_eq(metric("oct_ingest_rejected_total{reason=\"not_found\"} "),
+	    1);
+}
+
+Test(ingest, a_thousand_idle_connections_do_not_block_a_client)
+{
+	struct sockaddr_in	sin;
+	struct rlimit		rl;
+	struct http_res		r;
+	int			fds[1000], i;
+
+	start(NULL);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)run.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 1000; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert(fds[i] != -1, "socket %d: %s", i, strerror(errno));
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&sin,
+		    sizeof(sin)), 0, "connect %d: %s", i, strerror(errno));
+		if (i % 2)
+			(void)!write(fds[i], "POST /v1/traces HTTP/1.1\r\n", 26);
+	}
+	cr_assert_eq(http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"m\"}", &r), 0);
+	expect(&r, 200, NULL);
+	for (i = 0; i < 1000; i++)
+		close(fds[i]);
+}

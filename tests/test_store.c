@@ -1,0 +1,248 @@
+/* test_store.c: oct.db on a temp file: schema, lock, inserts, cursors. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "event.h"
+#include "msg.h"
+#include "store.h"
+
+static char dir[] = "/tmp/oct-store-XXXXXX";
+static char path[128];
+static struct msgb b;
+
+static void
+setup(void)
+{
+	cr_assert(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/oct.db", dir);
+}
+
+static void
+teardown(void)
+{
+	char cmd[200];
+
+	msg_free(&b);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static struct store *
+open_rw(void)
+{
+	char		 err[512];
+	struct store	*st = store_open(path, STORE_RW, 0, err, sizeof(err));
+
+	cr_assert_not_null(st, "%s", err);
+	return st;
+}
+
+/* Insert one event of kind from JSON text. */
+static int
+insert(struct store *st, enum event_kind kind, const char *text,
+    const char *trace_id)
+{
+	json_t			*o = json_loads(text, 0, NULL);
+	struct event_error	 err;
+	struct event		 e;
+	struct msg		 m;
+	size_t			 fl;
+
+	cr_assert_not_null(o);
+	cr_assert_eq(event_encode(kind, o, trace_id, 1000, 100, 1, &b, &err), 0);
+	json_decref(o);
+	cr_assert_eq(msg_parse(b.buf, b.len, &m, &fl), 1);
+	cr_assert_eq(event_decode(&m, &e), 0);
+	return store_insert(st, &e);
+}
+
+static long long
+q(const char *sql)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*s;
+	long long	 v = -1;
+
+	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), 0);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), 0, "%s",
+	    sqlite3_errmsg(db));
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+Test(store, new_file_gets_schema_wal_agent_and_mode_0600)
+{
+	struct store	*st = open_rw();
+	struct stat	 sb;
+
+	cr_assert_eq(strlen(store_agent_id(st)), 36);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_assert_eq(sb.st_mode & 0777, 0600);
+	store_close(st);
+	cr_assert_eq(q("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(q("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+	    "AND name IN ('llm_traces','error_events','system_metrics','agent',"
+	    "'ingest_cursor')"), 5);
+	cr_assert_eq(q("SELECT count(*) FROM pragma_table_info('llm_traces') "
+	    "WHERE name IN ('id','trace_id','event_id','received_at','model',"
+	    "'attributes','truncated','synced_at','push_attempts','next_push_at',"
+	    "'batch_id','last_push_error','dead')"), 13);
+	cr_assert_eq(q("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+	    "AND sql LIKE '%trace_id%'"), 0, "no index on trace_id");
+}
+
+Test(store, reopening_keeps_the_agent_id)
+{
+	struct store	*st = open_rw();
+	char		 id[64];
+
+	snprintf(id, sizeof(id), "%s", store_agent_id(st));
+	store_close(st);
+	st = open_rw();
+	cr_assert_str_eq(store_agent_id(st), id);
+	store_close(st);
+}
+
+Test(store, a_second_writer_is_refused)
+{
+	struct store	*st = open_rw(), *two;
+	char		 err[512], want[300];
+
+	two = store_open(path, STORE_RW, 0, err, sizeof(err));
+	cr_assert_null(two);
+	snprintf(want, sizeof(want), "%s is in use by another writer "
+	    "(oct-writerd of a running octd, or octctl)", path);
+	cr_assert_str_eq(err, want);
+	two = store_open(path, STORE_RO, 0, err, sizeof(err));
+	cr_assert_not_null(two, "readers are welcome: %s", err);
+	store_close(two);
+	store_close(st);
+}
+
+Test(store, a_newer_schema_is_refused_and_left_alone)
+{
+	struct store	*st = open_rw();
+	sqlite3		*db;
+	char		 err[512];
+
+	store_close(st);
+	cr_assert_eq(sqlite3_open(path, &db), 0);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", 0, 0, 0), 0);
+	sqlite3_close(db);
+	st = store_open(path, STORE_RW, 0, err, sizeof(err));
+	cr_assert_null(st);
+	cr_assert(strstr(err, "schema version 99 is newer than this oct knows"),
+	    "%s", err);
+	cr_assert_eq(q("PRAGMA user_version"), 99, "not overwritten");
+}
+
+Test(store, read_only_needs_an_existing_file)
+{
+	char err[512];
+
+	cr_assert_null(store_open(path, STORE_RO, 0, err, sizeof(err)));
+	cr_assert(strstr(err, "No such file"), "%s", err);
+}
+
+Test(store, inserts_and_event_id_dedup)
+{
+	struct store	*st = open_rw();
+	int64_t		 n;
+
+	cr_assert_eq(store_begin(st), 0);
+	cr_assert_eq(insert(st, EV_TRACE, "{\"model\":\"a\",\"event_id\":\"x\"}",
+	    "11111111-1111-4111-8111-111111111111"), 0);
+	cr_assert_eq(insert(st, EV_TRACE, "{\"model\":\"b\",\"event_id\":\"x\"}",
+	    "22222222-2222-4222-8222-222222222222"), 0, "ignored, no error");
+	cr_assert_eq(insert(st, EV_ERROR, "{\"message\":\"m\",\"event_id\":"
+	    "\"x\"}", "33333333-3333-4333-8333-333333333333"), 0);
+	cr_assert_eq(insert(st, EV_METRIC, "{\"name\":\"n\",\"value\":2}",
+	    "44444444-4444-4444-8444-444444444444"), 0);
+	cr_assert_eq(insert(st, EV_METRIC, "{\"name\":\"n\",\"value\":3}",
+	    "55555555-5555-4555-8555-555555555555"), 0);
+	cr_assert_eq(store_commit(st), 0);
+	cr_assert_eq(store_count(st, EV_TRACE, &n), 0);
+	cr_assert_eq(n, 1, "same type, same event_id: stored once");
+	cr_assert_eq(store_count(st, EV_ERROR, &n), 0);
+	cr_assert_eq(n, 1, "another type may reuse the event_id");
+	cr_assert_eq(store_pending(st, EV_METRIC, &n), 0);
+	cr_assert_eq(n, 2);
+	store_close(st);
+	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'a'"), 1);
+}
+
+Test(store, rollback_leaves_nothing)
+{
+	struct store	*st = open_rw();
+	int64_t		 n;
+
+	cr_assert_eq(store_begin(st), 0);
+	cr_assert_eq(insert(st, EV_TRACE, "{\"model\":\"a\"}",
+	    "11111111-1111-4111-8111-111111111111"), 0);
+	cr_assert_eq(store_set_cursor(st, "s", 5), 0);
+	store_rollback(st);
+	cr_assert_eq(store_count(st, EV_TRACE, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(store_commits(st, "s", &n), 0);
+	cr_assert_eq(n, 0);
+	store_close(st);
+}
+
+Test(store, cursors_only_move_forward_and_count_commits)
+{
+	struct store	*st = open_rw();
+	uint64_t	 seq;
+	int64_t		 n;
+
+	cr_assert_eq(store_cursor(st, "s1", &seq), 0);
+	cr_assert_eq(seq, 0);
+	cr_assert_eq(store_set_cursor(st, "s1", 50), 0);
+	cr_assert_eq(store_set_cursor(st, "s1", 40), 0);
+	cr_assert_eq(store_cursor(st, "s1", &seq), 0);
+	cr_assert_eq(seq, 50);
+	cr_assert_eq(store_commits(st, "s1", &n), 0);
+	cr_assert_eq(n, 2);
+	store_close(st);
+}
+
+Test(store, trimming_touches_only_synced_rows_oldest_first)
+{
+	struct store	*st = open_rw();
+	sqlite3		*db;
+	int		 deleted, i;
+	char		 id[40];
+
+	cr_assert_eq(store_begin(st), 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "%08d-0000-4000-8000-000000000000", i);
+		cr_assert_eq(insert(st, EV_TRACE, "{\"model\":\"m\"}", id), 0);
+	}
+	cr_assert_eq(store_commit(st), 0);
+	cr_assert_eq(sqlite3_open(path, &db), 0);
+	sqlite3_busy_timeout(db, 2000);
+	cr_assert_eq(sqlite3_exec(db, "UPDATE llm_traces SET synced_at = 1 "
+	    "WHERE id <= 6", 0, 0, 0), 0);
+	sqlite3_close(db);
+	cr_assert_eq(store_trim_synced(st, 0, 4, &deleted), 0);
+	cr_assert_eq(deleted, 4);
+	cr_assert_eq(q("SELECT min(id) FROM llm_traces"), 5);
+	cr_assert_eq(store_trim_synced(st, 0, 100, &deleted), 0);
+	cr_assert_eq(deleted, 2);
+	cr_assert_eq(store_trim_synced(st, 0, 100, &deleted), 0);
+	cr_assert_eq(deleted, 0, "unsynced rows are never deleted");
+	cr_assert_eq(q("SELECT count(*) FROM llm_traces"), 4);
+	store_close(st);
+}
