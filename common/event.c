@@ -172,7 +172,7 @@ fail(struct event_error *err, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	err->field = field;
+	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 	return -1;
 }
 
@@ -308,7 +308,7 @@ event_encode(enum event_kind kind, void *vobj, const char *trace_id,
 	int			 truncated = 0, r = -1;
 	size_t			 off;
 
-	err->field = NULL;
+	err->field[0] = '\0';
 	if (!json_is_object(obj))
 		return fail(err, NULL, "%s", "an event must be a JSON object");
 	json_object_foreach(obj, key, v) {

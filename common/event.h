@@ -73,10 +73,10 @@ struct event {
 	struct event_value	 v[16];		/* event_defs[kind].fields */
 };
 
-/* Why an object was refused: a message and the field at fault (or NULL). */
+/* Why an object was refused: a message and the field at fault ("": none). */
 struct event_error {
-	char		 msg[160];
-	const char	*field;
+	char	msg[160];
+	char	field[130];
 };
 
 /*

@@ -334,7 +334,8 @@ ingest(struct evhttp_request *req, enum event_kind kind, json_t *body)
 		    ids[i], now, (size_t)ing.conf->max_text_bytes, seq + i,
 		    &frames[i], &err) == -1) {
 			reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
-			    err.msg, arr ? (int)i : -1, err.field);
+			    err.msg, arr ? (int)i : -1,
+			    err.field[0] != '\0' ? err.field : NULL);
 			goto done;
 		}
 	}

@@ -115,7 +115,8 @@ Test(octd, starts_four_processes_and_makes_its_files)
 	cr_assert_eq(stat(path, &st), 0, "signing key made on first start");
 	cr_assert_eq(st.st_mode & 0777, 0600);
 	cr_assert_eq(harness_count(logpath("octd"), "created signing key"), 1);
-	cr_assert_eq(harness_count(logpath("writerd"), "writerd["), 1);
+	cr_assert_eq(harness_count(logpath("writerd"), "info: started: "), 1,
+	    "each worker writes its own log");
 }
 
 static void
