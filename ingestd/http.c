@@ -212,6 +212,7 @@ answer(struct pending *p)
 
 	if (evcon != NULL)
 		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	conn_hold(p->req, 0);
 	if (p->commit)
 		reply_json(p->req, 200, "OK", p->body);
 	else
@@ -291,6 +292,7 @@ hold(struct evhttp_request *req, uint64_t last_seq, int commit, char *body)
 	}
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 	    on_close, p);
+	conn_hold(req, 1);
 }
 
 /* Validate and queue the events of body (one object or an array). */
@@ -422,6 +424,7 @@ route(struct evhttp_request *req, void *arg)
 	int			 kind = -1, get = 0, i;
 
 	(void)arg;
+	conn_request(req);
 	path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	if (path == NULL)
 		path = "";
@@ -510,12 +513,16 @@ http_start(void)
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(h.http, route, NULL);
+	evhttp_set_bevcb(h.http, conn_bev, NULL);
 	h.listener = evhttp_bind_socket_with_handle(h.http, h.host,
 	    (ev_uint16_t)port);
 	if (h.listener == NULL) {
 		log_warn("listen on %s", c->listen);
 		return -1;
 	}
+	conn_start(evhttp_bound_socket_get_listener(h.listener),
+	    getenv("OCT_TEST_CONN_DEADLINE_MS") != NULL ?
+	    atoll(getenv("OCT_TEST_CONN_DEADLINE_MS")) : CONN_DEADLINE_MS);
 	log_info("listening on %s", c->listen);
 	return 0;
 }
@@ -524,6 +531,7 @@ void
 http_drain(void)
 {
 	h.draining = 1;
+	conn_stop();
 	if (h.listener != NULL)
 		evhttp_del_accept_socket(h.http, h.listener);
 	h.listener = NULL;
@@ -539,7 +547,9 @@ http_stop(void)
 		    evhttp_request_get_connection(p->req), NULL, NULL);
 		pending_free(p);
 	}
+	conn_stop();
 	if (h.http != NULL)
 		evhttp_free(h.http);
 	h.http = NULL;
+	conn_free();
 }

@@ -52,6 +52,23 @@ void	 http_drain(void);
 void	 http_progress(void);
 size_t	 http_pending(void);
 
+/* conn.c */
+#define CONN_MAX		4096
+#define CONN_DEADLINE_MS	30000
+struct bufferevent;
+struct evconnlistener;
+struct evhttp_request;
+/* evhttp's bufferevent factory (evhttp_set_bevcb). */
+struct bufferevent *conn_bev(struct event_base *, void *);
+void	 conn_start(struct evconnlistener *, int64_t deadline_ms);
+void	 conn_stop(void);
+void	 conn_free(void);
+/* A request arrived on its connection: its clock starts again. */
+void	 conn_request(struct evhttp_request *);
+/* ingestd holds (or no longer holds) the connection's answer. */
+void	 conn_hold(struct evhttp_request *, int held);
+size_t	 conn_count(void);
+
 /* hostmetrics.c */
 void	 hostmetrics_start(void);
 void	 hostmetrics_stop(void);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -700,4 +701,42 @@ Test(ingest, a_thousand_idle_connections_do_not_block_a_client)
 	expect(&r, 200, NULL);
 	for (i = 0; i < 1000; i++)
 		close(fds[i]);
+}
+
+/*
+ * A client that trickles its headers is cut off at the request deadline
+ * (shortened here through OCT_TEST_CONN_DEADLINE_MS), however steadily it
+ * sends, and a good client is served meanwhile.
+ */
+Test(ingest, a_slow_client_cannot_hold_a_connection)
+{
+	struct sockaddr_in	sin;
+	struct http_res		r;
+	struct pollfd		pfd;
+	int			fd, rounds, closed = 0;
+	char			c;
+
+	setenv("OCT_TEST_CONN_DEADLINE_MS", "1000", 1);
+	start(NULL);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)run.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(write(fd, "POST /v1/traces HTTP/1.1\r\n", 26), 26);
+	http_post(run.port, "/v1/traces?wait=commit", "{\"model\":\"m\"}", &r);
+	expect(&r, 200, NULL);
+	/* One header byte every 100 ms: each resets evhttp's own timeout. */
+	for (rounds = 0; rounds < 50 && !closed; rounds++) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 100) == 1)
+			closed = read(fd, &c, 1) <= 0;
+		else if (write(fd, "x", 1) != 1)
+			closed = 1;
+	}
+	cr_assert(closed, "the slow connection is still open after 5 s");
+	cr_assert_geq(rounds, 8, "cut at the deadline, not before (%d)", rounds);
+	close(fd);
 }
