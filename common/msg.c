@@ -246,8 +246,17 @@ msg_type_str(unsigned type)
 
 	if (type < MSG_CTL_MAX_TYPE && ctl[type] != NULL)
 		return ctl[type];
+	static const char *const mark[] = {
+		[MSG_MARK_SYNCED - MSG_MARK_BASE] = "MARK_SYNCED",
+		[MSG_MARK_FAILED - MSG_MARK_BASE] = "MARK_FAILED",
+		[MSG_MARK_DEAD - MSG_MARK_BASE] = "MARK_DEAD",
+		[MSG_MARK_STATE - MSG_MARK_BASE] = "MARK_STATE",
+	};
+
 	if (type > MSG_EVENT_BASE && type < MSG_EVENT_MAX_TYPE)
 		return event[type - MSG_EVENT_BASE];
+	if (type > MSG_MARK_BASE && type < MSG_MARK_MAX_TYPE)
+		return mark[type - MSG_MARK_BASE];
 	return "UNKNOWN";
 }
 

@@ -46,8 +46,18 @@ enum msg_type {
 	MSG_EVENT_STORAGE,	/* w->i  u8 full: max_db_bytes reached or not */
 	MSG_EVENT_MAX_TYPE,
 
-	/* pushd <-> writerd */
+	/*
+	 * pushd <-> writerd: after EVENT_HELLO{stream}, marks with increasing
+	 * seq, acknowledged by EVENT_COMMITTED like events, so a mark resent
+	 * to a new writerd is applied once.
+	 */
 	MSG_MARK_BASE = 200,
+	MSG_MARK_SYNCED,	/* str batch_id, i64 at, u32 n, n x (u8 kind, i64 id) */
+	MSG_MARK_FAILED,	/* str batch_id, i64 next_at, str error, u8 charge,
+				   i64 max_attempts, i64 giveup_before,
+				   u32 n, n x (u8 kind, i64 id) */
+	MSG_MARK_DEAD,		/* u32 n, n x (u8 kind, i64 id, str reason) */
+	MSG_MARK_STATE,		/* i64 last_success_at, str last_error */
 	MSG_MARK_MAX_TYPE,
 };
 

@@ -34,6 +34,9 @@ struct store {
 	sqlite3_stmt	*insert[EV_NKINDS];
 	sqlite3_stmt	*begin, *commit, *rollback;
 	sqlite3_stmt	*cursor_get, *cursor_set, *commits_get;
+	sqlite3_stmt	*fetch[2];		/* due, forced */
+	sqlite3_stmt	*synced[EV_NKINDS], *failed[EV_NKINDS], *dead[EV_NKINDS];
+	sqlite3_stmt	*push_state;
 };
 
 static const char *
@@ -86,7 +89,10 @@ schema_v1(void)
 	    "CHECK (id = 1), agent_id TEXT NOT NULL, created_at INTEGER NOT "
 	    "NULL);\nCREATE TABLE ingest_cursor (stream TEXT PRIMARY KEY, "
 	    "seq INTEGER NOT NULL, commits INTEGER NOT NULL DEFAULT 0, "
-	    "updated_at INTEGER NOT NULL);\n");
+	    "updated_at INTEGER NOT NULL);\nCREATE TABLE push_state (id "
+	    "INTEGER PRIMARY KEY CHECK (id = 1), last_success_at INTEGER, "
+	    "last_error TEXT, last_error_at INTEGER);\n"
+	    "INSERT INTO push_state (id) VALUES (1);\n");
 	const struct event_def	*d;
 	size_t			 k, i;
 
@@ -126,6 +132,44 @@ insert_sql(const struct event_def *d)
 	for (i = 0; i < d->nfields; i++)
 		s = cat(s, ", ?");
 	return cat(s, ")");
+}
+
+/*
+ * The data object of a row: its SPEC section 4 fields plus trace_id,
+ * event_id, received_at and truncated; attributes and labels as objects.
+ * json_patch('{}', ...) leaves out the fields that are NULL.
+ */
+static char *
+data_expr(const struct event_def *d)
+{
+	char	*s = strdup("json_patch('{}', json_object('trace_id', trace_id, "
+	    "'event_id', event_id, 'received_at', received_at");
+	size_t	 i;
+
+	for (i = 0; i < d->nfields; i++)
+		s = cat(s, d->fields[i].type == F_LABELS ?
+		    ", '%s', json(%s)" : ", '%s', %s", d->fields[i].name,
+		    d->fields[i].name);
+	return cat(s, ", 'attributes', json(attributes), 'truncated', "
+	    "truncated))");
+}
+
+static char *
+fetch_sql(int force)
+{
+	char	*s = strdup(""), *data;
+	size_t	 k;
+
+	for (k = 0; k < EV_NKINDS; k++) {
+		data = data_expr(&event_defs[k]);
+		s = cat(s, "%sSELECT %zu AS kind, id, trace_id, received_at, "
+		    "push_attempts, %s FROM %s WHERE synced_at IS NULL%s", k ?
+		    " UNION ALL " : "", k, data ? data : "NULL",
+		    event_defs[k].table, force ? "" :
+		    " AND dead = 0 AND next_push_at <= ?1");
+		free(data);
+	}
+	return cat(s, " ORDER BY received_at, kind, id LIMIT ?2");
 }
 
 static int
@@ -246,6 +290,55 @@ take_lock(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* Statements both readers and the writer use. */
+static int
+prepare_reads(struct store *st, char *err, size_t errlen)
+{
+	char	*sql;
+	int	 i, r;
+
+	for (i = 0; i < 2; i++) {
+		sql = fetch_sql(i);
+		r = prepare(st, sql, &st->fetch[i], err, errlen);
+		free(sql);
+		if (r == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+prepare_marks(struct store *st, char *err, size_t errlen)
+{
+	char		 sql[1024];
+	const char	*t;
+	size_t		 k;
+
+	for (k = 0; k < EV_NKINDS; k++) {
+		t = event_defs[k].table;
+		snprintf(sql, sizeof(sql), "UPDATE %s SET synced_at = "
+		    "coalesce(synced_at, ?3), batch_id = ?2, dead = 0 WHERE id = "
+		    "?1", t);
+		if (prepare(st, sql, &st->synced[k], err, errlen) == -1)
+			return -1;
+		snprintf(sql, sizeof(sql), "UPDATE %s SET push_attempts = "
+		    "push_attempts + ?5, next_push_at = ?3, last_push_error = ?4, "
+		    "batch_id = ?2, dead = (push_attempts + ?5 >= ?6 AND "
+		    "received_at < ?7) WHERE id = ?1 AND synced_at IS NULL", t);
+		if (prepare(st, sql, &st->failed[k], err, errlen) == -1)
+			return -1;
+		snprintf(sql, sizeof(sql), "UPDATE %s SET dead = 1, "
+		    "last_push_error = ?2 WHERE id = ?1 AND synced_at IS NULL", t);
+		if (prepare(st, sql, &st->dead[k], err, errlen) == -1)
+			return -1;
+	}
+	return prepare(st, "UPDATE push_state SET last_success_at = "
+	    "coalesce(nullif(?1, 0), last_success_at), last_error = "
+	    "coalesce(?2, last_error), last_error_at = CASE WHEN ?2 IS NULL "
+	    "THEN last_error_at ELSE ?3 END WHERE id = 1", &st->push_state, err,
+	    errlen);
+}
+
 static int
 prepare_all(struct store *st, char *err, size_t errlen)
 {
@@ -260,6 +353,9 @@ prepare_all(struct store *st, char *err, size_t errlen)
 		if (r == -1)
 			return -1;
 	}
+	if (prepare_reads(st, err, errlen) == -1 ||
+	    prepare_marks(st, err, errlen) == -1)
+		return -1;
 	return prepare(st, "BEGIN IMMEDIATE", &st->begin, err, errlen) ||
 	    prepare(st, "COMMIT", &st->commit, err, errlen) ||
 	    prepare(st, "ROLLBACK", &st->rollback, err, errlen) ||
@@ -313,7 +409,8 @@ open_ro(struct store *st, char *err, size_t errlen)
 		return -1;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
-	return migrate(st, err, errlen) || read_agent(st, err, errlen) ? -1 : 0;
+	return migrate(st, err, errlen) || read_agent(st, err, errlen) ||
+	    prepare_reads(st, err, errlen) ? -1 : 0;
 }
 
 struct store *
@@ -348,8 +445,15 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
-	for (k = 0; k < EV_NKINDS; k++)
+	for (k = 0; k < EV_NKINDS; k++) {
 		sqlite3_finalize(st->insert[k]);
+		sqlite3_finalize(st->synced[k]);
+		sqlite3_finalize(st->failed[k]);
+		sqlite3_finalize(st->dead[k]);
+	}
+	sqlite3_finalize(st->fetch[0]);
+	sqlite3_finalize(st->fetch[1]);
+	sqlite3_finalize(st->push_state);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rollback);
@@ -578,4 +682,107 @@ int
 store_count(struct store *st, enum event_kind k, int64_t *n)
 {
 	return query_int(st, n, "SELECT count(*) FROM %s", event_defs[k].table);
+}
+
+int
+store_fetch_due(struct store *st, int64_t now, int limit, int force,
+    struct push_row **out)
+{
+	sqlite3_stmt	*s = st->fetch[force ? 1 : 0];
+	struct push_row	*rows, *r;
+	const char	*data;
+	int		 n = 0, rc;
+
+	*out = NULL;
+	if ((rows = calloc((size_t)limit, sizeof(*rows))) == NULL)
+		return -1;
+	if (!force)
+		sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, limit);
+	while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r = &rows[n];
+		r->kind = (enum event_kind)sqlite3_column_int(s, 0);
+		r->id = sqlite3_column_int64(s, 1);
+		snprintf(r->trace_id, sizeof(r->trace_id), "%s",
+		    (const char *)sqlite3_column_text(s, 2));
+		r->received_at = sqlite3_column_int64(s, 3);
+		r->attempts = sqlite3_column_int64(s, 4);
+		data = (const char *)sqlite3_column_text(s, 5);
+		r->data_len = (size_t)sqlite3_column_bytes(s, 5);
+		if (data == NULL || (r->data = strdup(data)) == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		n++;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (n < limit && rc != SQLITE_DONE) {
+		store_rows_free(rows, n);
+		return -1;
+	}
+	*out = rows;
+	return n;
+}
+
+void
+store_rows_free(struct push_row *rows, int n)
+{
+	int i;
+
+	for (i = 0; rows != NULL && i < n; i++)
+		free(rows[i].data);
+	free(rows);
+}
+
+int
+store_mark_synced(struct store *st, enum event_kind k, int64_t id,
+    const char *batch_id, int64_t at)
+{
+	sqlite3_stmt *s = st->synced[k];
+
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, batch_id);
+	sqlite3_bind_int64(s, 3, at);
+	return run(s);
+}
+
+int
+store_mark_failed(struct store *st, enum event_kind k, int64_t id,
+    const char *batch_id, int64_t next_at, const char *error, int charge,
+    int64_t max_attempts, int64_t giveup_before)
+{
+	sqlite3_stmt *s = st->failed[k];
+
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, batch_id);
+	sqlite3_bind_int64(s, 3, next_at);
+	bind_text(s, 4, error);
+	sqlite3_bind_int(s, 5, charge ? 1 : 0);
+	sqlite3_bind_int64(s, 6, max_attempts);
+	sqlite3_bind_int64(s, 7, giveup_before);
+	return run(s);
+}
+
+int
+store_mark_dead(struct store *st, enum event_kind k, int64_t id,
+    const char *reason)
+{
+	sqlite3_stmt *s = st->dead[k];
+
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, reason);
+	return run(s);
+}
+
+int
+store_set_push_state(struct store *st, int64_t last_success_at,
+    const char *last_error)
+{
+	sqlite3_stmt *s = st->push_state;
+
+	sqlite3_bind_int64(s, 1, last_success_at);
+	bind_text(s, 2, last_error);
+	sqlite3_bind_int64(s, 3, now_ms());
+	return run(s);
 }

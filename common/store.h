@@ -54,4 +54,42 @@ int	 store_pending(struct store *, enum event_kind, int64_t *n);
 /* Rows of a table in all. */
 int	 store_count(struct store *, enum event_kind, int64_t *n);
 
+/* A row due for pushing, with its data object as JSON text. */
+struct push_row {
+	enum event_kind	 kind;
+	int64_t		 id;
+	char		 trace_id[UUID_STR_LEN];
+	int64_t		 received_at;
+	int64_t		 attempts;
+	char		*data;		/* malloc'd */
+	size_t		 data_len;
+};
+
+/*
+ * Up to limit unsynced rows of all tables, oldest first (received_at).
+ * Normally only live rows whose next_push_at has come; force: dead ones
+ * too, and next_push_at ignored. Returns the count (rows malloc'd into
+ * *out; free with store_rows_free) or -1.
+ */
+int	 store_fetch_due(struct store *, int64_t now, int limit, int force,
+	    struct push_row **out);
+void	 store_rows_free(struct push_row *, int n);
+
+/* Sync marks, applied by writerd inside a batch transaction. */
+int	 store_mark_synced(struct store *, enum event_kind, int64_t id,
+	    const char *batch_id, int64_t at);
+/*
+ * A failed request: charge an attempt (if charge), set next_push_at and the
+ * error, and make the row dead once it has max_attempts attempts and was
+ * received before giveup_before.
+ */
+int	 store_mark_failed(struct store *, enum event_kind, int64_t id,
+	    const char *batch_id, int64_t next_at, const char *error,
+	    int charge, int64_t max_attempts, int64_t giveup_before);
+int	 store_mark_dead(struct store *, enum event_kind, int64_t id,
+	    const char *reason);
+/* last_success_at 0 and last_error NULL leave a value as it is. */
+int	 store_set_push_state(struct store *, int64_t last_success_at,
+	    const char *last_error);
+
 #endif

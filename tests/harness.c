@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "harness.h"
+#include "key.h"
 
 const char *
 harness_bin(const char *name)
@@ -345,6 +346,72 @@ db_int(struct octd_run *r, const char *sql)
 	long long	 v = -1;
 
 	snprintf(path, sizeof(path), "%s/data/oct.db", r->dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+void
+harness_pubkey(struct octd_run *r, char *out, size_t len)
+{
+	struct key	k;
+	char		path[512], err[512];
+
+	snprintf(path, sizeof(path), "%s/data/signing.key", r->dir);
+	cr_assert_eq(key_load(path, &k, err, sizeof(err)), 0, "%s", err);
+	key_pub_b64(&k, out, len);
+}
+
+static int
+port_open(void *arg)
+{
+	struct sockaddr_in	sin;
+	int			fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)*(int *)arg);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	close(fd);
+	return ok;
+}
+
+pid_t
+harness_receiver(const char *db, const char *pubkey, int *port)
+{
+	char	listen[64];
+	pid_t	pid;
+
+	*port = harness_free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", *port);
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		execl(harness_bin("oct-receiver"), "oct-receiver", "--listen",
+		    listen, "--db", db, "--pubkey", pubkey, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert(harness_wait(port_open, port, 5000), "receiver not up");
+	return pid;
+}
+
+long long
+file_int(const char *path, const char *sql)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*s;
+	long long	 v = -1;
+
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		sqlite3_close(db);
 		return -1;

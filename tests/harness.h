@@ -65,3 +65,10 @@ int	 http_post(int port, const char *path, const char *json,
 
 /* SELECT returning one integer from run->dir/data/oct.db; -1 on error. */
 long long db_int(struct octd_run *, const char *sql);
+
+/* The run's public key (base64), from its data/signing.key. */
+void	 harness_pubkey(struct octd_run *, char *out, size_t len);
+/* Start oct-receiver on a free port with db path and key; returns its pid. */
+pid_t	 harness_receiver(const char *db, const char *pubkey, int *port);
+/* SELECT returning one integer from any SQLite file; -1 on error. */
+long long file_int(const char *path, const char *sql);

@@ -63,7 +63,8 @@ arm(int64_t ms)
 }
 
 void
-batch_add(const char *stream, uint64_t seq, const uint8_t *frame, size_t len)
+batch_add(const char *stream, uint64_t seq, const uint8_t *frame, size_t len,
+    int urgent)
 {
 	struct item	*it;
 
@@ -83,7 +84,8 @@ batch_add(const char *stream, uint64_t seq, const uint8_t *frame, size_t len)
 	it->seq = seq;
 	if (batch.n++ == 0 && !batch.failing)
 		arm(wd.conf->batch_ms);
-	if ((int64_t)batch.n >= wd.conf->batch_max && !batch.failing)
+	if ((urgent || (int64_t)batch.n >= wd.conf->batch_max) &&
+	    !batch.failing)
 		batch_flush();
 }
 
@@ -107,7 +109,14 @@ insert_all(void)
 
 	for (i = 0; i < batch.n; i++) {
 		if (msg_parse(batch.items[i].frame, batch.items[i].len, &m,
-		    &framelen) != 1 || event_decode(&m, &e) == -1)
+		    &framelen) != 1)
+			fatalx("batch: undecodable frame");
+		if (m.type != MSG_EVENT_ADD) {
+			if (marks_apply(&m) == -1)
+				return -1;
+			continue;
+		}
+		if (event_decode(&m, &e) == -1)
 			fatalx("batch: undecodable frame");
 		if (store_insert(wd.store, &e) == -1)
 			return -1;

@@ -72,10 +72,11 @@ on_hello(struct chan *c, struct msg *m)
 		fatalx("read cursor of %s: %s", stream, store_error(wd.store));
 	queued = batch_last_seq(stream);
 	c->accepted = queued > committed ? queued : committed;
-	log_info("ingest stream %s: committed up to %llu", stream,
+	log_info("%s stream %s: committed up to %llu", proc_name(c->peer), stream,
 	    (unsigned long long)committed);
 	send_msg(c, MSG_EVENT_COMMITTED, committed, 0, 0);
-	send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)wd.storage_full);
+	if (c->peer == PROC_INGESTD)
+		send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)wd.storage_full);
 }
 
 static void
@@ -92,21 +93,43 @@ on_add(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 		fatalx("%s channel: bad %s seq %llu", proc_name(c->peer),
 		    msg_type_str(m->type), (unsigned long long)m->seq);
 	c->accepted = m->seq;
-	batch_add(c->stream, m->seq, frame, len);
+	batch_add(c->stream, m->seq, frame, len, 0);
+}
+
+static void
+on_mark(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
+{
+	if (c->stream == NULL)
+		fatalx("%s channel: %s before hello", proc_name(c->peer),
+		    msg_type_str(m->type));
+	if (m->seq <= c->accepted)
+		return;		/* a replay of what we have */
+	if (marks_check(m) == -1)
+		fatalx("%s channel: bad %s seq %llu", proc_name(c->peer),
+		    msg_type_str(m->type), (unsigned long long)m->seq);
+	c->accepted = m->seq;
+	batch_add(c->stream, m->seq, frame, len, 1);
 }
 
 static void
 dispatch(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 {
-	if (c->peer != PROC_INGESTD)
-		fatalx("%s channel: unexpected %s", proc_name(c->peer),
-		    msg_type_str(m->type));
-	switch (m->type) {
-	case MSG_EVENT_HELLO:
+	int from_push = c->peer == PROC_PUSHD;
+
+	if (m->type == MSG_EVENT_HELLO) {
 		on_hello(c, m);
-		break;
-	case MSG_EVENT_ADD:
+		return;
+	}
+	if (m->type == MSG_EVENT_ADD && !from_push) {
 		on_add(c, m, frame, len);
+		return;
+	}
+	switch (from_push ? m->type : 0) {
+	case MSG_MARK_SYNCED:
+	case MSG_MARK_FAILED:
+	case MSG_MARK_DEAD:
+	case MSG_MARK_STATE:
+		on_mark(c, m, frame, len);
 		break;
 	default:
 		fatalx("%s channel: unexpected %s (%u)", proc_name(c->peer),
@@ -176,7 +199,7 @@ chan_storage(int full)
 	struct chan *c;
 
 	TAILQ_FOREACH(c, &chans, entry)
-		if (c->stream != NULL)
+		if (c->stream != NULL && c->peer == PROC_INGESTD)
 			send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)full);
 }
 

@@ -17,6 +17,7 @@
 struct conf;
 struct event_base;
 struct store;
+struct msg;
 
 struct writerd {
 	struct event_base	*base;
@@ -36,14 +37,23 @@ void	 chan_storage(int full);
 
 /* batch.c */
 void	 batch_init(void);
-/* Queue a validated MSG_EVENT_ADD frame of stream (copied). */
+/*
+ * Queue a validated MSG_EVENT_ADD or MSG_MARK_* frame of stream (copied).
+ * urgent: commit now rather than at batch_max or batch_ms (marks).
+ */
 void	 batch_add(const char *stream, uint64_t seq, const uint8_t *frame,
-	    size_t len);
+	    size_t len, int urgent);
 /* The highest seq of stream waiting in the batch, or 0. */
 uint64_t batch_last_seq(const char *stream);
 /* Commit what waits. Returns 0, or -1 if it failed (kept, retried later). */
 int	 batch_flush(void);
 void	 batch_free(void);
+
+/* marks.c */
+/* 0 if a MSG_MARK_* frame is well formed (m is not consumed). */
+int	 marks_check(struct msg *);
+/* Apply it inside the open transaction; -1 on a store error. */
+int	 marks_apply(struct msg *);
 
 /* writerd.c */
 /* After every commit: housekeeping that must follow writes. */

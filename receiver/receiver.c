@@ -1,0 +1,314 @@
+/*
+ * receiver.c: oct-receiver's main and its one HTTP handler.
+ *
+ *   oct-receiver --listen ADDR --db FILE --pubkey KEY [--pubkey KEY ...]
+ *                [--max-skew-s 300]
+ *
+ * Accepts POST on any path. In order: the Standard Webhooks headers and
+ * signature (401), the timestamp window (401), a batch id already stored
+ * (200, nothing stored again), gzip (413 past 64 MiB inflated), the JSON
+ * envelope (400; 401 when batch_id is not webhook-id), then each event:
+ * stored once by trace_id, or listed in "rejected" with a reason.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "conf.h"
+#include "log.h"
+#include "oct.h"
+#include "receiver.h"
+
+static struct {
+	struct pubkeys	keys;
+	long		skew_s;
+} rc = { .skew_s = 300 };
+
+static void
+answer(struct evhttp_request *req, int code, const char *reason,
+    const char *body)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (body != NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "application/json");
+		evbuffer_add_printf(b, "%s", body);
+	}
+	evhttp_send_reply(req, code, reason, b);
+	evbuffer_free(b);
+}
+
+static void
+refuse(struct evhttp_request *req, int code, const char *reason,
+    const char *why)
+{
+	json_t	*o = json_pack("{s:s}", "error", why);
+	char	*t = json_dumps(o, JSON_COMPACT);
+
+	log_info("%d: %s", code, why);
+	answer(req, code, reason, t);
+	free(t);
+	json_decref(o);
+}
+
+static const char *
+check_event(json_t *ev)
+{
+	static const char *const types[] = { "llm_trace", "error_event",
+		"system_metric", NULL };
+	const char	*type = json_string_value(json_object_get(ev, "type"));
+	int		 i;
+
+	if (!json_is_object(ev))
+		return "event is not an object";
+	if (!json_is_string(json_object_get(ev, "trace_id")))
+		return "missing trace_id";
+	if (!json_is_object(json_object_get(ev, "data")))
+		return "missing data";
+	for (i = 0; type != NULL && types[i] != NULL; i++)
+		if (strcmp(type, types[i]) == 0)
+			return NULL;
+	return "unknown type";
+}
+
+/* Store the events of a verified envelope; answer with what was rejected. */
+static void
+store(struct evhttp_request *req, json_t *env, const char *batch_id)
+{
+	json_t		*events = json_object_get(env, "events"), *ev, *rej;
+	const char	*agent, *why;
+	char		*data, *text;
+	size_t		 i;
+	int		 stored = 0;
+
+	agent = json_string_value(json_object_get(json_object_get(env,
+	    "agent"), "id"));
+	if (!json_is_array(events)) {
+		refuse(req, 400, "Bad Request", "events must be an array");
+		return;
+	}
+	rej = json_array();
+	if (db_begin() == -1)
+		goto fail;
+	json_array_foreach(events, i, ev) {
+		if ((why = check_event(ev)) != NULL) {
+			json_array_append_new(rej, json_pack("{s:o?,s:s}",
+			    "trace_id", json_incref(json_object_get(ev,
+			    "trace_id")), "reason", why));
+			continue;
+		}
+		data = json_dumps(json_object_get(ev, "data"), JSON_COMPACT);
+		if (data == NULL || db_add_event(json_string_value(
+		    json_object_get(ev, "trace_id")), json_string_value(
+		    json_object_get(ev, "type")), agent, batch_id, data) == -1) {
+			free(data);
+			goto fail;
+		}
+		free(data);
+		stored++;
+	}
+	if (db_commit(batch_id, stored) == -1)
+		goto fail;
+	log_info("batch %s: %d events stored, %zu rejected", batch_id, stored,
+	    json_array_size(rej));
+	if (json_array_size(rej) > 0) {
+		text = json_dumps(json_pack("{s:o}", "rejected", json_incref(rej)),
+		    JSON_COMPACT);
+		answer(req, 200, "OK", text);
+		free(text);
+	} else
+		answer(req, 200, "OK", NULL);
+	json_decref(rej);
+	return;
+fail:
+	log_warnx("store batch %s: %s", batch_id, db_error());
+	db_rollback();
+	json_decref(rej);
+	refuse(req, 503, "Service Unavailable", "cannot store the batch");
+}
+
+static int
+timestamp_ok(const char *ts)
+{
+	char		*end;
+	long long	 t = strtoll(ts, &end, 10);
+	long long	 now = now_ms() / 1000;
+
+	return *ts != '\0' && *end == '\0' && t >= now - rc.skew_s &&
+	    t <= now + rc.skew_s;
+}
+
+static void
+handle(struct evhttp_request *req, void *arg)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	const char		*id, *ts, *sig, *enc, *bid;
+	uint8_t			*body, *plain = NULL;
+	size_t			 len = evbuffer_get_length(in), plen;
+	json_t			*env;
+	int			 r;
+
+	(void)arg;
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		refuse(req, 405, "Method Not Allowed", "POST only");
+		return;
+	}
+	id = evhttp_find_header(h, "webhook-id");
+	ts = evhttp_find_header(h, "webhook-timestamp");
+	sig = evhttp_find_header(h, "webhook-signature");
+	if (id == NULL || ts == NULL || sig == NULL) {
+		refuse(req, 401, "Unauthorized", "missing webhook headers");
+		return;
+	}
+	if (!timestamp_ok(ts)) {
+		refuse(req, 401, "Unauthorized", "timestamp outside the window");
+		return;
+	}
+	body = evbuffer_pullup(in, -1);
+	if (!verify_signature(&rc.keys, id, ts, body, len, sig)) {
+		refuse(req, 401, "Unauthorized", "bad signature");
+		return;
+	}
+	if (db_seen_batch(id)) {
+		log_info("batch %s: a repeat; nothing stored again", id);
+		answer(req, 200, "OK", NULL);
+		return;
+	}
+	enc = evhttp_find_header(h, "Content-Encoding");
+	if (enc != NULL && strcasecmp(enc, "gzip") == 0) {
+		r = verify_gunzip(body, len, RECV_INFLATE_MAX, &plain, &plen);
+		if (r == -2) {
+			refuse(req, 413, "Payload Too Large",
+			    "body inflates past 64 MiB");
+			return;
+		}
+		if (r == -1) {
+			refuse(req, 400, "Bad Request", "bad gzip data");
+			return;
+		}
+		body = plain;
+		len = plen;
+	} else if (enc != NULL && strcasecmp(enc, "identity") != 0) {
+		refuse(req, 415, "Unsupported Media Type",
+		    "unknown Content-Encoding");
+		return;
+	}
+	env = json_loadb((const char *)body, len, 0, NULL);
+	free(plain);
+	if (!json_is_object(env)) {
+		refuse(req, 400, "Bad Request", "body is not a JSON object");
+		json_decref(env);
+		return;
+	}
+	bid = json_string_value(json_object_get(env, "batch_id"));
+	if (bid == NULL || strcmp(bid, id) != 0)
+		refuse(req, 401, "Unauthorized", "batch_id differs from "
+		    "webhook-id");
+	else
+		store(req, env, id);
+	json_decref(env);
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: oct-receiver --listen ADDR --db FILE --pubkey "
+	    "KEY [--pubkey KEY ...] [--max-skew-s N]\n");
+	exit(2);
+}
+
+static void
+on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)sig;
+	(void)ev;
+	event_base_loopexit(arg, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "max-skew-s", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char		*listen = NULL, *db = NULL;
+	char			 host[64], err[512];
+	int			 port, ch;
+	struct event_base	*base;
+	struct evhttp		*http;
+	struct event		*evs[2];
+
+	log_init("receiver", LOG_INFO);
+	if (sodium_init() < 0)
+		fatalx("sodium_init");
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l': listen = optarg; break;
+		case 'd': db = optarg; break;
+		case 's': rc.skew_s = atol(optarg); break;
+		case 'k':
+			if (rc.keys.n == RECV_MAX_KEYS)
+				fatalx("at most %d --pubkey", RECV_MAX_KEYS);
+			if (verify_parse_key(optarg, rc.keys.k[rc.keys.n], err,
+			    sizeof(err)) == -1) {
+				fprintf(stderr, "oct-receiver: %s\n", err);
+				return 2;
+			}
+			rc.keys.n++;
+			break;
+		default: usage();
+		}
+	}
+	if (listen == NULL || db == NULL || rc.keys.n == 0 || optind != argc ||
+	    rc.skew_s <= 0)
+		usage();
+	if (conf_parse_addr(listen, host, sizeof(host), &port) == -1) {
+		fprintf(stderr, "oct-receiver: --listen %s: expected IPv4:port "
+		    "or [IPv6]:port\n", listen);
+		return 2;
+	}
+	if (db_open(db, err, sizeof(err)) == -1) {
+		fprintf(stderr, "oct-receiver: %s\n", err);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	http = evhttp_new(base);
+	evhttp_set_max_body_size(http, RECV_INFLATE_MAX);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(http, handle, NULL);
+	if (evhttp_bind_socket(http, host, (ev_uint16_t)port) == -1) {
+		fprintf(stderr, "oct-receiver: cannot listen on %s\n", listen);
+		return 1;
+	}
+	evs[0] = evsignal_new(base, SIGTERM, on_signal, base);
+	evs[1] = evsignal_new(base, SIGINT, on_signal, base);
+	event_add(evs[0], NULL);
+	event_add(evs[1], NULL);
+	log_info("listening on %s, storing in %s, %d key(s)", listen, db,
+	    rc.keys.n);
+	event_base_dispatch(base);
+	event_free(evs[0]);
+	event_free(evs[1]);
+	evhttp_free(http);
+	event_base_free(base);
+	db_close();
+	return 0;
+}
