@@ -15,9 +15,19 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <zlib.h>
+
 #include "harness.h"
 
 static struct octd_run	run;
+static void coll_stop(void);
 static pid_t		receiver;
 static char		recv_db[600];
 
@@ -30,6 +40,7 @@ setup(void)
 static void
 teardown(void)
 {
+	coll_stop();
 	if (receiver > 0) {
 		kill(receiver, SIGKILL);
 		waitpid(receiver, NULL, 0);
@@ -38,6 +49,317 @@ teardown(void)
 }
 
 TestSuite(push, .init = setup, .fini = teardown, .timeout = 120);
+
+/*
+ * The test collector. It checks each request on its own, with a
+ * Standard Webhooks verification written here (not oct's), records it,
+ * and answers from a script: the next status in "statuses" (0: 200 and
+ * store), a 413 for bodies over "max_body", a 400 for any batch holding a
+ * "poison" event, and a "rejected" list for events whose model is "bad".
+ */
+#define COLL_MAX	4096
+
+static struct {
+	pthread_t		 thread;
+	struct event_base	*base;
+	struct evhttp		*http;
+	pthread_mutex_t		 mu;
+	int			 port;
+	unsigned char		 pk[crypto_sign_PUBLICKEYBYTES];
+	int			 statuses[32], nstatus, next;
+	const char		*retry_after;
+	size_t			 max_body;
+	/* what arrived */
+	int			 requests, bad_signatures, stored;
+	size_t			 biggest;
+	char			 ids[COLL_MAX][40];	/* webhook-id per request */
+	long long		 at_ms[COLL_MAX];
+	int			 status[COLL_MAX];
+	json_t			*events;		/* trace_id -> count */
+} coll = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static long long
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Standard Webhooks, from its spec: sign "id.ts.body", v1a = Ed25519. */
+static int
+sw_verify(const char *id, const char *ts, const unsigned char *body,
+    size_t len, const char *header)
+{
+	unsigned char	sig[64];
+	char		prefix[128];
+	size_t		plen, slen;
+	unsigned char	*msg;
+	const char	*p = strstr(header, "v1a,");
+	char		b64[200];
+	int		ok;
+
+	if (p == NULL)
+		return 0;
+	snprintf(b64, sizeof(b64), "%.*s", (int)strcspn(p + 4, " "), p + 4);
+	if (sodium_base642bin(sig, 64, b64, strlen(b64), NULL, &slen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || slen != 64)
+		return 0;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s.%s.", id, ts);
+	msg = malloc(plen + len);
+	memcpy(msg, prefix, plen);
+	memcpy(msg + plen, body, len);
+	ok = crypto_sign_verify_detached(sig, msg, plen + len, coll.pk) == 0;
+	free(msg);
+	return ok;
+}
+
+static char *
+gunzip(const unsigned char *in, size_t len, size_t *outlen)
+{
+	z_stream	z;
+	size_t		cap = 64 * 1024 * 1024;
+	char		*out = malloc(cap + 1);
+
+	memset(&z, 0, sizeof(z));
+	inflateInit2(&z, 15 + 16);
+	z.next_in = (unsigned char *)in;
+	z.avail_in = (uInt)len;
+	z.next_out = (unsigned char *)out;
+	z.avail_out = (uInt)cap;
+	cr_assert_eq(inflate(&z, Z_FINISH), Z_STREAM_END, "bad gzip");
+	*outlen = z.total_out;
+	out[*outlen] = '\0';
+	inflateEnd(&z);
+	return out;
+}
+
+static void
+coll_reply(struct evhttp_request *req, int status, const char *body)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (coll.retry_after != NULL && (status == 429 || status == 503))
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", coll.retry_after);
+	if (body != NULL)
+		evbuffer_add_printf(b, "%s", body);
+	evhttp_send_reply(req, status, "X", b);
+	evbuffer_free(b);
+}
+
+/* Answer a verified batch env (plain JSON text of plen bytes). */
+static int
+coll_answer(json_t *env, size_t plen, char **answer)
+{
+	json_t		*ev, *rej = json_array(), *o;
+	const char	*model, *id;
+	size_t		 i;
+	int		 st;
+
+	*answer = NULL;
+	if (coll.next < coll.nstatus && coll.statuses[coll.next] != 0) {
+		json_decref(rej);
+		return coll.statuses[coll.next++];
+	}
+	if (coll.next < coll.nstatus)
+		coll.next++;
+	if (coll.max_body > 0 && plen > coll.max_body) {
+		json_decref(rej);
+		return 413;
+	}
+	json_array_foreach(json_object_get(env, "events"), i, ev) {
+		model = json_string_value(json_object_get(json_object_get(ev,
+		    "data"), "model"));
+		if (model != NULL && strcmp(model, "poison") == 0) {
+			json_decref(rej);
+			return 400;
+		}
+	}
+	json_array_foreach(json_object_get(env, "events"), i, ev) {
+		id = json_string_value(json_object_get(ev, "trace_id"));
+		model = json_string_value(json_object_get(json_object_get(ev,
+		    "data"), "model"));
+		if (model != NULL && strcmp(model, "bad") == 0) {
+			json_array_append_new(rej, json_pack("{s:s,s:s}",
+			    "trace_id", id, "reason", "model bad is refused"));
+			continue;
+		}
+		o = json_object_get(coll.events, id);
+		json_object_set_new(coll.events, id, json_integer(
+		    json_integer_value(o) + 1));
+		coll.stored++;
+	}
+	st = 200;
+	if (json_array_size(rej) > 0)
+		*answer = json_dumps(json_pack("{s:o}", "rejected", rej), 0);
+	else
+		json_decref(rej);
+	return st;
+}
+
+static void
+coll_handle(struct evhttp_request *req, void *arg)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	size_t			 len = evbuffer_get_length(in), plen;
+	unsigned char		*body = evbuffer_pullup(in, -1);
+	const char		*id = evhttp_find_header(h, "webhook-id");
+	const char		*ts = evhttp_find_header(h, "webhook-timestamp");
+	const char		*sig = evhttp_find_header(h, "webhook-signature");
+	char			*plain, *answer;
+	json_t			*env;
+	int			 st, n;
+
+	(void)arg;
+	pthread_mutex_lock(&coll.mu);
+	n = coll.requests++;
+	if (id == NULL || ts == NULL || sig == NULL ||
+	    !sw_verify(id, ts, body, len, sig)) {
+		coll.bad_signatures++;
+		pthread_mutex_unlock(&coll.mu);
+		coll_reply(req, 401, NULL);
+		return;
+	}
+	plain = gunzip(body, len, &plen);
+	if (plen > coll.biggest)
+		coll.biggest = plen;
+	env = json_loads(plain, 0, NULL);
+	cr_assert_not_null(env);
+	cr_assert_str_eq(json_string_value(json_object_get(env, "batch_id")),
+	    id);
+	st = coll_answer(env, plen, &answer);
+	if (n < COLL_MAX) {
+		snprintf(coll.ids[n], sizeof(coll.ids[n]), "%s", id);
+		coll.at_ms[n] = mono();
+		coll.status[n] = st;
+	}
+	pthread_mutex_unlock(&coll.mu);
+	coll_reply(req, st, answer);
+	free(answer);
+	free(plain);
+	json_decref(env);
+}
+
+static void *
+coll_loop(void *arg)
+{
+	(void)arg;
+	event_base_dispatch(coll.base);
+	return NULL;
+}
+
+/* Start the collector; statuses end with -1. */
+static void
+coll_start(const int *statuses)
+{
+	coll.port = harness_free_port();
+	coll.events = json_object();
+	for (coll.nstatus = 0; statuses != NULL && statuses[coll.nstatus] != -1;
+	    coll.nstatus++)
+		coll.statuses[coll.nstatus] = statuses[coll.nstatus];
+	coll.base = event_base_new();
+	coll.http = evhttp_new(coll.base);
+	evhttp_set_gencb(coll.http, coll_handle, NULL);
+	cr_assert_eq(evhttp_bind_socket(coll.http, "127.0.0.1",
+	    (ev_uint16_t)coll.port), 0);
+	cr_assert_eq(pthread_create(&coll.thread, NULL, coll_loop, NULL), 0);
+}
+
+/*
+ * Each test runs in a process of its own: the collector's thread ends with
+ * it. (Stopping its loop from here would need libevent's thread support.)
+ */
+static void
+coll_stop(void)
+{
+}
+
+/* Start octd with extra settings, pushing nowhere yet. */
+static void
+begin(const char *extra)
+{
+	harness_setup(&run, extra);
+	harness_start(&run);
+}
+
+/* Start the collector for the run's key and point octd at it (a reload). */
+static void
+push_to_collector(const int *statuses, const char *extra)
+{
+	char	key[128], conf[1024];
+	size_t	len;
+
+	harness_pubkey(&run, key, sizeof(key));
+	sodium_base642bin(coll.pk, sizeof(coll.pk), key, strlen(key), NULL,
+	    &len, NULL, sodium_base64_VARIANT_ORIGINAL);
+	coll_start(statuses);
+	snprintf(conf, sizeof(conf), "%spush_url = http://127.0.0.1:%d/in\n",
+	    extra != NULL ? extra : "", coll.port);
+	harness_write_conf(&run, conf);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+}
+
+static int
+coll_int(int *field)
+{
+	int v;
+
+	pthread_mutex_lock(&coll.mu);
+	v = *field;
+	pthread_mutex_unlock(&coll.mu);
+	return v;
+}
+
+struct at_least {
+	int	*field;
+	int	 n;
+};
+
+static int
+reached(void *arg)
+{
+	struct at_least *a = arg;
+
+	return coll_int(a->field) >= a->n;
+}
+
+static int
+wait_requests(int n, int ms)
+{
+	struct at_least a = { &coll.requests, n };
+
+	return harness_wait(reached, &a, ms);
+}
+
+static void
+post_n(const char *model, int n)
+{
+	struct http_res	r;
+	char		body[256];
+	int		i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(body, sizeof(body), "{\"model\":\"%s\"}", model);
+		http_post(run.port, "/v1/traces?wait=commit", body, &r);
+		cr_assert_eq(r.status, 200);
+	}
+}
+
+static int
+synced_is(void *arg)
+{
+	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at "
+	    "IS NOT NULL") == *(long long *)arg;
+}
+
+static int
+wait_synced(long long n, int ms)
+{
+	return harness_wait(synced_is, &n, ms);
+}
 
 /* octd first (it makes the key), then a receiver for that key, then push. */
 static void
@@ -103,4 +425,256 @@ Test(push, events_reach_the_receiver_verified_and_are_marked_synced)
 	    "batch_id IS NOT NULL AND push_attempts = 0 AND dead = 0"), 1);
 	cr_assert_eq(file_int(recv_db, "SELECT count(DISTINCT agent_id) FROM "
 	    "events WHERE length(agent_id) = 36"), 1, "one agent, by its id");
+}
+
+#define PUSH_FAST "push_interval_ms = 50\npush_backoff_base_ms = 200\n" \
+		  "push_backoff_cap_ms = 400\n"
+
+Test(push, a_500_charges_an_attempt_and_the_retry_reuses_the_batch_id)
+{
+	static const int script[] = { 500, 0, -1 };
+
+	begin(NULL);
+	post_n("m", 3);
+	push_to_collector(script, PUSH_FAST);
+	cr_assert(wait_requests(1, 10000));
+	/* between the failure and the retry: unsynced, charged, due later */
+	cr_assert(harness_wait(synced_is, &(long long){ 0 }, 100));
+	cr_assert(wait_synced(3, 10000));
+	cr_assert_eq(coll_int(&coll.requests), 2);
+	cr_assert_str_eq(coll.ids[0], coll.ids[1], "same rows, same batch id");
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "push_attempts = 1 AND dead = 0 AND last_push_error LIKE 'HTTP 500%' "
+	    "AND batch_id IS NOT NULL"), 3);
+	cr_assert_eq(json_object_size(coll.events), 3);
+	cr_assert_eq(coll.bad_signatures, 0);
+}
+
+static int
+charged(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "push_attempts = 1 AND synced_at IS NULL AND next_push_at > 0") == 2;
+}
+
+Test(push, rows_stay_unsynced_after_a_failed_attempt)
+{
+	static const int script[] = { 503, 0, -1 };
+
+	begin(NULL);
+	post_n("m", 2);
+	push_to_collector(script, "push_interval_ms = 50\n"
+	    "push_backoff_base_ms = 3000\npush_backoff_cap_ms = 3000\n");
+	cr_assert(harness_wait(charged, NULL, 10000),
+	    "after a 503 the rows are charged and still unsynced");
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NOT NULL"), 0);
+	cr_assert(wait_synced(2, 10000));
+}
+
+Test(push, retry_after_is_honoured)
+{
+	static const int script[] = { 429, 0, -1 };
+	long long gap;
+
+	coll.retry_after = "2";
+	begin(NULL);
+	post_n("m", 1);
+	push_to_collector(script, PUSH_FAST);
+	cr_assert(wait_synced(1, 10000));
+	gap = coll.at_ms[1] - coll.at_ms[0];
+	cr_assert_geq(gap, 2000, "retried after %lld ms, not the 2 s asked", gap);
+}
+
+Test(push, a_413_splits_the_batch_and_everything_arrives_once)
+{
+	begin(NULL);
+	post_n("m", 40);
+	coll.max_body = 3000;
+	push_to_collector(NULL, PUSH_FAST);
+	cr_assert(wait_synced(40, 15000));
+	cr_assert_eq(json_object_size(coll.events), 40);
+	cr_assert_eq(coll.stored, 40, "each event stored once");
+	cr_assert_leq(coll.biggest, 20000);
+	cr_assert_gt(coll.requests, 2, "split in halves");
+}
+
+Test(push, requests_never_exceed_push_max_payload_bytes)
+{
+	begin(NULL);
+	post_n("model-with-a-longer-name", 100);
+	push_to_collector(NULL, PUSH_FAST "push_max_payload_bytes = 2k\n");
+	cr_assert(wait_synced(100, 15000));
+	cr_assert_leq(coll.biggest, 2048, "a body of %zu bytes", coll.biggest);
+	cr_assert_eq(coll.stored, 100);
+	cr_assert_geq(coll.requests, 100 * 250 / 2048);
+}
+
+Test(push, an_event_larger_than_the_limit_is_dead_with_the_reason)
+{
+	struct http_res	 r;
+	char		*body = malloc(4000);
+
+	begin(NULL);
+	snprintf(body, 4000, "{\"model\":\"big\",\"input\":\"%03000d\"}", 7);
+	http_post(run.port, "/v1/traces?wait=commit", body, &r);
+	post_n("small", 2);
+	push_to_collector(NULL, PUSH_FAST "push_max_payload_bytes = 2k\n");
+	cr_assert(wait_synced(2, 10000));
+	cr_assert(harness_wait(synced_is, &(long long){ 2 }, 500));
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "model = 'big' AND dead = 1 AND synced_at IS NULL AND "
+	    "last_push_error LIKE '%over push_max_payload_bytes (2048)'"), 1);
+	free(body);
+}
+
+Test(push, a_400_is_bisected_down_to_the_poison_event)
+{
+	begin(NULL);
+	post_n("m", 5);
+	post_n("poison", 1);
+	post_n("m", 4);
+	push_to_collector(NULL, PUSH_FAST);
+	cr_assert(wait_synced(9, 15000));
+	cr_assert(harness_wait(synced_is, &(long long){ 9 }, 300));
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "model = 'poison' AND dead = 1 AND last_push_error LIKE "
+	    "'HTTP 400%'"), 1);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead "
+	    "= 0 AND push_attempts = 0"), 9, "nothing charged an attempt");
+}
+
+Test(push, rejected_events_go_dead_the_rest_are_synced)
+{
+	begin(NULL);
+	post_n("m", 2);
+	post_n("bad", 1);
+	push_to_collector(NULL, PUSH_FAST);
+	cr_assert(wait_synced(2, 10000));
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "model = 'bad' AND dead = 1 AND synced_at IS NULL AND "
+	    "last_push_error = 'model bad is refused'"), 1);
+}
+
+static int
+paused_with_error(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM push_state WHERE last_error "
+	    "LIKE 'HTTP 401%'") == 1;
+}
+
+Test(push, a_401_charges_nothing_and_pauses_at_the_cap)
+{
+	static const int script[] = { 401, 401, 401, -1 };
+
+	begin(NULL);
+	post_n("m", 2);
+	push_to_collector(script, "push_interval_ms = 50\n"
+	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 1500\n");
+	cr_assert(wait_requests(2, 10000));
+	cr_assert_geq(coll.at_ms[1] - coll.at_ms[0], 1500,
+	    "paused at the cap (%lld ms)", coll.at_ms[1] - coll.at_ms[0]);
+	cr_assert(harness_wait(paused_with_error, NULL, 5000));
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "push_attempts = 0 AND synced_at IS NULL AND dead = 0"), 2);
+}
+
+static int
+all_dead(void *arg)
+{
+	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead = 1 "
+	    "AND push_attempts = 2") == *(long long *)arg;
+}
+
+Test(push, rows_die_after_max_attempts_once_old_enough)
+{
+	static const int script[] = { 500, 500, 500, 500, -1 };
+
+	begin(NULL);
+	post_n("m", 2);
+	push_to_collector(script, PUSH_FAST "push_max_attempts = 2\n"
+	    "push_give_up_after_ms = 0\n");
+	cr_assert(harness_wait(all_dead, &(long long){ 2 }, 10000));
+	cr_assert_eq(coll_int(&coll.requests), 2, "no request after dead");
+}
+
+Test(push, an_outage_never_kills_young_rows)
+{
+	static const int script[] = { 500, 500, 500, 500, 0, -1 };
+
+	begin(NULL);
+	post_n("m", 1);
+	push_to_collector(script, PUSH_FAST "push_max_attempts = 2\n"
+	    "push_give_up_after_ms = 1h\n");
+	cr_assert(wait_synced(1, 15000));
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "push_attempts = 4 AND dead = 0"), 1);
+}
+
+static int
+five_thousand(void *arg)
+{
+	(void)arg;
+	return file_int(recv_db, "SELECT count(*) FROM events") == 5000 &&
+	    db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at IS "
+	    "NOT NULL") == 5000;
+}
+
+static int
+some_synced(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at "
+	    "IS NOT NULL") >= 1000;
+}
+
+static pid_t
+worker(const char *name)
+{
+	char comm[32];
+
+	snprintf(comm, sizeof(comm), "oct-%s", name);
+	return harness_child(run.pid, comm);
+}
+
+Test(push, kill9_of_pushd_and_writerd_mid_push_loses_and_duplicates_nothing)
+{
+	struct http_res	r;
+	char		body[64 * 60];
+	int		i, j;
+
+	harness_setup(&run, "push_batch_size = 100\n");
+	harness_start(&run);
+	for (i = 0; i < 100; i++) {
+		strcpy(body, "[");
+		for (j = 0; j < 50; j++)
+			strcat(body, j ? ",{\"model\":\"m\"}" : "{\"model\":\"m\"}");
+		strcat(body, "]");
+		http_post(run.port, "/v1/traces?wait=commit", body, &r);
+		cr_assert_eq(r.status, 200);
+	}
+	{
+		char	key[128], conf[256];
+		int	port;
+
+		harness_pubkey(&run, key, sizeof(key));
+		snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
+		receiver = harness_receiver(recv_db, key, &port);
+		snprintf(conf, sizeof(conf), "push_batch_size = 100\n"
+		    "push_url = http://127.0.0.1:%d/in\npush_interval_ms = 50\n",
+		    port);
+		harness_write_conf(&run, conf);
+		cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	}
+	cr_assert(harness_wait(some_synced, NULL, 20000));
+	cr_assert_eq(kill(worker("pushd"), SIGKILL), 0);
+	cr_assert_eq(kill(worker("writerd"), SIGKILL), 0);
+	cr_assert(harness_wait(five_thousand, NULL, 60000),
+	    "receiver %lld, synced %lld", file_int(recv_db,
+	    "SELECT count(*) FROM events"), db_int(&run, "SELECT count(*) FROM "
+	    "llm_traces WHERE synced_at IS NOT NULL"));
+	cr_assert_eq(file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
+	    "events"), 5000);
 }
