@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -97,6 +98,8 @@ harness_start(struct octd_run *r)
 	cr_assert(pid != -1);
 	if (pid == 0) {
 		setpgid(0, 0);
+		/* a test killed on timeout takes its octd (and workers) along */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if ((null = open("/dev/null", O_RDWR)) != -1) {
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
@@ -397,6 +400,7 @@ harness_receiver(const char *db, const char *pubkey, int *port)
 	pid = fork();
 	cr_assert(pid != -1);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(harness_bin("oct-receiver"), "oct-receiver", "--listen",
 		    listen, "--db", db, "--pubkey", pubkey, (char *)NULL);
 		_exit(127);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@ start(const char *keyarg, const char *keyarg2)
 	pid = fork();
 	cr_assert(pid != -1);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (keyarg2 != NULL)
 			execl(harness_bin("oct-receiver"), "oct-receiver",
 			    "--listen", listen, "--db", db, "--pubkey", keyarg,
