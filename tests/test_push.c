@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -677,4 +678,35 @@ Test(push, kill9_of_pushd_and_writerd_mid_push_loses_and_duplicates_nothing)
 	    "llm_traces WHERE synced_at IS NOT NULL"));
 	cr_assert_eq(file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
 	    "events"), 5000);
+}
+
+static int
+key_refusal_recorded(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM push_state WHERE last_error "
+	    "LIKE '%readable by group or others%'") == 1;
+}
+
+Test(push, a_key_others_can_read_stops_pushing_not_collecting)
+{
+	char	path[600], logp[600];
+	char	conf[300];
+
+	begin(NULL);
+	snprintf(path, sizeof(path), "%s/data/signing.key", run.dir);
+	cr_assert_eq(chmod(path, 0644), 0);
+	post_n("m", 2);
+	coll_start(NULL);	/* nothing may reach it: no key needed */
+	snprintf(conf, sizeof(conf), PUSH_FAST "push_url = "
+	    "http://127.0.0.1:%d/in\n", coll.port);
+	harness_write_conf(&run, conf);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(key_refusal_recorded, NULL, 10000));
+	snprintf(logp, sizeof(logp), "%s/log/pushd.log", run.dir);
+	cr_assert_geq(harness_count(logp, "error: not pushing: signing key"), 1);
+	post_n("still", 1);
+	cr_assert_eq(coll_int(&coll.requests), 0, "never sent unsigned");
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NULL"), 3);
 }

@@ -14,6 +14,8 @@
 #include "msg.h"
 #include "store.h"
 
+/* (the store test opens the file with sqlite3 too, to set up rows) */
+
 static char dir[] = "/tmp/oct-store-XXXXXX";
 static char path[128];
 static struct msgb b;
@@ -244,5 +246,56 @@ Test(store, trimming_touches_only_synced_rows_oldest_first)
 	cr_assert_eq(store_trim_synced(st, 0, 100, &deleted), 0);
 	cr_assert_eq(deleted, 0, "unsynced rows are never deleted");
 	cr_assert_eq(q("SELECT count(*) FROM llm_traces"), 4);
+	store_close(st);
+}
+
+Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
+{
+	struct store	*st = open_rw(), *ro;
+	struct push_row	*rows;
+	sqlite3		*db;
+	char		 err[512];
+	int		 n;
+
+	cr_assert_eq(store_begin(st), 0);
+	cr_assert_eq(insert(st, EV_METRIC, "{\"name\":\"n\",\"value\":1}",
+	    "33333333-3333-4333-8333-333333333333"), 0);
+	cr_assert_eq(insert(st, EV_TRACE, "{\"model\":\"m\",\"labels\":1}",
+	    "11111111-1111-4111-8111-111111111111"), 0);
+	cr_assert_eq(insert(st, EV_ERROR, "{\"message\":\"e\"}",
+	    "22222222-2222-4222-8222-222222222222"), 0);
+	cr_assert_eq(store_commit(st), 0);
+	cr_assert_eq(sqlite3_open(path, &db), 0);
+	sqlite3_busy_timeout(db, 2000);
+	cr_assert_eq(sqlite3_exec(db, "UPDATE llm_traces SET received_at = 10;"
+	    "UPDATE error_events SET received_at = 20;"
+	    "UPDATE system_metrics SET received_at = 30;", 0, 0, 0), 0);
+	ro = store_open(path, STORE_RO, 0, err, sizeof(err));
+	cr_assert_not_null(ro, "%s", err);
+	n = store_fetch_due(ro, 1000, 10, 0, &rows);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(rows[0].kind, EV_TRACE);
+	cr_assert_eq(rows[1].kind, EV_ERROR);
+	cr_assert_eq(rows[2].kind, EV_METRIC);
+	cr_assert_str_eq(rows[0].trace_id, "11111111-1111-4111-8111-111111111111");
+	cr_assert_str_eq(rows[0].data, "{\"trace_id\":\"11111111-1111-4111-8111-"
+	    "111111111111\",\"received_at\":10,\"model\":\"m\",\"status\":\"ok\","
+	    "\"attributes\":{\"labels\":1},\"truncated\":0}");
+	store_rows_free(rows, n);
+	/* a row not yet due, and a dead one, wait; --force takes both */
+	cr_assert_eq(sqlite3_exec(db, "UPDATE llm_traces SET next_push_at = 5000;"
+	    "UPDATE error_events SET dead = 1;", 0, 0, 0), 0);
+	n = store_fetch_due(ro, 1000, 10, 0, &rows);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(rows[0].kind, EV_METRIC);
+	store_rows_free(rows, n);
+	n = store_fetch_due(ro, 1000, 10, 1, &rows);
+	cr_assert_eq(n, 3);
+	store_rows_free(rows, n);
+	n = store_fetch_due(ro, 1000, 2, 1, &rows);
+	cr_assert_eq(n, 2, "limit");
+	store_rows_free(rows, n);
+	sqlite3_close(db);
+	store_close(ro);
 	store_close(st);
 }
