@@ -554,18 +554,28 @@ store_insert(struct store *st, const struct event *e)
 	return run(s);
 }
 
-int
-store_cursor(struct store *st, const char *stream, uint64_t *seq)
+/* Step s (bound to stream) for one integer, 0 when there is no row. */
+static int
+stream_int(sqlite3_stmt *s, const char *stream, int64_t *out)
 {
-	sqlite3_stmt	*s = st->cursor_get;
-	int		 rc;
+	int rc;
 
 	bind_text(s, 1, stream);
 	rc = sqlite3_step(s);
-	*seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_cursor(struct store *st, const char *stream, uint64_t *seq)
+{
+	int64_t	v;
+	int	r = stream_int(st->cursor_get, stream, &v);
+
+	*seq = (uint64_t)v;
+	return r;
 }
 
 int
@@ -580,15 +590,7 @@ store_set_cursor(struct store *st, const char *stream, uint64_t seq)
 int
 store_commits(struct store *st, const char *stream, int64_t *n)
 {
-	sqlite3_stmt	*s = st->commits_get;
-	int		 rc;
-
-	bind_text(s, 1, stream);
-	rc = sqlite3_step(s);
-	*n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return stream_int(st->commits_get, stream, n);
 }
 
 /* Run a one-integer query built from fmt (table names only). */

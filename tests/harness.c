@@ -343,24 +343,10 @@ http_post(int port, const char *path, const char *json, struct http_res *res)
 long long
 db_int(struct octd_run *r, const char *sql)
 {
-	sqlite3		*db;
-	sqlite3_stmt	*s;
-	char		 path[512];
-	long long	 v = -1;
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s/data/oct.db", r->dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return -1;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			v = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return v;
+	return file_int(path, sql);
 }
 
 void

@@ -79,36 +79,26 @@ on_hello(struct chan *c, struct msg *m)
 		send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)wd.storage_full);
 }
 
+/*
+ * An event (from ingestd) or a mark (from pushd): dropped when it is a
+ * replay, else checked and queued; marks commit at once.
+ */
 static void
-on_add(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
+on_frame(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 {
-	struct event e;
+	struct event	e;
+	int		mark = m->type != MSG_EVENT_ADD;
 
 	if (c->stream == NULL)
 		fatalx("%s channel: %s before hello", proc_name(c->peer),
 		    msg_type_str(m->type));
 	if (m->seq <= c->accepted)
 		return;		/* a replay of what we have */
-	if (event_decode(m, &e) == -1)
+	if ((mark ? marks_check(m) : event_decode(m, &e)) == -1)
 		fatalx("%s channel: bad %s seq %llu", proc_name(c->peer),
 		    msg_type_str(m->type), (unsigned long long)m->seq);
 	c->accepted = m->seq;
-	batch_add(c->stream, m->seq, frame, len, 0);
-}
-
-static void
-on_mark(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
-{
-	if (c->stream == NULL)
-		fatalx("%s channel: %s before hello", proc_name(c->peer),
-		    msg_type_str(m->type));
-	if (m->seq <= c->accepted)
-		return;		/* a replay of what we have */
-	if (marks_check(m) == -1)
-		fatalx("%s channel: bad %s seq %llu", proc_name(c->peer),
-		    msg_type_str(m->type), (unsigned long long)m->seq);
-	c->accepted = m->seq;
-	batch_add(c->stream, m->seq, frame, len, 1);
+	batch_add(c->stream, m->seq, frame, len, mark);
 }
 
 static void
@@ -121,7 +111,7 @@ dispatch(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 		return;
 	}
 	if (m->type == MSG_EVENT_ADD && !from_push) {
-		on_add(c, m, frame, len);
+		on_frame(c, m, frame, len);
 		return;
 	}
 	switch (from_push ? m->type : 0) {
@@ -129,7 +119,7 @@ dispatch(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 	case MSG_MARK_FAILED:
 	case MSG_MARK_DEAD:
 	case MSG_MARK_STATE:
-		on_mark(c, m, frame, len);
+		on_frame(c, m, frame, len);
 		break;
 	default:
 		fatalx("%s channel: unexpected %s (%u)", proc_name(c->peer),
