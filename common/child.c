@@ -43,6 +43,9 @@ send_ctl(uint16_t type, uint64_t seq)
 	struct msgb b = { 0 };
 
 	msg_init(&b, type, seq);
+	if (type == MSG_CTL_PONG)
+		msg_add_u64(&b, child.ops->gauge != NULL && child.configured ?
+		    child.ops->gauge() : 0);
 	if (msg_close(&b) == -1 || msg_send(SUP_FD, &b, -1) == -1)
 		log_warn("send %s to octd", msg_type_str(type));
 	msg_free(&b);

@@ -24,6 +24,8 @@ struct child_ops {
 	void	(*peer)(enum proc_id peer, int fd);
 	/* Drain what is in flight, then call child_exit(). Called once. */
 	void	(*shutdown)(void);
+	/* A number for the heartbeat's answer (ingestd: queue depth). */
+	uint64_t (*gauge)(void);
 	/* A supervisor message child.c does not handle (MSG_CTL_STATS). */
 	void	(*ctl)(struct msg *);
 	/* After the loop ends: free what configure() made. May be NULL. */

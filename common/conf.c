@@ -798,3 +798,54 @@ conf_free(struct conf *c)
 	free(c->file);
 	memset(c, 0, sizeof(*c));
 }
+
+int
+conf_peek(const char *path, const char *key, char *out, size_t len)
+{
+	char		 err[512], env[64], value[4096], *text, *line, *save;
+	char		*abs;
+	const char	*p, *found = NULL;
+	size_t		 i;
+	int		 ki;
+
+	if ((ki = find_key(key, strlen(key))) == -1)
+		return -1;
+	snprintf(env, sizeof(env), "OCT_");
+	for (i = 0; key[i] != '\0' && i + 5 < sizeof(env); i++)
+		env[4 + i] = (char)toupper((unsigned char)key[i]);
+	env[4 + i] = '\0';
+	if ((found = getenv(env)) == NULL && path != NULL &&
+	    (text = read_file(path, err, sizeof(err))) != NULL) {
+		for (line = strtok_r(text, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			for (p = line; *p == ' ' || *p == '\t'; p++)
+				;
+			if (strncmp(p, key, strlen(key)) != 0)
+				continue;
+			for (p += strlen(key); *p == ' ' || *p == '\t'; p++)
+				;
+			if (*p++ != '=')
+				continue;
+			for (; *p == ' ' || *p == '\t'; p++)
+				;
+			line[strcspn(line, "\r")] = '\0';
+			if (read_value(p, value, sizeof(value)) == NULL)
+				found = value;
+		}
+		if (found == value) {
+			abs = keys[ki].type == K_PATH ? absolute(value) :
+			    strdup(value);
+			snprintf(out, len, "%s", abs != NULL ? abs : value);
+			free(abs);
+			free(text);
+			return 0;
+		}
+		free(text);
+	}
+	if (found == NULL)
+		found = keys[ki].def;
+	abs = keys[ki].type == K_PATH ? absolute(found) : strdup(found);
+	snprintf(out, len, "%s", abs != NULL ? abs : found);
+	free(abs);
+	return 0;
+}

@@ -56,6 +56,12 @@ struct conf {
  * Returns 0, or -1 with a one-line message in err; conf is then freed.
  */
 int	 conf_load(struct conf *, const char *path, char *err, size_t errlen);
+/*
+ * The value of one key in path (or its OCT_ environment override, or its
+ * default), whatever else the file holds: octctl reload must find octd's
+ * run_dir even in a file octd will refuse. Returns 0, or -1 if unknown.
+ */
+int	 conf_peek(const char *path, const char *key, char *out, size_t len);
 /* Load text made by conf_dump(); the environment is not consulted. */
 int	 conf_load_text(struct conf *, const char *text, char *err,
 	    size_t errlen);

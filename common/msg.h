@@ -31,7 +31,7 @@ enum msg_type {
 	MSG_CTL_CONFIG = 1,	/* s->w  str: conf_dump() text */
 	MSG_CTL_READY,		/* w->s  configured and serving */
 	MSG_CTL_PING,		/* s->w  heartbeat; seq echoed in the pong */
-	MSG_CTL_PONG,		/* w->s */
+	MSG_CTL_PONG,		/* w->s  u64 gauge (ingestd: queue depth) */
 	MSG_CTL_SHUTDOWN,	/* s->w  drain and exit */
 	MSG_CTL_REOPEN,		/* s->w  reopen the log file */
 	MSG_CTL_PEER,		/* s->w  u32 peer proc id; carries the fd */

@@ -92,4 +92,25 @@ int	 store_mark_dead(struct store *, enum event_kind, int64_t id,
 int	 store_set_push_state(struct store *, int64_t last_success_at,
 	    const char *last_error);
 
+/* push-status and status (read-only). */
+struct table_stats {
+	int64_t	total, synced, pending, retrying, dead;
+	int64_t	oldest_pending_at;	/* received_at, or 0: none pending */
+};
+int	 store_table_stats(struct store *, enum event_kind,
+	    struct table_stats *);
+/* Unsynced rows (dead too) by push_attempts: up to max (attempts, rows). */
+int	 store_retry_distribution(struct store *, int64_t (*pairs)[2], int max);
+struct worst_row {
+	enum event_kind	 kind;
+	char		 trace_id[UUID_STR_LEN];
+	int64_t		 attempts;
+	char		 last_error[256];
+};
+/* The unsynced rows with most attempts, then oldest. Returns how many. */
+int	 store_worst(struct store *, struct worst_row *, int max);
+/* last_error is "" when there is none; times are 0 when unknown. */
+int	 store_push_state(struct store *, int64_t *last_success_at,
+	    char *last_error, size_t len, int64_t *last_error_at);
+
 #endif

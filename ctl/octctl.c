@@ -1,12 +1,10 @@
 /*
  * octctl.c: the operator's tool (SPEC section 7).
  *
- *   octctl [-c FILE] keygen [-o FILE] [--force]
+ *   octctl [-c FILE] COMMAND [options]
  *
- * Exit status: 0 done, 1 the operation failed, 2 usage or config error.
- * Only keygen is built so far; the commands that talk to the running
- * daemon (status, reload, push, push-status, logs, send) come with its
- * control socket.
+ * One table of commands, one file each (ctl.h). Exit status: 0 done, 1
+ * the operation failed, 2 usage or config error. push is not built yet.
  */
 #include "config.h"
 
@@ -20,38 +18,58 @@
 
 #include "conf.h"
 #include "key.h"
+#include "ctl.h"
 #include "oct.h"
 
-static void __attribute__((noreturn))
-usage(void)
+static const struct cmd {
+	const char	*name;
+	int		(*fn)(struct ctl *, int, char **);
+	const char	*usage;
+	int		 any_file;	/* works from a config octd refuses */
+} cmds[] = {
+	{ "status", cmd_status, "status [--json]", 0 },
+	{ "reload", cmd_reload, "reload [--json]", 1 },
+	{ "push-status", cmd_push_status, "push-status [--json]", 0 },
+	{ "logs", cmd_logs, "logs [octd|ingestd|writerd|pushd] [-f] [-n N]", 0 },
+	{ "keygen", cmd_keygen, "keygen [-o file] [--force]", 0 },
+	{ "send", cmd_send, "send trace|error|metric JSON", 0 },
+};
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+void
+ctl_usage(void)
 {
-	fprintf(stderr, "usage: octctl [-c file] keygen [-o file] [--force]\n");
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		fprintf(stderr, "%s octctl [-c file] %s\n", i ? "      " :
+		    "usage:", cmds[i].usage);
 	exit(2);
 }
 
 /* keygen: a new key (0600), and its public half printed two ways. */
-static int
-keygen(const struct conf *c, int argc, char *argv[])
+int
+cmd_keygen(struct ctl *ctl, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char	*out = c->signing_key;
+	const char	*out = ctl->conf.signing_key;
 	struct key	 k;
 	char		 err[1024], b64[64];
 	int		 ch, force = 0;
 
-	optind = 1;
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'o': out = optarg; break;
 		case 'f': force = 1; break;
-		default: usage();
+		default: ctl_usage();
 		}
 	}
 	if (optind != argc)
-		usage();
+		ctl_usage();
 	if (key_create(out, force, &k, err, sizeof(err)) == -1) {
 		fprintf(stderr, "octctl: %s\n", err);
 		return 1;
@@ -62,40 +80,61 @@ keygen(const struct conf *c, int argc, char *argv[])
 	return 0;
 }
 
+/* Defaults, and the run_dir the file names, however broken the rest. */
+static int
+peek_run_dir(struct ctl *c)
+{
+	char	dir[4096], err[256];
+
+	if (conf_peek(c->conf_path, "run_dir", dir, sizeof(dir)) == -1 ||
+	    conf_load(&c->conf, NULL, err, sizeof(err)) == -1)
+		return -1;
+	free(c->conf.run_dir);
+	c->conf.run_dir = strdup(dir);
+	return c->conf.run_dir != NULL ? 0 : -1;
+}
+
 int
 main(int argc, char *argv[])
 {
-	const char	*path = OCT_SYSCONFDIR "/oct/oct.conf";
-	struct conf	 c;
+	struct ctl	 c;
 	char		 err[1024];
+	size_t		 i;
 	int		 ch, r, explicit = 0;
 
+	memset(&c, 0, sizeof(c));
+	c.conf_path = OCT_SYSCONFDIR "/oct/oct.conf";
 	while ((ch = getopt(argc, argv, "+c:")) != -1) {
 		switch (ch) {
-		case 'c': path = optarg; explicit = 1; break;
-		default: usage();
+		case 'c': c.conf_path = optarg; explicit = 1; break;
+		default: ctl_usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		usage();
+		ctl_usage();
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(argv[0], cmds[i].name) == 0)
+			break;
+	if (i == NCMDS) {
+		fprintf(stderr, "octctl: unknown command '%s'\n", argv[0]);
+		return 2;
+	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "octctl: sodium_init failed\n");
 		return 1;
 	}
 	/* Without -c, a missing default file means the defaults. */
-	if (conf_load(&c, !explicit && access(path, F_OK) == -1 ? NULL : path,
-	    err, sizeof(err)) == -1) {
-		fprintf(stderr, "octctl: %s\n", err);
-		return 2;
+	if (conf_load(&c.conf, !explicit && access(c.conf_path, F_OK) == -1 ?
+	    NULL : c.conf_path, err, sizeof(err)) == -1) {
+		/* A file octd will refuse: reload and status still find octd. */
+		if (!cmds[i].any_file || peek_run_dir(&c) == -1) {
+			fprintf(stderr, "octctl: %s\n", err);
+			return 2;
+		}
 	}
-	if (strcmp(argv[0], "keygen") == 0)
-		r = keygen(&c, argc, argv);
-	else {
-		fprintf(stderr, "octctl: unknown command '%s'\n", argv[0]);
-		r = 2;
-	}
-	conf_free(&c);
+	r = cmds[i].fn(&c, argc, argv);
+	conf_free(&c.conf);
 	return r;
 }

@@ -82,7 +82,14 @@ ingestd_cleanup(void)
 	stats_free();
 }
 
+static uint64_t
+ingestd_gauge(void)
+{
+	return window_depth();
+}
+
 static const struct child_ops ingestd_ops = {
+	.gauge = ingestd_gauge,
 	.configure = ingestd_configure,
 	.peer = ingestd_peer,
 	.shutdown = ingestd_shutdown,

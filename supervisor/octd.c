@@ -168,27 +168,31 @@ begin_stop(const char *why)
 	proc_stop_all(all_stopped);
 }
 
-static void
-reload(void)
+int
+octd_reload(char *err, size_t errlen)
 {
 	struct conf	 next;
-	char		 err[1024], *logpath;
+	char		 why[1024], *logpath;
 	unsigned	 mask;
 	size_t		 i;
 
-	if (octd.stopping)
-		return;
-	if (conf_load(&next, octd.conf_path, err, sizeof(err)) == -1) {
+	if (octd.stopping) {
+		snprintf(err, errlen, "octd is stopping");
+		return -1;
+	}
+	if (conf_load(&next, octd.conf_path, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s", why);
 		log_errorx("reload refused, keeping the running configuration: "
 		    "%s", err);
-		return;
+		return -1;
 	}
 	if (strcmp(next.run_dir, octd.conf.run_dir) != 0) {
+		snprintf(err, errlen, "%s: run_dir cannot change while octd "
+		    "runs; restart it", next.file);
 		log_errorx("reload refused, keeping the running configuration: "
-		    "%s: run_dir cannot change while octd runs; restart it",
-		    next.file);
+		    "%s", err);
 		conf_free(&next);
-		return;
+		return -1;
 	}
 	mask = conf_diff(&octd.conf, &next);
 	conf_free(&octd.conf);
@@ -208,11 +212,14 @@ reload(void)
 			log_info("reloaded %s: restarting %s", octd.conf.file,
 			    proc_name((enum proc_id)i));
 	proc_reload(&octd.conf, mask);
+	return 0;
 }
 
 static void
 on_signal(evutil_socket_t sig, short ev, void *arg)
 {
+	char why[1024];
+
 	(void)ev;
 	(void)arg;
 	switch (sig) {
@@ -221,7 +228,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		break;
 	case SIGHUP:
 		log_info("SIGHUP: reloading %s", octd.conf_path);
-		reload();
+		octd_reload(why, sizeof(why));
 		break;
 	case SIGTERM:
 		begin_stop("SIGTERM");
@@ -276,6 +283,8 @@ run(const char *libexec, int foreground)
 			fatalx("signal event");
 	}
 	log_info("octd %s starting with %s", OCT_VERSION, octd.conf.file);
+	if (control_open(octd.base, octd.conf.run_dir, err, sizeof(err)) == -1)
+		fatalx("control socket: %s", err);
 	ensure_key(&octd.conf);
 	proc_init(octd.base, libexec);
 	proc_start_all(&octd.conf);
@@ -285,6 +294,7 @@ run(const char *libexec, int foreground)
 	}
 	event_base_dispatch(octd.base);
 
+	control_close();
 	proc_free();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(ev[i]);

@@ -57,6 +57,7 @@ struct proc {
 	int64_t		 backoff_ms;
 	unsigned	 restarts;
 	int		 again;		/* we stopped it: start it again now */
+	uint64_t	 gauge;		/* what its last pong said (queue depth) */
 	int		 hung;		/* we killed it for missed heartbeats */
 };
 
@@ -86,6 +87,7 @@ static struct {
 } sup;
 
 static void	proc_start(struct proc *);
+static void	send_restarts(void);
 static void	stop_next(void);
 static void	reload_next(void);
 
@@ -226,6 +228,30 @@ proc_start(struct proc *p)
 	send_to(p, MSG_CTL_CONFIG, 0, text, 0, 0, -1);
 	free(text);
 	connect_peers(p);
+	if (p->id == PROC_INGESTD)
+		send_restarts();
+}
+
+/* Tell ingestd the restart counts, for oct_worker_restarts_total. */
+static void
+send_restarts(void)
+{
+	struct proc	*ing = &procs[PROC_INGESTD];
+	char		 name[32];
+	unsigned	 i;
+
+	if (!alive(ing))
+		return;
+	msg_init(&sup.out, MSG_CTL_STATS, 0);
+	msg_add_u32(&sup.out, NORDER);
+	for (i = 0; i < NORDER; i++) {
+		snprintf(name, sizeof(name), "restarts_%s",
+		    proc_name(order[i]));
+		msg_add_str(&sup.out, name);
+		msg_add_u64(&sup.out, procs[order[i]].restarts);
+	}
+	if (msg_close(&sup.out) == -1 || msg_send(ing->fd, &sup.out, -1) == -1)
+		log_warn("send restart counts to ingestd");
 }
 
 /* Ask p to drain and exit; fall back to SIGTERM, which means the same. */
@@ -263,7 +289,9 @@ proc_read(evutil_socket_t fd, short ev, void *arg)
 			close(passfd);
 		if (msg_parse(buf, (size_t)n, &m, &framelen) != 1 ||
 		    framelen != (size_t)n || passfd != -1 ||
-		    (m.type != MSG_CTL_READY && m.type != MSG_CTL_PONG)) {
+		    (m.type != MSG_CTL_READY && m.type != MSG_CTL_PONG) ||
+		    (m.type == MSG_CTL_PONG && ((p->gauge = msg_get_u64(&m)),
+		    msg_done(&m) == -1))) {
 			log_warnx("%s[%ld]: malformed message on its channel; "
 			    "killing it", proc_name(p->id), (long)p->pid);
 			kill(p->pid, SIGKILL);
@@ -320,6 +348,7 @@ schedule_restart(struct proc *p, const char *how, pid_t pid)
 	p->backoff_ms = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
 	p->restarts++;
 	p->state = PS_WAITING;
+	send_restarts();
 	log_warnx("%s[%ld] %s%s; restarting in %lld ms", proc_name(p->id),
 	    (long)pid, how, p->hung ? " (no heartbeat for 15 s)" : "",
 	    (long long)delay);
@@ -554,6 +583,28 @@ proc_kill_all(void)
 			procs[i].pid = 0;
 		}
 	}
+}
+
+void
+proc_info(enum proc_id id, struct proc_info *pi)
+{
+	static const char *const names[] = {
+		[PS_IDLE] = "stopped", [PS_STARTING] = "starting",
+		[PS_RUNNING] = "running", [PS_STOPPING] = "stopping",
+		[PS_WAITING] = "restarting",
+	};
+	struct proc *p = &procs[id];
+
+	pi->pid = p->pid;
+	pi->state = names[p->state];
+	pi->uptime_s = alive(p) ? (mono_ms() - p->started_at) / 1000 : 0;
+	pi->restarts = p->restarts;
+}
+
+uint64_t
+proc_queue_depth(void)
+{
+	return procs[PROC_INGESTD].gauge;
 }
 
 void

@@ -6,6 +6,8 @@
 #ifndef OCT_SUPERVISOR_H
 #define OCT_SUPERVISOR_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "oct.h"
@@ -33,6 +35,25 @@ void	 proc_reap(void);
 void	 proc_stop_all(void (*done)(void));
 void	 proc_kill_all(void);
 void	 proc_free(void);
+
+struct proc_info {
+	pid_t		 pid;
+	const char	*state;		/* "running", "starting", ... */
+	int64_t		 uptime_s;
+	unsigned	 restarts;
+};
+void	 proc_info(enum proc_id, struct proc_info *);
+/* ingestd's last reported queue depth. */
+uint64_t proc_queue_depth(void);
+
+/* control.c */
+int	 control_open(struct event_base *, const char *run_dir, char *err,
+	    size_t errlen);
+void	 control_close(void);
+
+/* octd.c */
+/* Reload the config file; 0, or -1 with why (file, line, key) in err. */
+int	 octd_reload(char *err, size_t errlen);
 
 /* pidfile.c */
 /* Lock and fill path; returns the open fd, or -1 with err. */

@@ -285,3 +285,24 @@ Test(conf, dump_round_trips_and_diff_names_the_processes)
 	conf_free(&a);
 	conf_free(&b);
 }
+
+/* octctl reload finds octd even through a file octd would refuse. */
+Test(conf, peek_reads_one_key_from_a_broken_file)
+{
+	struct conf	c;
+	char		err[512], out[512], cwd[400], want[600];
+
+	cr_assert_eq(load_text(&c, "run_dir = \"/srv/oct run\"  # here\n"
+	    "batch_max = lots\nbogus = 1\n", err, sizeof(err)), -1);
+	cr_assert_eq(conf_peek(path, "run_dir", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "/srv/oct run");
+	cr_assert_eq(conf_peek(path, "listen", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "127.0.0.1:7411", "the default");
+	setenv("OCT_RUN_DIR", "rel/run", 1);
+	cr_assert_eq(conf_peek(path, "run_dir", out, sizeof(out)), 0);
+	cr_assert(getcwd(cwd, sizeof(cwd)) != NULL);
+	snprintf(want, sizeof(want), "%s/rel/run", cwd);
+	cr_assert_str_eq(out, want, "the environment wins, made absolute");
+	unsetenv("OCT_RUN_DIR");
+	cr_assert_eq(conf_peek(path, "nosuchkey", out, sizeof(out)), -1);
+}

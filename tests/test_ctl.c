@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
 #include <sodium.h>
 
 #include "harness.h"
@@ -101,4 +103,145 @@ Test(octctl, usage_and_unknown_commands_exit_2)
 	cr_assert_eq(harness_run(conf, out, sizeof(out)), 2);
 	cr_assert_str_eq(out, "octctl: /nonexistent/oct.conf: No such file or "
 	    "directory\n");
+}
+
+static struct octd_run run;
+
+static void
+stop_run(void)
+{
+	harness_teardown(&run);
+}
+
+TestSuite(octctl_daemon, .fini = stop_run, .timeout = 60);
+
+/* Run octctl -c run.conf with up to four more words; output in out. */
+static int
+ctl(char *out, size_t len, const char *a, const char *b, const char *c,
+    const char *d)
+{
+	char *argv[] = { (char *)harness_bin("octctl"), "-c", run.conf,
+	    (char *)a, (char *)b, (char *)c, (char *)d, NULL };
+
+	return harness_run(argv, out, len);
+}
+
+Test(octctl_daemon, status_when_octd_is_not_running)
+{
+	char out[2048], want[1024];
+
+	harness_setup(&run, NULL);
+	cr_assert_eq(ctl(out, sizeof(out), "status", NULL, NULL, NULL), 1);
+	snprintf(want, sizeof(want), "octctl: octd is not running (no "
+	    "%s/run/control.sock); start it with: octd -c %s\n", run.dir,
+	    run.conf);
+	cr_assert_str_eq(out, want);
+}
+
+Test(octctl_daemon, status_shows_workers_queue_and_rows)
+{
+	char		 out[8192];
+	struct http_res	 r;
+	json_t		*o, *w;
+	size_t		 i;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	http_post(run.port, "/v1/traces?wait=commit", "{\"model\":\"m\"}", &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(ctl(out, sizeof(out), "status", NULL, NULL, NULL), 0, "%s",
+	    out);
+	cr_assert(strstr(out, "ingestd   "), "%s", out);
+	cr_assert(strstr(out, "running"), "%s", out);
+	cr_assert(strstr(out, "queue depth: 0"), "%s", out);
+	cr_assert(strstr(out, "llm_traces              1         0         0"),
+	    "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "status", "--json", NULL, NULL), 0);
+	o = json_loads(out, 0, NULL);
+	cr_assert_not_null(o, "%s", out);
+	cr_assert_eq(json_array_size(json_object_get(o, "workers")), 3);
+	json_array_foreach(json_object_get(o, "workers"), i, w) {
+		cr_assert_str_eq(json_string_value(json_object_get(w, "state")),
+		    "running");
+		cr_assert_gt(json_integer_value(json_object_get(w, "pid")), 0);
+		cr_assert_eq(json_integer_value(json_object_get(w, "restarts")),
+		    0);
+	}
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(
+	    json_object_get(o, "rows"), "llm_traces"), "pending")), 1);
+	cr_assert(json_is_integer(json_object_get(o, "queue_depth")));
+	json_decref(o);
+}
+
+Test(octctl_daemon, reload_reports_whether_the_config_was_taken)
+{
+	char out[2048], want[1024];
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	harness_write_conf(&run, "batch_max = 20\n");
+	cr_assert_eq(ctl(out, sizeof(out), "reload", NULL, NULL, NULL), 0);
+	cr_assert_str_eq(out, "octctl: octd took the new configuration\n");
+	harness_write_conf(&run, "batch_max = lots\n");
+	cr_assert_eq(ctl(out, sizeof(out), "reload", NULL, NULL, NULL), 1);
+	snprintf(want, sizeof(want), "octctl: reload refused, octd keeps its "
+	    "running configuration: %s:6: batch_max: bad number (expected a "
+	    "whole number): 'lots'\n", run.conf);
+	cr_assert_str_eq(out, want);
+}
+
+Test(octctl_daemon, push_status_reads_the_database)
+{
+	char		 out[8192];
+	struct http_res	 r;
+	json_t		*o, *t;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	http_post(run.port, "/v1/traces?wait=commit",
+	    "[{\"model\":\"m\"},{\"model\":\"n\"}]", &r);
+	cr_assert_eq(ctl(out, sizeof(out), "push-status", "--json", NULL, NULL),
+	    0, "%s", out);
+	o = json_loads(out, 0, NULL);
+	cr_assert_not_null(o, "%s", out);
+	t = json_object_get(json_object_get(o, "tables"), "llm_traces");
+	cr_assert_eq(json_integer_value(json_object_get(t, "total")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(t, "pending")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(t, "synced")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(t, "retrying")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(t, "dead")), 0);
+	cr_assert(json_is_integer(json_object_get(t, "oldest_pending_age_s")));
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(o,
+	    "retry_distribution"), "0")), 2);
+	cr_assert(json_is_null(json_object_get(o, "last_success_at")));
+	cr_assert(json_is_null(json_object_get(o, "last_error")));
+	json_decref(o);
+	cr_assert_eq(ctl(out, sizeof(out), "push-status", NULL, NULL, NULL), 0);
+	cr_assert(strstr(out, "last successful push: never"), "%s", out);
+	/* read-only: it works with octd stopped */
+	harness_teardown(&run);
+}
+
+Test(octctl_daemon, logs_and_send)
+{
+	char out[16384];
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	cr_assert_eq(ctl(out, sizeof(out), "send", "trace", "{\"model\":\"x\"}",
+	    NULL), 0, "%s", out);
+	cr_assert(strstr(out, "{\"accepted\":1,\"trace_ids\":[\""), "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "send", "trace", "{}", NULL), 1);
+	cr_assert(strstr(out, "missing required field model"), "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "send", "bogus", "{}", NULL), 2);
+	cr_assert_eq(ctl(out, sizeof(out), "logs", "octd", "-n", "2"), 0);
+	cr_assert_eq(strchr(strchr(out, '\n') + 1, '\n')[1], '\0',
+	    "two lines: %s", out);
+	cr_assert(strstr(out, " octd["), "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "logs", "-n", "50", NULL), 0);
+	cr_assert(strstr(out, " writerd[") && strstr(out, " ingestd[") &&
+	    strstr(out, " pushd["), "all four merged: %s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "logs", "nosuch", NULL, NULL), 2);
 }

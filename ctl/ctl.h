@@ -1,0 +1,30 @@
+/*
+ * ctl.h: octctl's commands, one file each, all listed in octctl.c's table.
+ * Exit status (SPEC section 7): 0 done, 1 the operation failed (daemon not
+ * running, reload refused, ...), 2 usage or config error.
+ */
+#ifndef OCT_CTL_H
+#define OCT_CTL_H
+
+#include "conf.h"
+
+struct ctl {
+	struct conf	 conf;
+	const char	*conf_path;
+};
+
+int	 cmd_keygen(struct ctl *, int, char **);
+int	 cmd_status(struct ctl *, int, char **);
+int	 cmd_reload(struct ctl *, int, char **);
+int	 cmd_push_status(struct ctl *, int, char **);
+int	 cmd_logs(struct ctl *, int, char **);
+int	 cmd_send(struct ctl *, int, char **);
+
+/* daemon.c: one request to octd's control socket; NULL after a message. */
+struct json_t;
+struct json_t *ctl_request(struct ctl *, const char *cmd);
+/* Parse "--json" as a command's only option; -1 on anything else. */
+int	 ctl_json_flag(int argc, char **argv, int *json);
+void	 ctl_usage(void) __attribute__((noreturn));
+
+#endif
