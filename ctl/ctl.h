@@ -16,6 +16,7 @@ struct ctl {
 int	 cmd_keygen(struct ctl *, int, char **);
 int	 cmd_status(struct ctl *, int, char **);
 int	 cmd_reload(struct ctl *, int, char **);
+int	 cmd_push(struct ctl *, int, char **);
 int	 cmd_push_status(struct ctl *, int, char **);
 int	 cmd_logs(struct ctl *, int, char **);
 int	 cmd_send(struct ctl *, int, char **);

@@ -1,6 +1,7 @@
 /* test_ctl.c: octctl as an operator runs it. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,4 +245,77 @@ Test(octctl_daemon, logs_and_send)
 	cr_assert(strstr(out, " writerd[") && strstr(out, " ingestd[") &&
 	    strstr(out, " pushd["), "all four merged: %s", out);
 	cr_assert_eq(ctl(out, sizeof(out), "logs", "nosuch", NULL, NULL), 2);
+}
+
+/* BLAKE2b of a file's bytes ("" if it does not exist). */
+static void
+file_hash(const char *path, unsigned char out[32])
+{
+	crypto_generichash_state	 st;
+	unsigned char			 buf[65536];
+	size_t				 n;
+	FILE				*f = fopen(path, "rb");
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	while (f != NULL && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		crypto_generichash_update(&st, buf, n);
+	if (f != NULL)
+		fclose(f);
+	crypto_generichash_final(&st, out, 32);
+}
+
+static int
+octd_gone(void *arg)
+{
+	return harness_reaped(arg);
+}
+
+Test(octctl_daemon, push_dry_run_builds_the_batches_and_changes_nothing)
+{
+	unsigned char	 db0[32], wal0[32], db1[32], wal1[32];
+	char		 out[65536], db[600], wal[600], *p;
+	struct http_res	 r;
+	long		 batches = 0, events = 0;
+	int		 i;
+
+	cr_assert(sodium_init() >= 0);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	harness_setup(&run, "push_max_payload_bytes = 2k\n");
+	harness_start(&run);
+	for (i = 0; i < 10; i++) {
+		http_post(run.port, "/v1/traces?wait=commit", "[{\"model\":\"a\"},"
+		    "{\"model\":\"b\"},{\"model\":\"c\"},{\"model\":\"d\"},"
+		    "{\"model\":\"e\"},{\"model\":\"f\"},{\"model\":\"g\"},"
+		    "{\"model\":\"h\"},{\"model\":\"i\"},{\"model\":\"j\"}]", &r);
+		cr_assert_eq(r.status, 200);
+	}
+	cr_assert_eq(kill(run.pid, SIGTERM), 0);
+	cr_assert(harness_wait(octd_gone, &run, 10000));
+	snprintf(db, sizeof(db), "%s/data/oct.db", run.dir);
+	snprintf(wal, sizeof(wal), "%s/data/oct.db-wal", run.dir);
+	file_hash(db, db0);
+	file_hash(wal, wal0);
+	cr_assert_eq(ctl(out, sizeof(out), "push", "--dry-run", "--verbose",
+	    NULL), 0, "%s", out);
+	p = strstr(out, "dry run: ");
+	cr_assert_not_null(p, "%s", out);
+	cr_assert_eq(sscanf(p, "dry run: %ld events in %ld batches", &events,
+	    &batches), 2);
+	cr_assert_eq(events, 100);
+	cr_assert_gt(batches, 1, "cut by push_max_payload_bytes");
+	for (p = out; (p = strstr(p, "batch ")) != NULL; p++) {
+		long n, raw;
+
+		cr_assert_eq(sscanf(strchr(p, ':'), ": %ld events, %ld bytes", &n,
+		    &raw), 2);
+		cr_assert_leq(raw, 2048, "a batch of %ld bytes", raw);
+	}
+	file_hash(db, db1);
+	file_hash(wal, wal1);
+	cr_assert_eq(memcmp(db0, db1, 32), 0, "oct.db unchanged");
+	cr_assert_eq(memcmp(wal0, wal1, 32), 0, "its WAL unchanged");
+	cr_assert_eq(ctl(out, sizeof(out), "push", "--batch-size", "0", NULL),
+	    2);
+	cr_assert_eq(ctl(out, sizeof(out), "push", NULL, NULL, NULL), 1);
+	cr_assert(strstr(out, "not built yet"), "%s", out);
 }
