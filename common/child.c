@@ -58,6 +58,19 @@ child_ready(void)
 }
 
 void
+child_report(int done, const char *line)
+{
+	struct msgb b = { 0 };
+
+	msg_init(&b, MSG_CTL_PUSH_REPORT, 0);
+	msg_add_u8(&b, (uint8_t)done);
+	msg_add_str(&b, line);
+	if (msg_close(&b) == -1 || msg_send(SUP_FD, &b, -1) == -1)
+		log_warn("send %s to octd", msg_type_str(MSG_CTL_PUSH_REPORT));
+	msg_free(&b);
+}
+
+void
 child_exit(int status)
 {
 	child.status = status;
@@ -148,6 +161,7 @@ dispatch(struct msg *m, int fd)
 		on_peer(m, fd);
 		break;
 	case MSG_CTL_STATS:
+	case MSG_CTL_PUSH:
 		if (child.ops->ctl != NULL && child.configured)
 			child.ops->ctl(m);
 		break;

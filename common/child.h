@@ -36,6 +36,8 @@ struct child_ops {
 int	 child_run(enum proc_id, const struct child_ops *);
 /* Tell octd this worker is serving. */
 void	 child_ready(void);
+/* One line of an octctl push report for octd to pass on (pushd). */
+void	 child_report(int done, const char *json_line);
 /* Leave the event loop and exit with status. */
 void	 child_exit(int status);
 /* True once a shutdown has begun. */

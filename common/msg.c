@@ -235,7 +235,8 @@ msg_type_str(unsigned type)
 		[MSG_CTL_PING] = "CTL_PING", [MSG_CTL_PONG] = "CTL_PONG",
 		[MSG_CTL_SHUTDOWN] = "CTL_SHUTDOWN",
 		[MSG_CTL_REOPEN] = "CTL_REOPEN", [MSG_CTL_PEER] = "CTL_PEER",
-		[MSG_CTL_STATS] = "CTL_STATS",
+		[MSG_CTL_STATS] = "CTL_STATS", [MSG_CTL_PUSH] = "CTL_PUSH",
+		[MSG_CTL_PUSH_REPORT] = "CTL_PUSH_REPORT",
 	};
 	static const char *const event[] = {
 		[MSG_EVENT_HELLO - MSG_EVENT_BASE] = "EVENT_HELLO",

@@ -36,6 +36,9 @@ enum msg_type {
 	MSG_CTL_REOPEN,		/* s->w  reopen the log file */
 	MSG_CTL_PEER,		/* s->w  u32 peer proc id; carries the fd */
 	MSG_CTL_STATS,		/* s->w  u32 n, n x (str name, u64 value) */
+	MSG_CTL_PUSH,		/* s->w  u8 force, i64 batch_size, u8 verbose:
+				   octctl push, through octd, to pushd */
+	MSG_CTL_PUSH_REPORT,	/* w->s  u8 done, str one JSON line for octctl */
 	MSG_CTL_MAX_TYPE,
 
 	/* ingestd <-> writerd; seq is the channel's event sequence number */

@@ -163,9 +163,10 @@ fetch_sql(int force)
 	for (k = 0; k < EV_NKINDS; k++) {
 		data = data_expr(&event_defs[k]);
 		s = cat(s, "%sSELECT %zu AS kind, id, trace_id, received_at, "
-		    "push_attempts, %s FROM %s WHERE synced_at IS NULL%s", k ?
+		    "push_attempts, %s FROM %s WHERE synced_at IS NULL AND "
+		    "(received_at, %zu, id) > (?3, ?4, ?5)%s", k ?
 		    " UNION ALL " : "", k, data ? data : "NULL",
-		    event_defs[k].table, force ? "" :
+		    event_defs[k].table, k, force ? "" :
 		    " AND dead = 0 AND next_push_at <= ?1");
 		free(data);
 	}
@@ -688,7 +689,7 @@ store_count(struct store *st, enum event_kind k, int64_t *n)
 
 int
 store_fetch_due(struct store *st, int64_t now, int limit, int force,
-    struct push_row **out)
+    const struct fetch_cursor *after, struct push_row **out)
 {
 	sqlite3_stmt	*s = st->fetch[force ? 1 : 0];
 	struct push_row	*rows, *r;
@@ -701,6 +702,9 @@ store_fetch_due(struct store *st, int64_t now, int limit, int force,
 	if (!force)
 		sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int(s, 2, limit);
+	sqlite3_bind_int64(s, 3, after != NULL ? after->received_at : -1);
+	sqlite3_bind_int(s, 4, after != NULL ? after->kind : 0);
+	sqlite3_bind_int64(s, 5, after != NULL ? after->id : 0);
 	while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		r = &rows[n];
 		r->kind = (enum event_kind)sqlite3_column_int(s, 0);

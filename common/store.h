@@ -65,14 +65,22 @@ struct push_row {
 	size_t		 data_len;
 };
 
+/* Where a pass over the rows has got to: (received_at, kind, id). */
+struct fetch_cursor {
+	int64_t	received_at;
+	int	kind;
+	int64_t	id;
+};
+
 /*
- * Up to limit unsynced rows of all tables, oldest first (received_at).
- * Normally only live rows whose next_push_at has come; force: dead ones
- * too, and next_push_at ignored. Returns the count (rows malloc'd into
- * *out; free with store_rows_free) or -1.
+ * Up to limit unsynced rows of all tables, oldest first (received_at),
+ * after *after (NULL: from the start). Normally only live rows whose
+ * next_push_at has come; force: dead ones too, and next_push_at ignored.
+ * Returns the count (rows malloc'd into *out; free with store_rows_free)
+ * or -1.
  */
 int	 store_fetch_due(struct store *, int64_t now, int limit, int force,
-	    struct push_row **out);
+	    const struct fetch_cursor *after, struct push_row **out);
 void	 store_rows_free(struct push_row *, int n);
 
 /* Sync marks, applied by writerd inside a batch transaction. */

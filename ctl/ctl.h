@@ -24,6 +24,8 @@ int	 cmd_send(struct ctl *, int, char **);
 /* daemon.c: one request to octd's control socket; NULL after a message. */
 struct json_t;
 struct json_t *ctl_request(struct ctl *, const char *cmd);
+/* Connect to octd's control socket; -1 after saying why. */
+int	 ctl_connect(struct ctl *);
 /* Parse "--json" as a command's only option; -1 on anything else. */
 int	 ctl_json_flag(int argc, char **argv, int *json);
 void	 ctl_usage(void) __attribute__((noreturn));

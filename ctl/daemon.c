@@ -18,16 +18,11 @@
 #include "event.h"
 #include "store.h"
 
-json_t *
-ctl_request(struct ctl *c, const char *cmd)
+int
+ctl_connect(struct ctl *c)
 {
-	struct sockaddr_un	 sun;
-	struct timeval		 tv = { 30, 0 };
-	char			 buf[65536];
-	size_t			 len = 0;
-	ssize_t			 n;
-	int			 fd;
-	json_t			*o;
+	struct sockaddr_un	sun;
+	int			fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -44,8 +39,23 @@ ctl_request(struct ctl *c, const char *cmd)
 			    strerror(errno));
 		if (fd != -1)
 			close(fd);
-		return NULL;
+		return -1;
 	}
+	return fd;
+}
+
+json_t *
+ctl_request(struct ctl *c, const char *cmd)
+{
+	struct timeval		 tv = { 30, 0 };
+	char			 buf[65536];
+	size_t			 len = 0;
+	ssize_t			 n;
+	int			 fd;
+	json_t			*o;
+
+	if ((fd = ctl_connect(c)) == -1)
+		return NULL;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	n = snprintf(buf, sizeof(buf), "{\"cmd\":\"%s\"}\n", cmd);
 	if (write(fd, buf, (size_t)n) != n) {

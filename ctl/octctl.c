@@ -29,7 +29,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "status", cmd_status, "status [--json]", 0 },
 	{ "reload", cmd_reload, "reload [--json]", 1 },
-	{ "push", cmd_push, "push --dry-run [--force] [--verbose] "
+	{ "push", cmd_push, "push [--dry-run] [--force] [--verbose] "
 	    "[--batch-size N]", 0 },
 	{ "push-status", cmd_push_status, "push-status [--json]", 0 },
 	{ "logs", cmd_logs, "logs [octd|ingestd|writerd|pushd] [-f] [-n N]", 0 },

@@ -1,10 +1,13 @@
 /*
- * push.c: octctl push. --dry-run is built: it reads the rows a push would
- * send (read-only), cuts them into requests with pushd's own code, and
- * prints their number and raw and compressed sizes; it sends nothing and
- * changes nothing. Pushing for real through the running daemon (progress
- * bar, --verbose answers) is not built yet: pushd pushes every
- * push_interval_ms on its own meanwhile.
+ * push.c: octctl push.
+ *
+ * Through the running daemon: octd passes the request to pushd, which
+ * makes one pass over the rows and reports each answer; octctl draws a
+ * progress bar on a terminal, or prints one summary line otherwise, and
+ * exits 0 only when nothing is left to deliver. --dry-run reads the rows
+ * a push would send (read-only), cuts them into requests with pushd's own
+ * code, and prints their number and sizes; it sends nothing and changes
+ * nothing. Pushing with octd stopped is not built yet.
  */
 #include "config.h"
 
@@ -102,7 +105,7 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose)
 	a.id = store_agent_id(st);
 	a.host = hj;
 	a.version = OCT_VERSION;
-	n = store_fetch_due(st, now_ms(), DRY_MAX_ROWS, force, &rows);
+	n = store_fetch_due(st, now_ms(), DRY_MAX_ROWS, force, NULL, &rows);
 	if (n < 0) {
 		fprintf(stderr, "octctl: read %s: %s\n", path, store_error(st));
 		store_close(st);
@@ -134,6 +137,119 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose)
 	store_close(st);
 	free(hj);
 	return 0;
+}
+
+static void
+bar(json_t *o)
+{
+	json_int_t	total = json_integer_value(json_object_get(o, "total"));
+	json_int_t	sent = json_integer_value(json_object_get(o, "sent"));
+	int		width = 30, fill = total > 0 ? (int)(sent * width /
+			    total) : width;
+
+	fprintf(stderr, "\r[%.*s%*s] %lld/%lld events  %.1f MB  %lld batches  "
+	    "%lld failures ", fill, "##############################",
+	    width - fill, "", sent, total, json_integer_value(json_object_get(o,
+	    "bytes")) / 1048576.0, json_integer_value(json_object_get(o,
+	    "batches")), json_integer_value(json_object_get(o, "failures")));
+}
+
+static void
+verbose_line(json_t *req)
+{
+	const char *err = json_string_value(json_object_get(req, "error"));
+
+	printf("batch %s: %lld events, %lld bytes -> ", json_string_value(
+	    json_object_get(req, "batch_id")), json_integer_value(
+	    json_object_get(req, "events")), json_integer_value(
+	    json_object_get(req, "bytes")));
+	if (err != NULL)
+		printf("%s", err);
+	else
+		printf("HTTP %lld", json_integer_value(json_object_get(req,
+		    "status")));
+	printf(" in %lld ms\n", json_integer_value(json_object_get(req, "ms")));
+}
+
+/* Read octd's lines until the last; returns the exit status. */
+static int
+follow_push(int fd, int verbose)
+{
+	FILE		*f = fdopen(fd, "r");
+	char		*line = NULL;
+	size_t		 cap = 0;
+	json_t		*o, *last = NULL;
+	int		 tty = isatty(STDERR_FILENO), r = 1;
+
+	while (f != NULL && getline(&line, &cap, f) != -1) {
+		if ((o = json_loads(line, 0, NULL)) == NULL)
+			break;
+		if (verbose && json_is_object(json_object_get(o, "request"))) {
+			if (tty)
+				fprintf(stderr, "\r\033[K");
+			verbose_line(json_object_get(o, "request"));
+			fflush(stdout);
+		}
+		if (tty && json_object_get(o, "total") != NULL)
+			bar(o);
+		json_decref(last);
+		last = o;
+		if (json_is_true(json_object_get(o, "done")) ||
+		    json_object_get(o, "total") == NULL)
+			break;
+	}
+	if (tty)
+		fprintf(stderr, "\n");
+	if (last == NULL)
+		fprintf(stderr, "octctl: octd closed the connection\n");
+	else if (json_object_get(last, "total") == NULL)
+		fprintf(stderr, "octctl: %s\n", json_string_value(
+		    json_object_get(last, "error")));
+	else {
+		printf("pushed %lld of %lld events in %lld batches (%lld bytes), "
+		    "%lld failures, %lld dead, %lld left\n",
+		    json_integer_value(json_object_get(last, "sent")),
+		    json_integer_value(json_object_get(last, "total")),
+		    json_integer_value(json_object_get(last, "batches")),
+		    json_integer_value(json_object_get(last, "bytes")),
+		    json_integer_value(json_object_get(last, "failures")),
+		    json_integer_value(json_object_get(last, "dead")),
+		    json_integer_value(json_object_get(last, "remaining")));
+		if (json_is_string(json_object_get(last, "error")))
+			fprintf(stderr, "octctl: %s\n", json_string_value(
+			    json_object_get(last, "error")));
+		r = json_integer_value(json_object_get(last, "remaining")) == 0 &&
+		    !json_is_string(json_object_get(last, "error")) ? 0 : 1;
+	}
+	json_decref(last);
+	free(line);
+	if (f != NULL)
+		fclose(f);
+	else
+		close(fd);
+	return r;
+}
+
+static int
+push_now(struct ctl *c, int force, int64_t batch, int verbose)
+{
+	char	req[256];
+	int	fd, n;
+
+	if ((fd = ctl_connect(c)) == -1) {
+		fprintf(stderr, "octctl: pushing with octd stopped is not built "
+		    "yet\n");
+		return 1;
+	}
+	n = snprintf(req, sizeof(req), "{\"cmd\":\"push\",\"force\":%s,"
+	    "\"batch_size\":%lld,\"verbose\":%s}\n", force ? "true" : "false",
+	    (long long)batch, verbose ? "true" : "false");
+	if (write(fd, req, (size_t)n) != n) {
+		fprintf(stderr, "octctl: write to octd failed\n");
+		close(fd);
+		return 1;
+	}
+	return follow_push(fd, verbose);
 }
 
 int
@@ -171,8 +287,5 @@ cmd_push(struct ctl *c, int argc, char **argv)
 		ctl_usage();
 	if (dry)
 		return dry_run(c, force, batch, verbose);
-	fprintf(stderr, "octctl: push without --dry-run is not built yet; "
-	    "pushd pushes every push_interval_ms on its own (see octctl "
-	    "push-status)\n");
-	return 1;
+	return push_now(c, force, batch, verbose);
 }

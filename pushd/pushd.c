@@ -24,12 +24,25 @@
 #include <sodium.h>
 
 #include "child.h"
+#include "event.h"
 #include "conf.h"
 #include "key.h"
 #include "log.h"
 #include "msg.h"
 #include "oct.h"
 #include "pushd.h"
+
+/*
+ * octctl push: one pass over the rows, in order, from a cursor, so a row
+ * that goes dead on the way is not fetched again (even with force); the
+ * pass ends when a fetch comes back short or a request fails.
+ */
+struct session {
+	int			 active, force, verbose, failed;
+	int64_t			 batch, total, sent, bytes, batches, dead;
+	int64_t			 started;
+	struct fetch_cursor	 cur;
+};
 
 static struct {
 	struct event_base	*base;
@@ -52,6 +65,7 @@ static struct {
 	int			 waiting;	/* for writerd to commit marks */
 	int			 stopping;
 	char			 last_error[512];
+	struct session		 ses;
 } pd = { .queue = TAILQ_HEAD_INITIALIZER(pd.queue) };
 
 static void	cycle(void);
@@ -171,6 +185,81 @@ state(int success, const char *error)
 	msg_free(&b);
 }
 
+/* Unsynced rows a push would take now: live ones, or with force all. */
+static int64_t
+pending_rows(int force)
+{
+	struct table_stats	t;
+	int64_t			n = 0;
+	int			k;
+
+	for (k = 0; k < EV_NKINDS && pd.ro != NULL; k++)
+		if (store_table_stats(pd.ro, (enum event_kind)k, &t) == 0)
+			n += t.pending + (force ? t.dead : 0);
+	return n;
+}
+
+static void
+report(int done, json_t *o)
+{
+	struct session	*s = &pd.ses;
+	char		*line;
+
+	json_object_set_new(o, "done", json_boolean(done));
+	json_object_set_new(o, "total", json_integer(s->total));
+	json_object_set_new(o, "sent", json_integer(s->sent));
+	json_object_set_new(o, "bytes", json_integer(s->bytes));
+	json_object_set_new(o, "batches", json_integer(s->batches));
+	json_object_set_new(o, "failures", json_integer(s->failed));
+	json_object_set_new(o, "dead", json_integer(s->dead));
+	json_object_set_new(o, "elapsed_ms", json_integer(mono_ms() -
+	    s->started));
+	if ((line = json_dumps(o, JSON_COMPACT)) != NULL)
+		child_report(done, line);
+	free(line);
+	json_decref(o);
+}
+
+static void
+session_end(const char *error)
+{
+	json_t *o = json_object();
+
+	if (error != NULL)
+		json_object_set_new(o, "error", json_string(error));
+	pd.ses.active = 0;
+	json_object_set_new(o, "remaining", json_integer(pending_rows(
+	    pd.ses.force)));
+	report(1, o);
+	log_info("push asked by octctl: %lld of %lld events sent in %lld "
+	    "batches", (long long)pd.ses.sent, (long long)pd.ses.total,
+	    (long long)pd.ses.batches);
+}
+
+/* After each answer of a session: the progress line (and, verbose, the request). */
+static void
+session_answer(const struct req *r, const struct send_result *res, int sent,
+    int dead)
+{
+	json_t *o = json_object();
+
+	pd.ses.batches++;
+	pd.ses.sent += sent;
+	pd.ses.dead += dead;
+	pd.ses.bytes += (int64_t)res->sent_bytes;
+	if (res->status == 0 || res->status == 408 || res->status == 429 ||
+	    res->status >= 300)
+		pd.ses.failed += res->status != 413 && res->status != 400 &&
+		    res->status != 422;
+	if (pd.ses.verbose)
+		json_object_set_new(o, "request", json_pack("{s:s,s:i,s:I,s:I,"
+		    "s:I,s:s?}", "batch_id", r->batch_id, "events", r->n,
+		    "bytes", (json_int_t)res->sent_bytes, "status",
+		    (json_int_t)res->status, "ms", (json_int_t)res->elapsed_ms,
+		    "error", res->error));
+	report(0, o);
+}
+
 static void
 drop_queue(void)
 {
@@ -203,7 +292,11 @@ cycle_done(void)
 		return;
 	}
 	pd.waiting = 0;
-	schedule(pd.more ? 0 : pd.conf->push_interval_ms);
+	if (pd.ses.active && (pd.ses.failed || !pd.more)) {
+		session_end(pd.ses.failed ? pd.last_error : NULL);
+		pd.paused_until = pd.ses.failed ? pd.paused_until : 0;
+	}
+	schedule(pd.more || pd.ses.active ? 0 : pd.conf->push_interval_ms);
 }
 
 static void
@@ -292,6 +385,25 @@ bisect(struct req *r, const char *what)
 	TAILQ_INSERT_HEAD(&pd.queue, a, entry);
 }
 
+/* How many of r's events a 2xx answer lists as rejected. */
+static int
+count_rejected(const struct req *r, const char *body)
+{
+	json_t		*o = json_loads(body, 0, NULL), *x;
+	const char	*id;
+	size_t		 i;
+	int		 k, n = 0;
+
+	json_array_foreach(o != NULL ? json_object_get(o, "rejected") : NULL,
+	    i, x) {
+		id = json_string_value(json_object_get(x, "trace_id"));
+		for (k = 0; id != NULL && k < r->n; k++)
+			n += strcmp(r->rows[k].trace_id, id) == 0;
+	}
+	json_decref(o);
+	return n;
+}
+
 /* 2xx: synced, but for the events the collector rejected itself. */
 static void
 delivered(struct req *r, const char *body)
@@ -343,6 +455,11 @@ on_answer(const struct send_result *res, void *arg)
 	what[strcspn(what, "\r\n")] = '\0';
 	log_debug("batch %s: %d events, %s in %lld ms", r->batch_id, r->n,
 	    what, (long long)res->elapsed_ms);
+	if (pd.ses.active)
+		session_answer(r, res, st >= 200 && st < 300 ? r->n -
+		    count_rejected(r, res->body) : 0, st >= 200 && st < 300 ?
+		    count_rejected(r, res->body) : (st == 413 || st == 400 ||
+		    st == 422) && r->n == 1);
 	if (st >= 200 && st < 300)
 		delivered(r, res->body);
 	else if (st == 413 || st == 400 || st == 422)
@@ -478,13 +595,20 @@ fetch(void)
 	char		 why[200];
 	int		 n, nbig, i;
 
-	n = store_fetch_due(pd.ro, now_ms(), (int)pd.conf->push_batch_size, 0,
-	    &rows);
+	int64_t	batch = pd.ses.active ? pd.ses.batch : pd.conf->push_batch_size;
+
+	n = store_fetch_due(pd.ro, now_ms(), (int)batch, pd.ses.active &&
+	    pd.ses.force, pd.ses.active ? &pd.ses.cur : NULL, &rows);
 	if (n < 0) {
 		log_warnx("read unsynced rows: %s", store_error(pd.ro));
 		return 0;
 	}
-	pd.more = n == pd.conf->push_batch_size;
+	pd.more = n == batch;
+	if (n > 0 && pd.ses.active) {
+		pd.ses.cur.received_at = rows[n - 1].received_at;
+		pd.ses.cur.kind = rows[n - 1].kind;
+		pd.ses.cur.id = rows[n - 1].id;
+	}
 	if (n == 0) {
 		free(rows);
 		return 0;
@@ -514,7 +638,7 @@ cycle(void)
 		return;
 	if (*pd.conf->push_url == '\0')
 		return;
-	if (now < pd.paused_until) {
+	if (now < pd.paused_until && !pd.ses.active) {
 		schedule(pd.paused_until - now);
 		return;
 	}
@@ -582,6 +706,48 @@ pushd_configure(struct event_base *base, const struct conf *c)
 	child_ready();
 }
 
+/* octctl push, passed on by octd: a session now. */
+static void
+pushd_ctl(struct msg *m)
+{
+	struct session	*s = &pd.ses;
+	uint8_t		 force = msg_get_u8(m), verbose;
+	int64_t		 batch = msg_get_i64(m);
+
+	verbose = msg_get_u8(m);
+	if (msg_done(m) == -1)
+		fatalx("supervisor channel: bad %s", msg_type_str(m->type));
+	if (s->active) {
+		child_report(1, "{\"done\":true,\"error\":\"a push is already "
+		    "running\"}");
+		return;
+	}
+	memset(s, 0, sizeof(*s));
+	s->force = force;
+	s->verbose = verbose;
+	s->batch = batch > 0 ? batch : pd.conf->push_batch_size;
+	s->cur.received_at = -1;
+	s->started = mono_ms();
+	if (*pd.conf->push_url == '\0') {
+		report(1, json_pack("{s:s}", "error", "push_url is empty: "
+		    "there is no collector to push to"));
+		return;
+	}
+	if (!key_usable() || open_store() == -1) {
+		report(1, json_pack("{s:s}", "error", pd.key_err[0] ?
+		    pd.key_err : "oct.db cannot be read yet"));
+		return;
+	}
+	s->active = 1;
+	s->total = pending_rows(force);
+	report(0, json_object());
+	pd.paused_until = 0;
+	if (pd.inflight == NULL && !pd.waiting) {
+		evtimer_del(pd.timer);
+		cycle();
+	}
+}
+
 static void
 pushd_peer(enum proc_id peer, int fd)
 {
@@ -618,6 +784,7 @@ static const struct child_ops pushd_ops = {
 	.configure = pushd_configure,
 	.peer = pushd_peer,
 	.shutdown = pushd_shutdown,
+	.ctl = pushd_ctl,
 	.cleanup = pushd_cleanup,
 };
 

@@ -82,6 +82,7 @@ struct send_result {
 	const char	*body;		/* answer body (NUL-terminated) */
 	int64_t		 retry_after;	/* ms, -1 if none */
 	int64_t		 elapsed_ms;
+	size_t		 sent_bytes;	/* the body as sent */
 };
 typedef void (*send_done_cb)(const struct send_result *, void *);
 void	 send_init(struct event_base *);

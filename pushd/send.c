@@ -33,6 +33,7 @@ static struct {
 	int64_t			 started;
 	send_done_cb		 done;
 	void			*arg;
+	size_t			 len;
 	int			 busy;
 } sd;
 
@@ -162,6 +163,7 @@ check_done(void)
 		res.body = sd.answer;
 		res.retry_after = retry_after_ms(sd.retry_after, now_ms());
 		res.elapsed_ms = mono_ms() - sd.started;
+		res.sent_bytes = sd.len;
 		curl_multi_remove_handle(sd.multi, sd.easy);
 		curl_slist_free_all(sd.headers);
 		sd.headers = NULL;
@@ -202,6 +204,7 @@ send_post(const char *url, const uint8_t *body, size_t len,
 	sd.alen = 0;
 	sd.done = done;
 	sd.arg = arg;
+	sd.len = len;
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);

@@ -32,6 +32,7 @@
 
 static struct {
 	struct evconnlistener	*listener;
+	struct bufferevent	*pusher;	/* octctl push waiting */
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } ctl;
 
@@ -73,6 +74,55 @@ status(void)
 	    (json_int_t)proc_queue_depth());
 }
 
+static void on_write_done(struct bufferevent *, void *);
+static void on_event_close(struct bufferevent *, short, void *);
+
+static void
+on_pusher_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (bev == ctl.pusher)
+		ctl.pusher = NULL;	/* octctl left; pushd goes on */
+	bufferevent_free(bev);
+}
+
+void
+control_push_report(const char *line, int done)
+{
+	struct bufferevent *bev = ctl.pusher;
+
+	if (bev == NULL)
+		return;
+	bufferevent_write(bev, line, strlen(line));
+	bufferevent_write(bev, "\n", 1);
+	if (done) {
+		ctl.pusher = NULL;
+		bufferevent_setcb(bev, NULL, on_write_done, on_event_close,
+		    NULL);
+	}
+}
+
+static void
+push(struct bufferevent *bev, json_t *req)
+{
+	json_int_t batch = json_integer_value(json_object_get(req,
+	    "batch_size"));
+
+	if (ctl.pusher != NULL) {
+		reply_error(bev, "a push is already running");
+		return;
+	}
+	if (proc_push(json_is_true(json_object_get(req, "force")), batch,
+	    json_is_true(json_object_get(req, "verbose"))) == -1) {
+		reply_error(bev, "pushd is not running");
+		return;
+	}
+	ctl.pusher = bev;
+	bufferevent_setcb(bev, NULL, NULL, on_pusher_event, NULL);
+	bufferevent_enable(bev, EV_READ);
+}
+
 static void
 handle(struct bufferevent *bev, const char *line)
 {
@@ -84,6 +134,8 @@ handle(struct bufferevent *bev, const char *line)
 		reply_error(bev, "expected {\"cmd\":...}");
 	else if (strcmp(cmd, "status") == 0)
 		reply(bev, status());
+	else if (strcmp(cmd, "push") == 0)
+		push(bev, req);
 	else if (strcmp(cmd, "reload") == 0) {
 		if (octd_reload(err, sizeof(err)) == 0)
 			reply(bev, json_pack("{s:b}", "ok", 1));
@@ -92,6 +144,14 @@ handle(struct bufferevent *bev, const char *line)
 	} else
 		reply_error(bev, "unknown command");
 	json_decref(req);
+}
+
+static void
+on_event_close(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	bufferevent_free(bev);
 }
 
 static void
@@ -117,8 +177,9 @@ on_read(struct bufferevent *bev, void *arg)
 		}
 		return;
 	}
-	bufferevent_setcb(bev, NULL, on_write_done, NULL, NULL);
+	bufferevent_setcb(bev, NULL, on_write_done, on_event_close, NULL);
 	bufferevent_disable(bev, EV_READ);
+	bufferevent_set_timeouts(bev, NULL, NULL);
 	handle(bev, line);
 	free(line);
 }
@@ -189,6 +250,9 @@ control_open(struct event_base *base, const char *run_dir, char *err,
 void
 control_close(void)
 {
+	if (ctl.pusher != NULL)
+		bufferevent_free(ctl.pusher);
+	ctl.pusher = NULL;
 	if (ctl.listener != NULL) {
 		evconnlistener_free(ctl.listener);
 		unlink(ctl.path);

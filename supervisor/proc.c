@@ -88,6 +88,7 @@ static struct {
 
 static void	proc_start(struct proc *);
 static void	send_restarts(void);
+static int	relay_report(struct proc *, struct msg *);
 static void	stop_next(void);
 static void	reload_next(void);
 
@@ -289,9 +290,11 @@ proc_read(evutil_socket_t fd, short ev, void *arg)
 			close(passfd);
 		if (msg_parse(buf, (size_t)n, &m, &framelen) != 1 ||
 		    framelen != (size_t)n || passfd != -1 ||
-		    (m.type != MSG_CTL_READY && m.type != MSG_CTL_PONG) ||
+		    (m.type != MSG_CTL_READY && m.type != MSG_CTL_PONG &&
+		    m.type != MSG_CTL_PUSH_REPORT) ||
 		    (m.type == MSG_CTL_PONG && ((p->gauge = msg_get_u64(&m)),
-		    msg_done(&m) == -1))) {
+		    msg_done(&m) == -1)) ||
+		    (m.type == MSG_CTL_PUSH_REPORT && relay_report(p, &m) == -1)) {
 			log_warnx("%s[%ld]: malformed message on its channel; "
 			    "killing it", proc_name(p->id), (long)p->pid);
 			kill(p->pid, SIGKILL);
@@ -304,6 +307,35 @@ proc_read(evutil_socket_t fd, short ev, void *arg)
 			log_info("%s[%ld] ready", proc_name(p->id), (long)p->pid);
 		}
 	}
+}
+
+/* pushd's report line for the octctl push waiting on control.c. */
+static int
+relay_report(struct proc *p, struct msg *m)
+{
+	uint8_t		 done = msg_get_u8(m);
+	const char	*line = msg_get_str(m, NULL);
+
+	if (p->id != PROC_PUSHD || line == NULL || msg_done(m) == -1)
+		return -1;
+	control_push_report(line, done);
+	return 0;
+}
+
+int
+proc_push(int force, int64_t batch, int verbose)
+{
+	struct proc *p = &procs[PROC_PUSHD];
+
+	if (!alive(p) || p->state != PS_RUNNING)
+		return -1;
+	msg_init(&sup.out, MSG_CTL_PUSH, 0);
+	msg_add_u8(&sup.out, (uint8_t)force);
+	msg_add_i64(&sup.out, batch);
+	msg_add_u8(&sup.out, (uint8_t)verbose);
+	if (msg_close(&sup.out) == -1 || msg_send(p->fd, &sup.out, -1) == -1)
+		return -1;
+	return 0;
 }
 
 static void
@@ -365,6 +397,9 @@ proc_exited(struct proc *p, int status)
 	int	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
 	describe(status, how, sizeof(how));
+	if (p->id == PROC_PUSHD)
+		control_push_report("{\"done\":true,\"error\":\"pushd stopped "
+		    "during the push\"}", 1);
 	event_free(p->ev_read);
 	p->ev_read = NULL;
 	close(p->fd);

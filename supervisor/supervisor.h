@@ -46,7 +46,12 @@ void	 proc_info(enum proc_id, struct proc_info *);
 /* ingestd's last reported queue depth. */
 uint64_t proc_queue_depth(void);
 
+/* Ask pushd to push now for octctl; -1 if it is not running. */
+int	 proc_push(int force, int64_t batch, int verbose);
+
 /* control.c */
+/* A line from pushd for the octctl push in progress (if any). */
+void	 control_push_report(const char *line, int done);
 int	 control_open(struct event_base *, const char *run_dir, char *err,
 	    size_t errlen);
 void	 control_close(void);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <pty.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -709,4 +710,112 @@ Test(push, a_key_others_can_read_stops_pushing_not_collecting)
 	cr_assert_eq(coll_int(&coll.requests), 0, "never sent unsigned");
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "synced_at IS NULL"), 3);
+}
+
+/* octctl -c run.conf push [args]; output (stdout and stderr) in out. */
+static int
+octctl_push(char *out, size_t len, const char *a, const char *b)
+{
+	char *argv[] = { (char *)harness_bin("octctl"), "-c", run.conf, "push",
+	    (char *)a, (char *)b, NULL };
+
+	return harness_run(argv, out, len);
+}
+
+#define PUSH_MANUAL "push_interval_ms = 1h\n"
+
+Test(push, octctl_push_delivers_everything_and_says_so)
+{
+	static const int script[] = { -1 };
+	char out[65536], want[200];
+
+	begin(NULL);
+	post_n("m", 30);
+	push_to_collector(script, PUSH_MANUAL "push_max_payload_bytes = 2k\n");
+	cr_assert(wait_requests(1, 10000), "pushd's first cycle at start");
+	cr_assert(wait_synced(30, 10000));
+	post_n("n", 40);
+	cr_assert_eq(octctl_push(out, sizeof(out), "--verbose", NULL), 0, "%s",
+	    out);
+	cr_assert(strstr(out, "-> HTTP 200 in "), "%s", out);
+	snprintf(want, sizeof(want), "pushed 40 of 40 events in ");
+	cr_assert(strstr(out, want), "%s", out);
+	cr_assert(strstr(out, ", 0 failures, 0 dead, 0 left\n"), "%s", out);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NULL"), 0);
+	cr_assert_eq(coll.stored, 70);
+}
+
+Test(push, octctl_push_exits_1_when_the_collector_fails)
+{
+	static const int script[] = { 503, 503, 503, -1 };
+	char out[65536];
+
+	begin(NULL);
+	post_n("m", 3);
+	push_to_collector(script, PUSH_MANUAL);
+	cr_assert(wait_requests(1, 10000));
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 1, "%s", out);
+	cr_assert(strstr(out, "pushed 0 of 3 events in 1 batches"), "%s", out);
+	cr_assert(strstr(out, "1 failures, 0 dead, 3 left"), "%s", out);
+	cr_assert(strstr(out, "octctl: HTTP 503"), "%s", out);
+}
+
+Test(push, octctl_push_force_sends_dead_rows)
+{
+	static const int script[] = { 500, 500, 0, -1 };
+	char out[65536];
+
+	begin(NULL);
+	post_n("m", 2);
+	push_to_collector(script, PUSH_MANUAL "push_max_attempts = 1\n"
+	    "push_give_up_after_ms = 0\n");
+	cr_assert(wait_requests(1, 10000));
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 0, "%s", out);
+	cr_assert(strstr(out, "pushed 0 of 0 events"), "dead rows wait: %s",
+	    out);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead "
+	    "= 1"), 2);
+	cr_assert_eq(octctl_push(out, sizeof(out), "--force", NULL), 1,
+	    "the collector fails once more: %s", out);
+	cr_assert_eq(octctl_push(out, sizeof(out), "--force", NULL), 0, "%s",
+	    out);
+	cr_assert(strstr(out, "pushed 2 of 2 events"), "%s", out);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NOT NULL AND dead = 0"), 2, "a dead row delivered is "
+	    "synced");
+}
+
+Test(push, octctl_push_draws_a_progress_bar_on_a_terminal)
+{
+	static const int script[] = { -1 };
+	char	 out[65536];
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 master, status;
+	pid_t	 pid;
+
+	begin(NULL);
+	post_n("m", 20);
+	push_to_collector(script, PUSH_MANUAL "push_max_payload_bytes = 1k\n");
+	cr_assert(wait_requests(1, 10000));
+	post_n("n", 20);
+	pid = forkpty(&master, NULL, NULL, NULL);
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		execl(harness_bin("octctl"), "octctl", "-c", run.conf, "push",
+		    (char *)NULL);
+		_exit(127);
+	}
+	while (len < sizeof(out) - 1 &&
+	    (n = read(master, out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	cr_assert(strstr(out, "\r[##############################] 20/20 "
+	    "events"), "a full bar: %s", out);
+	cr_assert(strstr(out, "\r["), "%s", out);
+	cr_assert(strstr(out, "pushed 20 of 20 events"), "%s", out);
+	close(master);
 }

@@ -272,7 +272,7 @@ Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
 	    "UPDATE system_metrics SET received_at = 30;", 0, 0, 0), 0);
 	ro = store_open(path, STORE_RO, 0, err, sizeof(err));
 	cr_assert_not_null(ro, "%s", err);
-	n = store_fetch_due(ro, 1000, 10, 0, &rows);
+	n = store_fetch_due(ro, 1000, 10, 0, NULL, &rows);
 	cr_assert_eq(n, 3);
 	cr_assert_eq(rows[0].kind, EV_TRACE);
 	cr_assert_eq(rows[1].kind, EV_ERROR);
@@ -285,14 +285,14 @@ Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
 	/* a row not yet due, and a dead one, wait; --force takes both */
 	cr_assert_eq(sqlite3_exec(db, "UPDATE llm_traces SET next_push_at = 5000;"
 	    "UPDATE error_events SET dead = 1;", 0, 0, 0), 0);
-	n = store_fetch_due(ro, 1000, 10, 0, &rows);
+	n = store_fetch_due(ro, 1000, 10, 0, NULL, &rows);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(rows[0].kind, EV_METRIC);
 	store_rows_free(rows, n);
-	n = store_fetch_due(ro, 1000, 10, 1, &rows);
+	n = store_fetch_due(ro, 1000, 10, 1, NULL, &rows);
 	cr_assert_eq(n, 3);
 	store_rows_free(rows, n);
-	n = store_fetch_due(ro, 1000, 2, 1, &rows);
+	n = store_fetch_due(ro, 1000, 2, 1, NULL, &rows);
 	cr_assert_eq(n, 2, "limit");
 	store_rows_free(rows, n);
 	sqlite3_close(db);
