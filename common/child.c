@@ -132,7 +132,8 @@ on_peer(struct msg *m, int fd)
 
 	if (msg_done(m) == -1 || fd == -1 || peer >= PROC_MAX)
 		fatalx("supervisor channel: bad %s", msg_type_str(m->type));
-	if (child.ops->peer != NULL && !child.stopping)
+	/* also while draining: the drain may need the new channel */
+	if (child.ops->peer != NULL)
 		child.ops->peer((enum proc_id)peer, fd);
 	else
 		close(fd);

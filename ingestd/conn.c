@@ -171,6 +171,13 @@ conn_start(struct evconnlistener *listener, int64_t deadline_ms)
 		fatalx("connection sweep timer");
 }
 
+/* The listener is gone (draining): stop pausing it, keep sweeping. */
+void
+conn_drain(void)
+{
+	cs.listener = NULL;
+}
+
 void
 conn_stop(void)
 {

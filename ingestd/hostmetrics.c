@@ -22,6 +22,7 @@
 static struct {
 	struct event		*timer;
 	unsigned long long	 busy, total;	/* last /proc/stat reading */
+	int			 skipping;	/* said so once */
 } hm;
 
 /* CPU busy share since the last call, from /proc/stat's first line. */
@@ -109,8 +110,13 @@ emit(const char *name, double value, const char *unit, const char *kind)
 	if (o == NULL || event_encode(EV_METRIC, o, id, now_ms(),
 	    (size_t)ing.conf->max_text_bytes, window_next_seq(), &b, &err) == -1)
 		log_warnx("host metric %s: %s", name, o ? err.msg : "no memory");
-	else if (window_push(&b, 0) == -1)
-		log_debug("host metric %s skipped: window full", name);
+	else if (window_push(&b, 0) == -1) {
+		if (!hm.skipping)
+			log_warnx("host metrics skipped: writerd has not taken "
+			    "the last %d samples", 256);
+		hm.skipping = 1;
+	} else
+		hm.skipping = 0;
 	msg_free(&b);
 	json_decref(o);
 }

@@ -531,7 +531,7 @@ void
 http_drain(void)
 {
 	h.draining = 1;
-	conn_stop();
+	conn_drain();
 	if (h.listener != NULL)
 		evhttp_del_accept_socket(h.http, h.listener);
 	h.listener = NULL;

@@ -61,6 +61,7 @@ struct evhttp_request;
 /* evhttp's bufferevent factory (evhttp_set_bevcb). */
 struct bufferevent *conn_bev(struct event_base *, void *);
 void	 conn_start(struct evconnlistener *, int64_t deadline_ms);
+void	 conn_drain(void);
 void	 conn_stop(void);
 void	 conn_free(void);
 /* A request arrived on its connection: its clock starts again. */

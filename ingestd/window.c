@@ -197,7 +197,8 @@ window_push(struct msgb *b, int counted)
 {
 	struct slot *s;
 
-	if (win.count == win.cap || (counted && win.used == win.limit))
+	if (win.count == win.cap || (counted && win.used == win.limit) ||
+	    (!counted && win.count - win.used >= HOST_ROOM))
 		return -1;
 	s = slot_at(win.count++);
 	s->seq = win.next_seq++;

@@ -271,10 +271,15 @@ drop_queue(void)
 	}
 }
 
+/*
+ * Leave once nothing is in flight and writerd has committed every mark:
+ * a mark lost here would send delivered rows again under a new batch id.
+ * octd's shutdown_timeout_ms bounds the wait.
+ */
 static int
 maybe_exit(void)
 {
-	if (pd.stopping && pd.inflight == NULL) {
+	if (pd.stopping && pd.inflight == NULL && link_idle()) {
 		child_exit(0);
 		return 1;
 	}
@@ -285,12 +290,12 @@ maybe_exit(void)
 static void
 cycle_done(void)
 {
-	if (maybe_exit())
-		return;
 	if (!link_idle()) {
 		pd.waiting = 1;
 		return;
 	}
+	if (maybe_exit())
+		return;
 	pd.waiting = 0;
 	if (pd.ses.active && (pd.ses.failed || !pd.more)) {
 		session_end(pd.ses.failed ? pd.last_error : NULL);
@@ -302,6 +307,8 @@ cycle_done(void)
 static void
 link_idle_cb(void)
 {
+	if (maybe_exit())
+		return;
 	if (pd.waiting && pd.inflight == NULL && TAILQ_EMPTY(&pd.queue))
 		cycle_done();
 }
@@ -408,17 +415,22 @@ count_rejected(const struct req *r, const char *body)
 static void
 delivered(struct req *r, const char *body)
 {
-	json_t		*o = json_loads(body, 0, NULL), *rej, *x;
-	const char	*ids[1024], *reasons[1024];
-	struct push_row	 dead[1024];
-	size_t		 i, n = 0;
-	int		 k;
+	json_t		 *o = json_loads(body, 0, NULL), *rej, *x;
+	const char	**ids, **reasons;
+	struct push_row	 *dead;
+	size_t		  i, n = 0;
+	int		  k;
 
+	ids = calloc((size_t)r->n + 1, sizeof(*ids));
+	reasons = calloc((size_t)r->n + 1, sizeof(*reasons));
+	dead = calloc((size_t)r->n + 1, sizeof(*dead));
+	if (ids == NULL || reasons == NULL || dead == NULL)
+		fatal("delivered");
 	rej = o != NULL ? json_object_get(o, "rejected") : NULL;
 	json_array_foreach(rej, i, x) {
 		const char *id = json_string_value(json_object_get(x,
 		    "trace_id"));
-		for (k = 0; id != NULL && k < r->n && n < 1024; k++) {
+		for (k = 0; id != NULL && k < r->n && n < (size_t)r->n; k++) {
 			if (strcmp(r->rows[k].trace_id, id) != 0)
 				continue;
 			ids[n] = id;
@@ -435,6 +447,9 @@ delivered(struct req *r, const char *body)
 		log_warnx("collector rejected %zu of %d events in batch %s", n,
 		    r->n, r->batch_id);
 	json_decref(o);
+	free(ids);
+	free(reasons);
+	free(dead);
 	state(1, NULL);
 	req_free(r);
 }
@@ -460,6 +475,14 @@ on_answer(const struct send_result *res, void *arg)
 		    count_rejected(r, res->body) : 0, st >= 200 && st < 300 ?
 		    count_rejected(r, res->body) : (st == 413 || st == 400 ||
 		    st == 422) && r->n == 1);
+	if (st >= 200 && st < 300 && res->truncated) {
+		/* which events it rejected cannot be known: try again */
+		snprintf(what, sizeof(what), "HTTP %ld with an answer over %d "
+		    "bytes", st, SEND_ANSWER_MAX);
+		unwell(r, res, what);
+		cycle_done();
+		return;
+	}
 	if (st >= 200 && st < 300)
 		delivered(r, res->body);
 	else if (st == 413 || st == 400 || st == 422)
@@ -762,6 +785,8 @@ pushd_shutdown(void)
 	pd.stopping = 1;
 	if (pd.inflight != NULL)
 		log_info("waiting for the request in flight");
+	if (!link_idle())
+		log_info("waiting for writerd to commit the last marks");
 	maybe_exit();
 }
 

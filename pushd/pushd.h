@@ -83,7 +83,9 @@ struct send_result {
 	int64_t		 retry_after;	/* ms, -1 if none */
 	int64_t		 elapsed_ms;
 	size_t		 sent_bytes;	/* the body as sent */
+	int		 truncated;	/* answer over SEND_ANSWER_MAX, cut */
 };
+#define SEND_ANSWER_MAX	(16 * 1024 * 1024)
 typedef void (*send_done_cb)(const struct send_result *, void *);
 void	 send_init(struct event_base *);
 void	 send_free(void);

@@ -18,7 +18,6 @@
 #include "oct.h"
 #include "pushd.h"
 
-#define ANSWER_MAX	(64 * 1024)
 
 static struct {
 	struct event_base	*base;
@@ -28,7 +27,8 @@ static struct {
 	struct curl_slist	*headers;
 	char			 errbuf[CURL_ERROR_SIZE];
 	char			*answer;
-	size_t			 alen;
+	size_t			 alen, acap;
+	int			 truncated;
 	char			 retry_after[64];
 	int64_t			 started;
 	send_done_cb		 done;
@@ -116,11 +116,24 @@ timer_cb(CURLM *multi, long ms, void *userp)
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
 {
-	size_t len = size * n, take = len;
+	size_t	 len = size * n, take = len, cap;
+	char	*nb;
 
 	(void)arg;
-	if (sd.alen + take > ANSWER_MAX)
-		take = ANSWER_MAX - sd.alen;
+	if (sd.alen + take > SEND_ANSWER_MAX) {
+		take = SEND_ANSWER_MAX - sd.alen;
+		sd.truncated = 1;
+	}
+	if (sd.alen + take + 1 > sd.acap) {
+		for (cap = sd.acap; cap < sd.alen + take + 1; cap *= 2)
+			;
+		if ((nb = realloc(sd.answer, cap)) == NULL) {
+			sd.truncated = 1;
+			return len;
+		}
+		sd.answer = nb;
+		sd.acap = cap;
+	}
 	memcpy(sd.answer + sd.alen, p, take);
 	sd.alen += take;
 	sd.answer[sd.alen] = '\0';
@@ -161,6 +174,7 @@ check_done(void)
 			res.error = sd.errbuf[0] != '\0' ? sd.errbuf :
 			    curl_easy_strerror(m->data.result);
 		res.body = sd.answer;
+		res.truncated = sd.truncated;
 		res.retry_after = retry_after_ms(sd.retry_after, now_ms());
 		res.elapsed_ms = mono_ms() - sd.started;
 		res.sent_bytes = sd.len;
@@ -179,8 +193,9 @@ send_init(struct event_base *base)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
 	    (sd.multi = curl_multi_init()) == NULL ||
 	    (sd.easy = curl_easy_init()) == NULL ||
-	    (sd.answer = malloc(ANSWER_MAX + 1)) == NULL)
+	    (sd.answer = malloc(4096)) == NULL)
 		fatalx("libcurl setup failed");
+	sd.acap = 4096;
 	sd.timer = evtimer_new(base, on_timer, NULL);
 	if (sd.timer == NULL)
 		fatalx("evtimer_new");
@@ -202,6 +217,7 @@ send_post(const char *url, const uint8_t *body, size_t len,
 	sd.headers = curl_slist_append(sd.headers, "Expect:");
 	sd.errbuf[0] = sd.retry_after[0] = sd.answer[0] = '\0';
 	sd.alen = 0;
+	sd.truncated = 0;
 	sd.done = done;
 	sd.arg = arg;
 	sd.len = len;

@@ -140,8 +140,8 @@ connect_peers(struct proc *p)
 
 	for (i = 0; i < PROC_MAX; i++) {
 		q = &procs[i];
-		if (!(p->peers & PROC_BIT(i)) || !alive(q) ||
-		    q->state == PS_STOPPING)
+		/* a draining peer needs the new channel most of all */
+		if (!(p->peers & PROC_BIT(i)) || !alive(q))
 			continue;
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 			log_warn("socketpair for %s-%s", proc_name(p->id),
@@ -231,6 +231,8 @@ proc_start(struct proc *p)
 	connect_peers(p);
 	if (p->id == PROC_INGESTD)
 		send_restarts();
+	if (sup.stopping)
+		stop_next();
 }
 
 /* Tell ingestd the restart counts, for oct_worker_restarts_total. */
@@ -338,6 +340,17 @@ proc_push(int force, int64_t batch, int verbose)
 	return 0;
 }
 
+/*
+ * While stopping, writerd is still needed by a peer that holds data it
+ * has not committed: ingestd's window, pushd's marks.
+ */
+static int
+still_needed(const struct proc *p)
+{
+	return p->id == PROC_WRITERD && (alive(&procs[PROC_INGESTD]) ||
+	    alive(&procs[PROC_PUSHD]));
+}
+
 static void
 restart_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -345,7 +358,7 @@ restart_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if (p->state == PS_WAITING && !sup.stopping)
+	if (p->state == PS_WAITING && (!sup.stopping || still_needed(p)))
 		proc_start(p);
 }
 
@@ -405,6 +418,10 @@ proc_exited(struct proc *p, int status)
 	close(p->fd);
 	p->fd = -1;
 	p->pid = 0;
+	if (sup.stopping && still_needed(p) && !clean) {
+		schedule_restart(p, how, pid);
+		return;
+	}
 	if (sup.stopping) {
 		p->state = PS_IDLE;
 		if (clean)
@@ -525,6 +542,9 @@ reload_next(void)
 	struct proc	*p;
 	unsigned	 i;
 
+	for (i = 0; i < PROC_MAX; i++)
+		if (procs[i].again && procs[i].state == PS_STOPPING)
+			return;		/* one at a time: its exit calls us */
 	for (i = 0; i < NORDER && !sup.stopping; i++) {
 		p = &procs[order[i]];
 		if (!(sup.reload_mask & PROC_BIT(p->id)))
@@ -569,6 +589,12 @@ stop_next(void)
 
 	for (i = 0; i < NORDER; i++) {
 		p = &procs[order[i]];
+		if (p->state == PS_WAITING && !still_needed(p)) {
+			evtimer_del(p->ev_restart);
+			p->state = PS_IDLE;
+		}
+		if (p->state == PS_WAITING)
+			return;		/* restarting for a peer that drains */
 		if (!alive(p))
 			continue;
 		proc_stop(p);
@@ -589,7 +615,7 @@ proc_stop_all(void (*done)(void))
 	sup.stopped = done;
 	sup.reload_mask = 0;
 	for (i = 0; i < PROC_MAX; i++) {
-		if (procs[i].state == PS_WAITING) {
+		if (procs[i].state == PS_WAITING && !still_needed(&procs[i])) {
 			evtimer_del(procs[i].ev_restart);
 			procs[i].state = PS_IDLE;
 		}

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +78,17 @@ wait_count(const char *sql, long long want, int ms)
 	struct count_arg c = { sql, want };
 
 	return harness_wait(count_is, &c, ms);
+}
+
+static const char *
+logpath_of(const char *name)
+{
+	static char p[4][600];
+	static int n;
+	char *s = p[n++ % 4];
+
+	snprintf(s, sizeof(p[0]), "%s/log/%s.log", run.dir, name);
+	return s;
 }
 
 static pid_t
@@ -745,4 +757,97 @@ Test(ingest, a_slow_client_cannot_hold_a_connection)
 	cr_assert(closed, "the slow connection is still open after 5 s");
 	cr_assert_geq(ms, 1000, "cut at the deadline, not before (%ld ms)", ms);
 	close(fd);
+}
+
+static int
+octd_gone(void *arg)
+{
+	return harness_reaped(arg);
+}
+
+/* Found in review: the stop cancelled writerd's restart, so ingestd could
+ * not drain and the events it had answered 202 were lost. */
+Test(ingest, stop_right_after_writerd_died_keeps_every_answered_event)
+{
+	struct http_res r;
+
+	start("batch_ms = 5s\n");
+	http_post(run.port, "/v1/traces", "[{\"model\":\"a\"},{\"model\":\"b\"}]",
+	    &r);
+	expect(&r, 202, NULL);
+	cr_assert_eq(kill(worker("writerd"), SIGKILL), 0);
+	cr_assert_eq(kill(run.pid, SIGTERM), 0);
+	cr_assert(harness_wait(octd_gone, &run, 15000));
+	cr_assert(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 2);
+}
+
+static int
+ingestd_serving_again(void *arg)
+{
+	struct http_res r;
+
+	(void)arg;
+	return http_req(run.port, "GET", "/healthz", NULL, 0, NULL, &r) == 0 &&
+	    r.status == 200 && harness_count(logpath_of("octd"),
+	    "stopped for reload") == 2;
+}
+
+/* Found in review: two reloads in a row stopped writerd while ingestd was
+ * still draining, and ingestd never got the new writerd's channel. */
+Test(ingest, two_reloads_in_a_row_do_not_strand_ingestd)
+{
+	struct http_res r;
+
+	start("batch_ms = 5s\n");
+	http_post(run.port, "/v1/traces", "[{\"model\":\"a\"},{\"model\":\"b\"}]",
+	    &r);
+	expect(&r, 202, NULL);
+	harness_write_conf(&run, "batch_ms = 5s\nauth_token = t\n");
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	harness_write_conf(&run, "batch_ms = 4s\nauth_token = t\n");
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(ingestd_serving_again, NULL, 20000),
+	    "ingestd and writerd restarted one after the other");
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 2);
+}
+
+static int
+host_room_full(void *arg)
+{
+	(void)arg;
+	return harness_count(logpath_of("ingestd"), "host metrics skipped") > 0;
+}
+
+/* Found in review: host metrics could take the client events' room, and
+ * the next request then killed ingestd. */
+Test(ingest, host_metrics_never_take_the_room_of_client_events)
+{
+	struct http_res	r;
+	pid_t		ing, wri;
+
+	harness_setup(&run, NULL);
+	{
+		char	*text = harness_slurp(run.conf), *p;
+		FILE	*f;
+
+		p = strstr(text, "metrics_interval_ms = 0\n");
+		cr_assert_not_null(p);
+		*p = '#';	/* the default is back, then ours */
+		f = fopen(run.conf, "w");
+		fputs(text, f);
+		fputs("metrics_interval_ms = 10ms\n", f);
+		fclose(f);
+		free(text);
+	}
+	harness_start(&run);
+	ing = worker("ingestd");
+	wri = worker("writerd");
+	cr_assert_eq(kill(wri, SIGSTOP), 0);
+	cr_assert(harness_wait(host_room_full, NULL, 10000));
+	http_post(run.port, "/v1/traces", "{\"model\":\"m\"}", &r);
+	expect(&r, 202, NULL);
+	cr_assert_eq(worker("ingestd"), ing, "ingestd still runs");
+	cr_assert_eq(kill(wri, SIGCONT), 0);
+	cr_assert(wait_count("SELECT count(*) FROM llm_traces", 1, 5000));
 }

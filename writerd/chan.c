@@ -193,6 +193,22 @@ chan_storage(int full)
 			send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)full);
 }
 
+/* Write what is queued for the peers now (the last acks, at exit). */
+void
+chan_flush_all(void)
+{
+	struct evbuffer	*q;
+	struct chan	*c;
+	int		 fd;
+
+	TAILQ_FOREACH(c, &chans, entry) {
+		q = bufferevent_get_output(c->bev);
+		fd = bufferevent_getfd(c->bev);
+		while (evbuffer_get_length(q) > 0 && evbuffer_write(q, fd) > 0)
+			;
+	}
+}
+
 void
 chan_close_all(void)
 {

@@ -166,6 +166,7 @@ writerd_shutdown(void)
 	if (batch_flush() == -1)
 		log_warnx("stopping with uncommitted events; ingestd keeps "
 		    "them for the next writerd");
+	chan_flush_all();
 	child_exit(0);
 }
 

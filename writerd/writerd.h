@@ -30,6 +30,7 @@ extern struct writerd wd;
 /* chan.c */
 void	 chan_open(enum proc_id peer, int fd);
 void	 chan_close_all(void);
+void	 chan_flush_all(void);
 /* Tell ingestd's channel(s) of stream that everything up to seq is stored. */
 void	 chan_committed(const char *stream, uint64_t seq);
 /* Tell every ingest channel whether storage is full. */
