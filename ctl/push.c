@@ -144,14 +144,19 @@ bar(json_t *o)
 {
 	json_int_t	total = json_integer_value(json_object_get(o, "total"));
 	json_int_t	sent = json_integer_value(json_object_get(o, "sent"));
+	json_int_t	ms = json_integer_value(json_object_get(o, "elapsed_ms"));
 	int		width = 30, fill = total > 0 ? (int)(sent * width /
 			    total) : width;
 
+	if (fill > width)
+		fill = width;
 	fprintf(stderr, "\r[%.*s%*s] %lld/%lld events  %.1f MB  %lld batches  "
-	    "%lld failures ", fill, "##############################",
-	    width - fill, "", sent, total, json_integer_value(json_object_get(o,
-	    "bytes")) / 1048576.0, json_integer_value(json_object_get(o,
-	    "batches")), json_integer_value(json_object_get(o, "failures")));
+	    "%lld failures  %lld events/s ", fill,
+	    "##############################", width - fill, "", sent, total,
+	    json_integer_value(json_object_get(o, "bytes")) / 1048576.0,
+	    json_integer_value(json_object_get(o, "batches")),
+	    json_integer_value(json_object_get(o, "failures")),
+	    ms > 0 ? sent * 1000 / ms : 0);
 }
 
 static void
