@@ -665,13 +665,22 @@ store_trim_synced(struct store *st, int64_t cutoff_ms, int limit, int *deleted)
 	return 0;
 }
 
+/*
+ * TRUNCATE waits for readers through the busy handler; with the usual
+ * 5 s timeout that would stall writerd's loop whenever pushd, ingestd's
+ * /metrics or octctl reads. Try without waiting: when a reader is in the
+ * way, SQLITE_BUSY, and the next pause in writes tries again.
+ */
 int
 store_checkpoint(struct store *st)
 {
-	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
-	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	int rc;
 
-	return rc == SQLITE_OK ? 0 : -1;
+	sqlite3_busy_timeout(st->db, 0);
+	rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL);
+	sqlite3_busy_timeout(st->db, 5000);
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
 }
 
 int

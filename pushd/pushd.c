@@ -39,6 +39,7 @@
  */
 struct session {
 	int			 active, force, verbose, failed;
+	int			 fetched;	/* its first fetch is done */
 	int64_t			 batch, total, sent, bytes, batches, dead;
 	int64_t			 started;
 	struct fetch_cursor	 cur;
@@ -297,7 +298,7 @@ cycle_done(void)
 	if (maybe_exit())
 		return;
 	pd.waiting = 0;
-	if (pd.ses.active && (pd.ses.failed || !pd.more)) {
+	if (pd.ses.active && pd.ses.fetched && (pd.ses.failed || !pd.more)) {
 		session_end(pd.ses.failed ? pd.last_error : NULL);
 		pd.paused_until = pd.ses.failed ? pd.paused_until : 0;
 	}
@@ -470,7 +471,7 @@ on_answer(const struct send_result *res, void *arg)
 	what[strcspn(what, "\r\n")] = '\0';
 	log_debug("batch %s: %d events, %s in %lld ms", r->batch_id, r->n,
 	    what, (long long)res->elapsed_ms);
-	if (pd.ses.active)
+	if (pd.ses.active && pd.ses.fetched)
 		session_answer(r, res, st >= 200 && st < 300 ? r->n -
 		    count_rejected(r, res->body) : 0, st >= 200 && st < 300 ?
 		    count_rejected(r, res->body) : (st == 413 || st == 400 ||
@@ -627,6 +628,8 @@ fetch(void)
 		return 0;
 	}
 	pd.more = n == batch;
+	if (pd.ses.active)
+		pd.ses.fetched = 1;
 	if (n > 0 && pd.ses.active) {
 		pd.ses.cur.received_at = rows[n - 1].received_at;
 		pd.ses.cur.kind = rows[n - 1].kind;
@@ -673,6 +676,8 @@ cycle(void)
 		TAILQ_INSERT_HEAD(&pd.queue, pd.retry, entry);
 		pd.retry = NULL;
 		pd.more = 1;
+		if (pd.ses.active)
+			pd.ses.fetched = 1;	/* the session starts here */
 	} else if (!fetch()) {
 		cycle_done();
 		return;

@@ -520,12 +520,18 @@ post_loop(void *arg)
 static void
 assert_all_stored_once(json_t *ids)
 {
-	char	sql[200];
-	size_t	i, n = json_array_size(ids);
+	char		sql[200];
+	size_t		i, n = json_array_size(ids);
+	long long	at30;
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces");
-	cr_assert(wait_count(sql, (long long)n, 10000), "rows %lld, answered %zu",
-	    db_int(&run, sql), n);
+	if (!wait_count(sql, (long long)n, 30000)) {
+		/* late, or lost? say which */
+		at30 = db_int(&run, sql);
+		wait_count(sql, (long long)n, 20000);
+		cr_assert_fail("answered %zu: %lld rows after 30 s, %lld after "
+		    "50 s", n, at30, db_int(&run, sql));
+	}
 	cr_assert_eq(db_int(&run, "SELECT count(DISTINCT trace_id) FROM "
 	    "llm_traces"), (long long)n, "no duplicates");
 	for (i = 0; i < n; i += 97) {
