@@ -207,7 +207,10 @@ follow_push(int fd, int verbose)
 		fprintf(stderr, "\n");
 	if (last == NULL)
 		fprintf(stderr, "octctl: octd closed the connection\n");
-	else if (json_object_get(last, "total") == NULL)
+	else if (json_object_get(last, "total") == NULL ||
+	    (json_is_string(json_object_get(last, "error")) &&
+	    json_integer_value(json_object_get(last, "batches")) == 0))
+		/* nothing was tried: the reason alone says it */
 		fprintf(stderr, "octctl: %s\n", json_string_value(
 		    json_object_get(last, "error")));
 	else {

@@ -329,7 +329,8 @@ proc_push(int force, int64_t batch, int verbose)
 {
 	struct proc *p = &procs[PROC_PUSHD];
 
-	if (!alive(p) || p->state != PS_RUNNING)
+	/* a starting pushd reads its config first: the request can wait */
+	if (!alive(p) || (p->state != PS_RUNNING && p->state != PS_STARTING))
 		return -1;
 	msg_init(&sup.out, MSG_CTL_PUSH, 0);
 	msg_add_u8(&sup.out, (uint8_t)force);
