@@ -195,6 +195,26 @@ harness_child(pid_t ppid, const char *name)
 	return found;
 }
 
+pid_t
+harness_worker(struct octd_run *r, const char *name)
+{
+	char comm[32];
+
+	snprintf(comm, sizeof(comm), "oct-%s", name);
+	return harness_child(r->pid, comm);
+}
+
+const char *
+harness_log(struct octd_run *r, const char *name)
+{
+	static char	 p[4][600];
+	static int	 n;
+	char		*s = p[n++ % 4];
+
+	snprintf(s, sizeof(p[0]), "%s/log/%s.log", r->dir, name);
+	return s;
+}
+
 char *
 harness_slurp(const char *path)
 {
@@ -265,29 +285,22 @@ harness_run(char *const argv[], char *out, size_t outlen)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Append to a NUL-terminated buffer of a fixed size (a struct field). */
+struct sink {
+	char	*buf;
+	size_t	 cap;
+};
+
 static size_t
 collect(char *p, size_t size, size_t n, void *arg)
 {
-	char	*buf = arg;
-	size_t	 have = strlen(buf), add = size * n;
+	struct sink	*k = arg;
+	size_t		 have = strlen(k->buf), add = size * n;
 
-	if (have + add >= 4096)
-		add = have < 4095 ? 4095 - have : 0;
-	memcpy(buf + have, p, add);
-	buf[have + add] = '\0';
-	return size * n;
-}
-
-static size_t
-collect_body(char *p, size_t size, size_t n, void *arg)
-{
-	char	*buf = arg;
-	size_t	 have = strlen(buf), add = size * n;
-
-	if (have + add >= 8192)
-		add = have < 8191 ? 8191 - have : 0;
-	memcpy(buf + have, p, add);
-	buf[have + add] = '\0';
+	if (have + add >= k->cap)
+		add = have < k->cap - 1 ? k->cap - 1 - have : 0;
+	memcpy(k->buf + have, p, add);
+	k->buf[have + add] = '\0';
 	return size * n;
 }
 
@@ -299,6 +312,8 @@ http_req(int port, const char *method, const char *path, const char *body,
 	struct curl_slist	*hl = NULL;
 	char			 url[512];
 	int			 have_ct = 0, r;
+	struct sink		 body_sink = { res->body, sizeof(res->body) };
+	struct sink		 head_sink = { res->headers, sizeof(res->headers) };
 
 	memset(res, 0, sizeof(*res));
 	cr_assert_not_null(c);
@@ -323,10 +338,10 @@ http_req(int port, const char *method, const char *path, const char *body,
 	}
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, res->body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body_sink);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, res->headers);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &head_sink);
 	r = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
 	curl_slist_free_all(hl);

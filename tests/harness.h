@@ -28,6 +28,10 @@ void	 harness_teardown(struct octd_run *);
 /* Reap octd if it exited; returns 1 once it has. */
 int	 harness_reaped(struct octd_run *);
 
+/* pid of run's worker ("ingestd", ...), or 0. */
+pid_t	 harness_worker(struct octd_run *, const char *name);
+/* run's log of a process ("octd", "ingestd", ...); a rotating static buffer. */
+const char *harness_log(struct octd_run *, const char *name);
 /* Poll cond(arg) every 10 ms for up to ms; returns 1 if it became true. */
 int	 harness_wait(int (*cond)(void *), void *arg, int ms);
 /* pid of the child of ppid whose comm is name, or 0. */

@@ -26,6 +26,9 @@
 
 #include "harness.h"
 
+#define logpath_of(name)	harness_log(&run, name)
+#define worker(name)	harness_worker(&run, name)
+
 static struct octd_run run;
 
 static void
@@ -78,26 +81,6 @@ wait_count(const char *sql, long long want, int ms)
 	struct count_arg c = { sql, want };
 
 	return harness_wait(count_is, &c, ms);
-}
-
-static const char *
-logpath_of(const char *name)
-{
-	static char p[4][600];
-	static int n;
-	char *s = p[n++ % 4];
-
-	snprintf(s, sizeof(p[0]), "%s/log/%s.log", run.dir, name);
-	return s;
-}
-
-static pid_t
-worker(const char *name)
-{
-	char comm[32];
-
-	snprintf(comm, sizeof(comm), "oct-%s", name);
-	return harness_child(run.pid, comm);
 }
 
 /* The first trace id of a 202/200 answer. */

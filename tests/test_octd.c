@@ -18,6 +18,9 @@
 
 #include "harness.h"
 
+#define logpath(name)	harness_log(&run, name)
+#define worker(name)	harness_worker(&run, name)
+
 static struct octd_run run;
 
 static void
@@ -27,26 +30,6 @@ teardown(void)
 }
 
 TestSuite(octd, .fini = teardown, .timeout = 60);
-
-static char *
-logpath(const char *name)
-{
-	static char p[4][512];
-	static int n;
-	char *s = p[n++ % 4];
-
-	snprintf(s, sizeof(p[0]), "%s/log/%s.log", run.dir, name);
-	return s;
-}
-
-static pid_t
-worker(const char *name)
-{
-	char comm[32];
-
-	snprintf(comm, sizeof(comm), "oct-%s", name);
-	return harness_child(run.pid, comm);
-}
 
 struct replaced {
 	const char	*name;

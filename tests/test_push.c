@@ -28,6 +28,8 @@
 
 #include "harness.h"
 
+#define worker(name)	harness_worker(&run, name)
+
 static struct octd_run	run;
 static void coll_stop(void);
 static pid_t		receiver;
@@ -660,15 +662,6 @@ some_synced(void *arg)
 	(void)arg;
 	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at "
 	    "IS NOT NULL") >= 1000;
-}
-
-static pid_t
-worker(const char *name)
-{
-	char comm[32];
-
-	snprintf(comm, sizeof(comm), "oct-%s", name);
-	return harness_child(run.pid, comm);
 }
 
 Test(push, kill9_of_pushd_and_writerd_mid_push_loses_and_duplicates_nothing)
