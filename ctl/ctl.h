@@ -26,6 +26,8 @@ struct json_t;
 struct json_t *ctl_request(struct ctl *, const char *cmd);
 /* Connect to octd's control socket; -1 after saying why. */
 int	 ctl_connect(struct ctl *);
+/* The same, silent: -1 with errno (ENOENT, ECONNREFUSED: not running). */
+int	 ctl_dial(struct ctl *);
 /* Parse "--json" as a command's only option; -1 on anything else. */
 int	 ctl_json_flag(int argc, char **argv, int *json);
 void	 ctl_usage(void) __attribute__((noreturn));

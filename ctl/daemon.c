@@ -19,10 +19,10 @@
 #include "store.h"
 
 int
-ctl_connect(struct ctl *c)
+ctl_dial(struct ctl *c)
 {
 	struct sockaddr_un	sun;
-	int			fd;
+	int			fd, e;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -30,18 +30,29 @@ ctl_connect(struct ctl *c)
 	    c->conf.run_dir);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		if (errno == ENOENT || errno == ECONNREFUSED)
-			fprintf(stderr, "octctl: octd is not running (no %s); "
-			    "start it with: octd -c %s\n", sun.sun_path,
-			    c->conf_path);
-		else
-			fprintf(stderr, "octctl: %s: %s\n", sun.sun_path,
-			    strerror(errno));
+		e = errno;
 		if (fd != -1)
 			close(fd);
+		errno = e;
 		return -1;
 	}
 	return fd;
+}
+
+int
+ctl_connect(struct ctl *c)
+{
+	int fd;
+
+	if ((fd = ctl_dial(c)) != -1)
+		return fd;
+	if (errno == ENOENT || errno == ECONNREFUSED)
+		fprintf(stderr, "octctl: octd is not running (no %s/control.sock); "
+		    "start it with: octd -c %s\n", c->conf.run_dir, c->conf_path);
+	else
+		fprintf(stderr, "octctl: %s/control.sock: %s\n", c->conf.run_dir,
+		    strerror(errno));
+	return -1;
 }
 
 json_t *

@@ -2,25 +2,32 @@
  * push.c: octctl push.
  *
  * Through the running daemon: octd passes the request to pushd, which
- * makes one pass over the rows and reports each answer; octctl draws a
- * progress bar on a terminal, or prints one summary line otherwise, and
- * exits 0 only when nothing is left to deliver. --dry-run reads the rows
- * a push would send (read-only), cuts them into requests with pushd's own
- * code, and prints their number and sizes; it sends nothing and changes
- * nothing. Pushing with octd stopped is not built yet.
+ * makes one pass over the rows and reports each answer. With octd
+ * stopped, octctl takes the writer lock on oct.db and runs the same pass
+ * itself (pushd/cycle.c), applying each mark at once. Either way octctl
+ * draws a progress bar on a terminal, or prints one summary line
+ * otherwise, and exits 0 only when nothing is left to deliver. --dry-run
+ * reads the rows a push would send (read-only), cuts them into requests
+ * with pushd's own code, and prints their number and sizes; it sends
+ * nothing and changes nothing.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "ctl.h"
 #include "event.h"
+#include "log.h"
+#include "marks.h"
+#include "msg.h"
 #include "oct.h"
 #include "pushd.h"
 #include "store.h"
@@ -176,37 +183,41 @@ verbose_line(json_t *req)
 	printf(" in %lld ms\n", json_integer_value(json_object_get(req, "ms")));
 }
 
-/* Read octd's lines until the last; returns the exit status. */
-static int
-follow_push(int fd, int verbose)
-{
-	FILE		*f = fdopen(fd, "r");
-	char		*line = NULL;
-	size_t		 cap = 0;
-	json_t		*o, *last = NULL;
-	int		 tty = isatty(STDERR_FILENO), r = 1;
+/* What the lines of a push have said so far. */
+struct follow {
+	int	 verbose, tty;
+	json_t	*last;
+};
 
-	while (f != NULL && getline(&line, &cap, f) != -1) {
-		if ((o = json_loads(line, 0, NULL)) == NULL)
-			break;
-		if (verbose && json_is_object(json_object_get(o, "request"))) {
-			if (tty)
-				fprintf(stderr, "\r\033[K");
-			verbose_line(json_object_get(o, "request"));
-			fflush(stdout);
-		}
-		if (tty && json_object_get(o, "total") != NULL)
-			bar(o);
-		json_decref(last);
-		last = o;
-		if (json_is_true(json_object_get(o, "done")) ||
-		    json_object_get(o, "total") == NULL)
-			break;
+/* One progress line; returns 1 once it is the last. */
+static int
+follow_line(struct follow *f, json_t *o)
+{
+	if (f->verbose && json_is_object(json_object_get(o, "request"))) {
+		if (f->tty)
+			fprintf(stderr, "\r\033[K");
+		verbose_line(json_object_get(o, "request"));
+		fflush(stdout);
 	}
-	if (tty)
+	if (f->tty && json_object_get(o, "total") != NULL)
+		bar(o);
+	json_decref(f->last);
+	f->last = o;
+	return json_is_true(json_object_get(o, "done")) ||
+	    json_object_get(o, "total") == NULL;
+}
+
+/* The summary after the last line; returns the exit status. */
+static int
+follow_end(struct follow *f)
+{
+	json_t	*last = f->last;
+	int	 r = 1;
+
+	if (f->tty)
 		fprintf(stderr, "\n");
 	if (last == NULL)
-		fprintf(stderr, "octctl: octd closed the connection\n");
+		fprintf(stderr, "octctl: the push ended without a word\n");
 	else if (json_object_get(last, "total") == NULL ||
 	    (json_is_string(json_object_get(last, "error")) &&
 	    json_integer_value(json_object_get(last, "batches")) == 0))
@@ -230,12 +241,139 @@ follow_push(int fd, int verbose)
 		    !json_is_string(json_object_get(last, "error")) ? 0 : 1;
 	}
 	json_decref(last);
+	f->last = NULL;
+	return r;
+}
+
+/* Read octd's lines until the last; returns the exit status. */
+static int
+follow_push(int fd, int verbose)
+{
+	struct follow	 fw = { verbose, isatty(STDERR_FILENO), NULL };
+	FILE		*f = fdopen(fd, "r");
+	char		*line = NULL;
+	size_t		 cap = 0;
+	json_t		*o;
+
+	while (f != NULL && getline(&line, &cap, f) != -1) {
+		if ((o = json_loads(line, 0, NULL)) == NULL ||
+		    follow_line(&fw, o))
+			break;
+	}
+	if (fw.last == NULL)
+		fprintf(stderr, "octctl: octd closed the connection\n");
 	free(line);
 	if (f != NULL)
 		fclose(f);
 	else
 		close(fd);
-	return r;
+	return fw.last == NULL ? 1 : follow_end(&fw);
+}
+
+/*
+ * With octd stopped: octctl is the writer. Each mark is applied in a
+ * transaction of its own as soon as the cycle hands it over, so the
+ * cycle never waits for a commit.
+ */
+static struct {
+	struct store		*st;
+	struct event_base	*base;
+	struct follow		 fw;
+	uint64_t		 seq;
+	int			 failed;
+} off = { .seq = 1 };
+
+static void
+off_mark(struct msgb *b)
+{
+	struct msg	m;
+	size_t		len;
+
+	off.seq++;
+	if (msg_parse(b->buf, b->len, &m, &len) != 1 ||
+	    store_begin(off.st) == -1 || marks_apply(off.st, &m) == -1 ||
+	    store_commit(off.st) == -1) {
+		if (!off.failed)
+			fprintf(stderr, "\noctctl: cannot record what the "
+			    "collector answered: %s\n", store_error(off.st));
+		store_rollback(off.st);
+		off.failed = 1;
+		event_base_loopbreak(off.base);
+	}
+	msg_free(b);
+}
+
+static uint64_t
+off_next_seq(void)
+{
+	return off.seq;
+}
+
+static int
+off_idle(void)
+{
+	return 1;
+}
+
+static void
+off_report(int done, const char *line)
+{
+	json_t *o = json_loads(line, 0, NULL);
+
+	if (o != NULL && follow_line(&off.fw, o))
+		done = 1;
+	if (done)
+		event_base_loopbreak(off.base);
+}
+
+static void
+off_exit(void)
+{
+	event_base_loopbreak(off.base);
+}
+
+static const struct push_sink off_sink = {
+	.mark = off_mark,
+	.next_seq = off_next_seq,
+	.idle = off_idle,
+	.report = off_report,
+	.exit = off_exit,
+};
+
+static int
+push_offline(struct ctl *c, int force, int64_t batch, int verbose)
+{
+	char	path[4096], err[1024];
+	int	r;
+
+	snprintf(path, sizeof(path), "%s/oct.db", c->conf.data_dir);
+	if (access(path, F_OK) == -1) {
+		fprintf(stderr, "octctl: octd is not running and there is no %s "
+		    "yet: nothing to push\n", path);
+		return 1;
+	}
+	if ((off.st = store_open(path, STORE_RW, c->conf.sqlite_synchronous == CONF_SYNC_FULL, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "octctl: octd is not running; pushing without "
+		    "it needs the writer lock: %s\n", err);
+		return 1;
+	}
+	/* the cycle's own log lines: warnings with --verbose, else none */
+	log_init("octctl", verbose ? LOG_WARN : LOG_FATAL);
+	if ((off.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	off.fw.verbose = verbose;
+	off.fw.tty = isatty(STDERR_FILENO);
+	push_init(off.base, &c->conf, &off_sink, off.st);
+	push_session(force, verbose, batch);
+	if (off.fw.last == NULL || !json_is_true(json_object_get(off.fw.last,
+	    "done")))
+		event_base_dispatch(off.base);
+	r = follow_end(&off.fw);
+	push_free();
+	event_base_free(off.base);
+	store_close(off.st);
+	return off.failed ? 1 : r;
 }
 
 static int
@@ -244,9 +382,11 @@ push_now(struct ctl *c, int force, int64_t batch, int verbose)
 	char	req[256];
 	int	fd, n;
 
-	if ((fd = ctl_connect(c)) == -1) {
-		fprintf(stderr, "octctl: pushing with octd stopped is not built "
-		    "yet\n");
+	if ((fd = ctl_dial(c)) == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			return push_offline(c, force, batch, verbose);
+		fprintf(stderr, "octctl: %s/control.sock: %s\n",
+		    c->conf.run_dir, strerror(errno));
 		return 1;
 	}
 	n = snprintf(req, sizeof(req), "{\"cmd\":\"push\",\"force\":%s,"

@@ -1,8 +1,9 @@
 /*
  * pushd.h: oct-pushd, the push loop.
  *
- * pushd.c runs the cycle (fetch due rows, send requests, act on answers,
- * hand marks to writerd, wait); envelope.c builds request bodies and splits
+ * cycle.c runs the cycle (fetch due rows, send requests, act on answers,
+ * hand marks on, wait), for oct-pushd (pushd.c: marks go to writerd) and
+ * for octctl push with octd stopped (marks applied at once); envelope.c builds request bodies and splits
  * them by push_max_payload_bytes; sign.c compresses and signs; send.c sends
  * with libcurl on the event loop; link.c carries marks to writerd and
  * sends them again to a new writerd until they are committed; retry.c is
@@ -22,6 +23,35 @@ struct conf;
 struct event_base;
 struct key;
 struct msgb;
+
+/* cycle.c */
+/* Where the cycle's marks and reports go. */
+struct push_sink {
+	/* Take over a MSG_MARK_* frame numbered next_seq(). */
+	void	 (*mark)(struct msgb *);
+	uint64_t (*next_seq)(void);
+	/* Every mark handed over is committed. */
+	int	 (*idle)(void);
+	/* A progress line of an octctl push (JSON); done on the last. */
+	void	 (*report)(int done, const char *json_line);
+	/* Stopping, nothing in flight, every mark committed: leave. */
+	void	 (*exit)(void);
+};
+/*
+ * Set up on base; rows are read through rw if given (octctl holding the
+ * writer lock), else through a read-only connection opened when needed.
+ */
+void	 push_init(struct event_base *, const struct conf *,
+	    const struct push_sink *, struct store *rw);
+/* Push every push_interval_ms from now on (oct-pushd). */
+void	 push_start(void);
+/* One pass over the rows for octctl push; reports through the sink. */
+void	 push_session(int force, int verbose, int64_t batch);
+/* The sink's marks waiting earlier are committed now. */
+void	 push_marks_committed(void);
+/* Finish the request in flight, then exit through the sink. */
+void	 push_stop(void);
+void	 push_free(void);
 
 /* A request: rows that go together under one batch id. */
 struct req {

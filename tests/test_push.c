@@ -6,9 +6,11 @@
 #include "config.h"
 
 #include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <pty.h>
@@ -319,9 +321,9 @@ begin(const char *extra)
 	harness_start(&run);
 }
 
-/* Start the collector for the run's key and point octd at it (a reload). */
+/* Start the collector for the run's key and point the config at it. */
 static void
-push_to_collector(const int *statuses, const char *extra)
+point_at_collector(const int *statuses, const char *extra)
 {
 	char	key[128], conf[1024];
 	size_t	len;
@@ -333,6 +335,13 @@ push_to_collector(const int *statuses, const char *extra)
 	snprintf(conf, sizeof(conf), "%spush_url = http://127.0.0.1:%d/in\n",
 	    extra != NULL ? extra : "", coll.port);
 	harness_write_conf(&run, conf);
+}
+
+/* The same, and tell the running octd (a reload). */
+static void
+push_to_collector(const int *statuses, const char *extra)
+{
+	point_at_collector(statuses, extra);
 	cr_assert_eq(kill(run.pid, SIGHUP), 0);
 }
 
@@ -864,4 +873,88 @@ Test(push, a_stop_during_a_request_keeps_its_marks)
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "synced_at IS NOT NULL AND batch_id IS NOT NULL"), 2,
 	    "the answer came during the stop; its marks are committed");
+}
+
+/* Stop octd and wait until it is gone. */
+static void
+stop_octd(void)
+{
+	cr_assert_eq(kill(run.pid, SIGTERM), 0);
+	cr_assert(harness_wait(stopped, &run, 15000));
+	cr_assert(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0);
+}
+
+Test(push, octctl_push_with_octd_stopped_delivers_to_a_receiver)
+{
+	char	key[128], conf[256], out[65536];
+	int	port;
+
+	begin(NULL);
+	post_n("m", 30);
+	stop_octd();
+	harness_pubkey(&run, key, sizeof(key));
+	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
+	receiver = harness_receiver(recv_db, key, &port);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
+	    "push_max_payload_bytes = 2k\n", port);
+	harness_write_conf(&run, conf);
+	cr_assert_eq(octctl_push(out, sizeof(out), "--verbose", NULL), 0, "%s",
+	    out);
+	cr_assert(strstr(out, "-> HTTP 200 in "), "%s", out);
+	cr_assert(strstr(out, "pushed 30 of 30 events in "), "%s", out);
+	cr_assert(strstr(out, ", 0 failures, 0 dead, 0 left\n"), "%s", out);
+	cr_assert_eq(file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
+	    "events"), 30, "verified and stored by oct-receiver");
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NOT NULL AND batch_id IS NOT NULL"), 30,
+	    "marked synced by octctl itself");
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM push_state WHERE "
+	    "last_success_at > 0"), 1);
+}
+
+Test(push, octctl_push_with_octd_stopped_charges_a_failure)
+{
+	static const int script[] = { 503, -1 };
+	char out[65536];
+
+	begin(NULL);
+	post_n("m", 3);
+	stop_octd();
+	point_at_collector(script, NULL);
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 1, "%s", out);
+	cr_assert(strstr(out, "pushed 0 of 3 events in 1 batches"), "%s", out);
+	cr_assert(strstr(out, "1 failures, 0 dead, 3 left"), "%s", out);
+	cr_assert(strstr(out, "octctl: HTTP 503"), "%s", out);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NULL AND push_attempts = 1 AND next_push_at > 0 AND "
+	    "last_push_error LIKE 'HTTP 503%'"), 3, "the attempt is recorded");
+	cr_assert_eq(octctl_push(out, sizeof(out), "--force", NULL), 0, "%s",
+	    out);
+	cr_assert(strstr(out, "pushed 3 of 3 events in 1 batches"), "%s", out);
+	cr_assert_eq(coll_int(&coll.stored), 3);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NOT NULL"), 3);
+}
+
+Test(push, octctl_push_with_octd_stopped_needs_the_writer_lock)
+{
+	static const int script[] = { -1 };
+	char	out[65536], lock[700];
+	int	fd;
+
+	begin(NULL);
+	post_n("m", 2);
+	stop_octd();
+	point_at_collector(script, NULL);
+	snprintf(lock, sizeof(lock), "%s/data/oct.db.lock", run.dir);
+	cr_assert_neq(fd = open(lock, O_RDWR), -1);
+	cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 1, "%s", out);
+	cr_assert(strstr(out, "octctl: octd is not running; pushing without it "
+	    "needs the writer lock: "), "%s", out);
+	cr_assert(strstr(out, "in use by another writer"), "%s", out);
+	cr_assert_eq(coll_int(&coll.requests), 0);
+	close(fd);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NULL AND push_attempts = 0"), 2, "nothing changed");
 }

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "event.h"
 #include "log.h"
+#include "marks.h"
 #include "msg.h"
 #include "store.h"
 #include "writerd.h"
@@ -112,7 +113,7 @@ insert_all(void)
 		    &framelen) != 1)
 			fatalx("batch: undecodable frame");
 		if (m.type != MSG_EVENT_ADD) {
-			if (marks_apply(&m) == -1)
+			if (marks_apply(wd.store, &m) == -1)
 				return -1;
 			continue;
 		}

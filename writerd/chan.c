@@ -21,6 +21,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "marks.h"
 #include "msg.h"
 #include "store.h"
 #include "writerd.h"

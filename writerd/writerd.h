@@ -50,12 +50,6 @@ uint64_t batch_last_seq(const char *stream);
 int	 batch_flush(void);
 void	 batch_free(void);
 
-/* marks.c */
-/* 0 if a MSG_MARK_* frame is well formed (m is not consumed). */
-int	 marks_check(struct msg *);
-/* Apply it inside the open transaction; -1 on a store error. */
-int	 marks_apply(struct msg *);
-
 /* writerd.c */
 /* After every commit: housekeeping that must follow writes. */
 void	 writerd_committed(void);

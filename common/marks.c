@@ -1,9 +1,10 @@
 /*
  * marks.c: applying pushd's sync marks (MSG_MARK_*) to oct.db.
  *
- * Called by batch.c inside the batch transaction, so a mark and the
- * stream cursor that records it commit together. Frames were checked
- * when they arrived (marks_check); here they are trusted.
+ * writerd calls marks_apply inside its batch transaction, so a mark and
+ * the stream cursor that records it commit together; octctl push with
+ * octd stopped applies each mark in a transaction of its own. Frames
+ * from a socket are checked when they arrive (marks_check).
  */
 #include "config.h"
 
@@ -11,10 +12,10 @@
 #include "log.h"
 #include "msg.h"
 #include "store.h"
-#include "writerd.h"
+#include "marks.h"
 
 static int
-rows_synced(struct msg *m, int apply)
+rows_synced(struct store *st, struct msg *m, int apply)
 {
 	const char	*batch = msg_get_str(m, NULL);
 	int64_t		 at = msg_get_i64(m);
@@ -27,14 +28,14 @@ rows_synced(struct msg *m, int apply)
 		id = msg_get_i64(m);
 		if (kind >= EV_NKINDS)
 			return -1;
-		if (apply && store_mark_synced(wd.store, kind, id, batch, at))
+		if (apply && store_mark_synced(st, kind, id, batch, at))
 			return -1;
 	}
 	return msg_done(m);
 }
 
 static int
-rows_failed(struct msg *m, int apply)
+rows_failed(struct store *st, struct msg *m, int apply)
 {
 	const char	*batch = msg_get_str(m, NULL), *error;
 	int64_t		 next_at = msg_get_i64(m), max, before, id;
@@ -51,7 +52,7 @@ rows_failed(struct msg *m, int apply)
 		id = msg_get_i64(m);
 		if (kind >= EV_NKINDS)
 			return -1;
-		if (apply && store_mark_failed(wd.store, kind, id, batch,
+		if (apply && store_mark_failed(st, kind, id, batch,
 		    next_at, error, charge, max, before))
 			return -1;
 	}
@@ -59,7 +60,7 @@ rows_failed(struct msg *m, int apply)
 }
 
 static int
-rows_dead(struct msg *m, int apply)
+rows_dead(struct store *st, struct msg *m, int apply)
 {
 	const char	*reason;
 	uint32_t	 n = msg_get_u32(m);
@@ -72,36 +73,36 @@ rows_dead(struct msg *m, int apply)
 		reason = msg_get_str(m, NULL);
 		if (kind >= EV_NKINDS)
 			return -1;
-		if (apply && store_mark_dead(wd.store, kind, id, reason))
+		if (apply && store_mark_dead(st, kind, id, reason))
 			return -1;
 	}
 	return msg_done(m);
 }
 
 static int
-push_state(struct msg *m, int apply)
+push_state(struct store *st, struct msg *m, int apply)
 {
 	int64_t		 at = msg_get_i64(m);
 	const char	*error = msg_get_str(m, NULL);
 
 	if (msg_done(m) == -1)
 		return -1;
-	return apply ? store_set_push_state(wd.store, at, error) : 0;
+	return apply ? store_set_push_state(st, at, error) : 0;
 }
 
 /* Read (and with apply, store) one mark. Returns 0, or -1. */
 static int
-marks_do(struct msg *m, int apply)
+marks_do(struct store *st, struct msg *m, int apply)
 {
 	switch (m->type) {
 	case MSG_MARK_SYNCED:
-		return rows_synced(m, apply);
+		return rows_synced(st, m, apply);
 	case MSG_MARK_FAILED:
-		return rows_failed(m, apply);
+		return rows_failed(st, m, apply);
 	case MSG_MARK_DEAD:
-		return rows_dead(m, apply);
+		return rows_dead(st, m, apply);
 	case MSG_MARK_STATE:
-		return push_state(m, apply);
+		return push_state(st, m, apply);
 	}
 	return -1;
 }
@@ -111,11 +112,11 @@ marks_check(struct msg *m)
 {
 	struct msg copy = *m;
 
-	return marks_do(&copy, 0);
+	return marks_do(NULL, &copy, 0);
 }
 
 int
-marks_apply(struct msg *m)
+marks_apply(struct store *st, struct msg *m)
 {
-	return marks_do(m, 1);
+	return marks_do(st, m, 1);
 }
