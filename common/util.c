@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,40 @@
 
 #include "util.h"
 
+/*
+ * Random bytes for UUIDs, fetched from libsodium 4 KiB at a time: one
+ * getrandom(2) per 256 ids instead of one each. A forked child starts
+ * with an empty pool so it never repeats its parent's ids.
+ */
+static struct {
+	unsigned char	 buf[4096];
+	size_t		 left;
+	int		 hooked;
+} pool;
+
+static void
+pool_forget(void)
+{
+	sodium_memzero(&pool, sizeof(pool));
+	pool.hooked = 1;
+}
+
+static void
+pool_take(unsigned char *b, size_t n)
+{
+	if (!pool.hooked) {
+		pthread_atfork(NULL, NULL, pool_forget);
+		pool.hooked = 1;
+	}
+	if (pool.left < n) {
+		randombytes_buf(pool.buf, sizeof(pool.buf));
+		pool.left = sizeof(pool.buf);
+	}
+	pool.left -= n;
+	memcpy(b, pool.buf + pool.left, n);
+	sodium_memzero(pool.buf + pool.left, n);
+}
+
 void
 uuid_v4(char out[UUID_STR_LEN])
 {
@@ -19,7 +54,7 @@ uuid_v4(char out[UUID_STR_LEN])
 	static const char hex[] = "0123456789abcdef";
 	int		 i, o = 0;
 
-	randombytes_buf(b, sizeof(b));
+	pool_take(b, sizeof(b));
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
 	for (i = 0; i < 16; i++) {

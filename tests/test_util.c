@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -78,6 +80,28 @@ Test(uuid, v4_format_and_unique)
 	for (i = 0; i < 1000; i++)
 		for (j = i + 1; j < 1000; j++)
 			cr_assert_str_neq(ids[i], ids[j]);
+}
+
+/* ids come from a pool of random bytes: a fork must not share it */
+Test(uuid, a_forked_child_never_repeats_its_parents_ids)
+{
+	char	a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN];
+	int	fds[2], status;
+	pid_t	pid;
+
+	cr_assert(sodium_init() >= 0);
+	uuid_v4(a);			/* the pool is filled */
+	cr_assert_eq(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		uuid_v4(c);
+		_exit(write(fds[1], c, sizeof(c)) == sizeof(c) ? 0 : 1);
+	}
+	cr_assert_gt(pid, 0);
+	uuid_v4(b);
+	cr_assert_eq(read(fds[0], c, sizeof(c)), (ssize_t)sizeof(c));
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_str_neq(b, c, "parent and child drew the same id %s", b);
+	cr_assert_str_neq(a, c);
 }
 
 Test(util, mkdir_p_makes_parents_with_mode)
