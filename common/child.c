@@ -215,6 +215,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 int
 child_run(enum proc_id id, const struct child_ops *ops)
 {
+	struct event_config *cfg;
+
 	child.id = id;
 	child.ops = ops;
 	log_init(proc_name(id), LOG_INFO);
@@ -232,7 +234,18 @@ child_run(enum proc_id id, const struct child_ops *ops)
 	signal(SIGHUP, SIG_IGN);
 	if (fd_nonblock(SUP_FD) == -1)
 		fatal("fd %d", SUP_FD);
-	if ((child.base = event_base_new()) == NULL)
+	/*
+	 * The epoll changelist folds the add/del pairs evhttp makes on every
+	 * request (read off, write on, write off, read on) into at most one
+	 * epoll_ctl per descriptor and loop turn. oct never dup()s a watched
+	 * descriptor, the case the changelist gets wrong.
+	 */
+	if ((cfg = event_config_new()) == NULL)
+		fatalx("event_config_new failed");
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	child.base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (child.base == NULL)
 		fatalx("event_base_new failed");
 	child.ev_sup = event_new(child.base, SUP_FD, EV_READ | EV_PERSIST,
 	    sup_read, NULL);
