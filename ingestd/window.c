@@ -3,9 +3,13 @@
  *
  * Every event accepted gets the next channel sequence number and stays in
  * this ring until writerd says it is committed (EVENT_COMMITTED is
- * cumulative). Frames are written with write(2) straight from here rather
+ * cumulative). Frames are written with writev(2) straight from here rather
  * than through a bufferevent, so "written" means in the socket: only then
- * does a client get its 202 (SPEC section 4 promise). When the channel is
+ * does a client get its 202 (SPEC section 4 promise). The frames of all
+ * the requests one turn of the event loop handles go out in one writev,
+ * from an event activated by the first of them and run after the rest:
+ * one system call and one wake-up of writerd per turn, not per event;
+ * their 202s follow at once. When the channel is
  * lost, everything not yet committed is written again to the next writerd
  * after an EVENT_HELLO naming this ingestd's stream; writerd drops what it
  * already has by sequence number.
@@ -18,6 +22,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -48,10 +53,14 @@ static struct {
 	int		 fd;
 	int		 storage_full;
 	struct event	*ev_read, *ev_write;
+	struct event	*ev_flush;	/* end of this loop turn */
+	int		 flush_due;
 	struct evbuffer	*in;
 	char		 stream[UUID_STR_LEN];
 	void		(*progress)(void);
 } win = { .fd = -1 };
+
+static void	on_flush(evutil_socket_t, short, void *);
 
 static struct slot *
 slot_at(size_t i)
@@ -65,7 +74,8 @@ window_init(size_t capacity)
 	win.limit = capacity;
 	win.cap = capacity + HOST_ROOM;
 	if ((win.ring = calloc(win.cap, sizeof(*win.ring))) == NULL ||
-	    (win.in = evbuffer_new()) == NULL)
+	    (win.in = evbuffer_new()) == NULL ||
+	    (win.ev_flush = event_new(ing.base, -1, 0, on_flush, NULL)) == NULL)
 		fatal("window");
 	win.next_seq = 1;
 	uuid_v4(win.stream);
@@ -160,15 +170,25 @@ lost(const char *why)
 	detach();
 }
 
+#define FLUSH_IOV	64
+
 static void
 flush(void)
 {
+	struct iovec	 iov[FLUSH_IOV];
 	struct slot	*s;
 	ssize_t		 n;
+	size_t		 left;
+	int		 k;
 
 	while (win.fd != -1 && win.wpos < win.count) {
-		s = slot_at(win.wpos);
-		n = write(win.fd, s->frame + win.woff, s->len - win.woff);
+		for (k = 0; k < FLUSH_IOV && win.wpos + (size_t)k < win.count;
+		    k++) {
+			s = slot_at(win.wpos + (size_t)k);
+			iov[k].iov_base = s->frame + (k == 0 ? win.woff : 0);
+			iov[k].iov_len = s->len - (k == 0 ? win.woff : 0);
+		}
+		n = writev(win.fd, iov, k);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -179,8 +199,13 @@ flush(void)
 			lost(strerror(errno));
 			break;
 		}
-		win.woff += (size_t)n;
-		if (win.woff == s->len) {
+		for (left = (size_t)n; left > 0; ) {
+			s = slot_at(win.wpos);
+			if (left < s->len - win.woff) {
+				win.woff += left;
+				break;
+			}
+			left -= s->len - win.woff;
 			if (s->seq > win.written)
 				win.written = s->seq;
 			win.wpos++;
@@ -208,8 +233,24 @@ window_push(struct msgb *b, int counted)
 	memset(b, 0, sizeof(*b));
 	if (counted)
 		win.used++;
-	flush();
+	if (!win.flush_due && win.fd != -1) {
+		win.flush_due = 1;
+		event_active(win.ev_flush, EV_WRITE, 0);
+	}
 	return 0;
+}
+
+/* The loop turn's requests are all in: write their frames, answer them. */
+static void
+on_flush(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	win.flush_due = 0;
+	flush();
+	if (win.progress != NULL)
+		win.progress();
 }
 
 static void
@@ -315,4 +356,5 @@ window_free(void)
 		free(slot_at(i)->frame);
 	free(win.ring);
 	evbuffer_free(win.in);
+	event_free(win.ev_flush);
 }
