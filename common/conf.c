@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #include "conf.h"
@@ -242,46 +241,13 @@ conf_parse_addr(const char *s, char *host, size_t hostlen, int *port)
 	return 0;
 }
 
-static int
-is_loopback_host(const char *h)
+/* push_url's check (url.c); programs that never see a new config skip it. */
+static const char *(*check_url)(const char *, int);
+
+void
+conf_check_urls(const char *(*fn)(const char *url, int allow_insecure))
 {
-	struct in_addr a4;
-
-	if (strcasecmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0 ||
-	    strcmp(h, "::1") == 0)
-		return 1;
-	if (inet_pton(AF_INET, h, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return 0;
-}
-
-/* Check push_url: http(s) only, and plain http to loopback unless allowed. */
-static const char *
-check_url(const char *url, int allow_insecure)
-{
-	CURLU		*u;
-	char		*scheme = NULL, *host = NULL;
-	const char	*why = NULL;
-
-	if (*url == '\0')
-		return NULL;
-	u = curl_url();
-	if (u == NULL)
-		return "out of memory";
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		why = "not a valid URL";
-	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
-		why = "scheme must be http or https";
-	else if (strcmp(scheme, "http") == 0 && !allow_insecure &&
-	    !is_loopback_host(host))
-		why = "plain http to a host that is not loopback is refused "
-		    "(use https, or set push_allow_insecure = yes)";
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
-	return why;
+	check_url = fn;
 }
 
 static const char *
@@ -300,7 +266,15 @@ check_secret(const char *s)
 	return NULL;
 }
 
-/* Make a relative path absolute against the working directory. */
+static char conf_base[PATH_MAX];
+
+void
+conf_set_base(const char *dir)
+{
+	snprintf(conf_base, sizeof(conf_base), "%s", dir);
+}
+
+/* Make a relative path absolute against the base (or working) directory. */
 static char *
 absolute(const char *v)
 {
@@ -308,7 +282,9 @@ absolute(const char *v)
 
 	if (*v == '/' || *v == '\0' || strcmp(v, "-") == 0)
 		return strdup(v);
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
+	if (*conf_base != '\0')
+		snprintf(cwd, sizeof(cwd), "%s", conf_base);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
 		return NULL;
 	if (asprintf(&out, "%s/%s", cwd, v) == -1)
 		return NULL;
@@ -575,7 +551,8 @@ finish(struct conf *c, struct origin *o, char *err, size_t errlen)
 {
 	const char *why;
 
-	if ((why = check_url(c->push_url, (int)c->push_allow_insecure))) {
+	if (check_url != NULL &&
+	    (why = check_url(c->push_url, (int)c->push_allow_insecure))) {
 		errf(err, errlen, o, key_index("push_url"), "%s: '%s'", why,
 		    c->push_url);
 		return -1;

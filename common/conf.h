@@ -57,6 +57,20 @@ struct conf {
  */
 int	 conf_load(struct conf *, const char *path, char *err, size_t errlen);
 /*
+ * Relative paths in a config are taken from dir from now on, not from
+ * the working directory (octd: where it was started, even after it has
+ * gone to the background in /).
+ */
+void	 conf_set_base(const char *dir);
+/*
+ * Check push_url with fn from now on (url_check, in url.c; without it,
+ * push_url is not checked: for programs given a config octd checked).
+ */
+void	 conf_check_urls(const char *(*fn)(const char *url,
+	    int allow_insecure));
+/* url.c: why url may not be push_url, or NULL. */
+const char *url_check(const char *url, int allow_insecure);
+/*
  * The value of one key in path (or its OCT_ environment override, or its
  * default), whatever else the file holds: octctl reload must find octd's
  * run_dir even in a file octd will refuse. Returns 0, or -1 if unknown.

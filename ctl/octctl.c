@@ -4,7 +4,7 @@
  *   octctl [-c FILE] COMMAND [options]
  *
  * One table of commands, one file each (ctl.h). Exit status: 0 done, 1
- * the operation failed, 2 usage or config error. push is not built yet.
+ * the operation failed, 2 usage or config error.
  */
 #include "config.h"
 
@@ -127,6 +127,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "octctl: sodium_init failed\n");
 		return 1;
 	}
+	conf_check_urls(url_check);
 	/* Without -c, a missing default file means the defaults. */
 	if (conf_load(&c.conf, !explicit && access(c.conf_path, F_OK) == -1 ?
 	    NULL : c.conf_path, err, sizeof(err)) == -1) {

@@ -310,7 +310,7 @@ main(int argc, char *argv[])
 {
 	const char	*path = OCT_SYSCONFDIR "/oct/oct.conf", *libexec;
 	char		*abs_libexec;
-	char		 err[1024];
+	char		 err[1024], cwd[PATH_MAX];
 	int		 ch, foreground = 0, check = 0;
 
 	while ((ch = getopt(argc, argv, "c:ftV")) != -1) {
@@ -329,6 +329,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "octd: sodium_init failed\n");
 		return 1;
 	}
+	if (getcwd(cwd, sizeof(cwd)) != NULL)
+		conf_set_base(cwd);	/* for reloads, after the chdir("/") */
+	conf_check_urls(url_check);
 	if (conf_load(&octd.conf, path, err, sizeof(err)) == -1) {
 		fprintf(stderr, "octd: %s\n", err);
 		return 1;

@@ -34,7 +34,13 @@ drop_file(void)
 		unlink(path);
 }
 
-TestSuite(conf, .fini = drop_file);
+static void
+check_urls(void)
+{
+	conf_check_urls(url_check);	/* as octd and octctl do */
+}
+
+TestSuite(conf, .init = check_urls, .fini = drop_file);
 
 Test(conf, defaults_match_the_spec)
 {
