@@ -636,30 +636,64 @@ store_used_bytes(struct store *st, int64_t *bytes)
 	return 0;
 }
 
+/*
+ * Without a cutoff (the max_db_bytes cap) the oldest synced rows of all
+ * tables go first: the bound is the earliest of each table's limit-th
+ * oldest synced row (by id, which follows received_at), and every synced
+ * row up to it goes, so no row goes while an older one stays.
+ */
+static int
+trim_bound(struct store *st, int limit, int64_t *bound)
+{
+	sqlite3_stmt	*s;
+	char		 sql[512];
+	size_t		 k;
+	int		 r;
+
+	*bound = INT64_MAX;
+	for (k = 0; k < EV_NKINDS; k++) {
+		snprintf(sql, sizeof(sql), "SELECT received_at FROM %s WHERE "
+		    "synced_at IS NOT NULL ORDER BY id LIMIT 1 OFFSET ?1",
+		    event_defs[k].table);
+		if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_int(s, 1, limit - 1);
+		r = sqlite3_step(s);
+		if (r == SQLITE_ROW && sqlite3_column_int64(s, 0) < *bound)
+			*bound = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		if (r != SQLITE_ROW && r != SQLITE_DONE)
+			return -1;
+	}
+	return 0;
+}
+
 int
 store_trim_synced(struct store *st, int64_t cutoff_ms, int limit, int *deleted)
 {
 	sqlite3_stmt	*s;
 	char		 sql[512];
 	size_t		 k;
-	int		 left = limit;
+	int64_t		 bound = INT64_MAX;
 
 	*deleted = 0;
-	for (k = 0; k < EV_NKINDS && left > 0; k++) {
+	if (cutoff_ms == 0 && trim_bound(st, limit, &bound) == -1)
+		return -1;
+	for (k = 0; k < EV_NKINDS; k++) {
 		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id IN (SELECT "
 		    "id FROM %s WHERE synced_at IS NOT NULL AND (?1 = 0 OR "
-		    "received_at < ?1) ORDER BY id LIMIT ?2)",
-		    event_defs[k].table, event_defs[k].table);
+		    "received_at < ?1) AND received_at <= ?3 ORDER BY id LIMIT "
+		    "?2)", event_defs[k].table, event_defs[k].table);
 		if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
 			return -1;
 		sqlite3_bind_int64(s, 1, cutoff_ms);
-		sqlite3_bind_int(s, 2, left);
+		sqlite3_bind_int(s, 2, limit);
+		sqlite3_bind_int64(s, 3, bound);
 		if (sqlite3_step(s) != SQLITE_DONE) {
 			sqlite3_finalize(s);
 			return -1;
 		}
 		*deleted += sqlite3_changes(st->db);
-		left = limit - *deleted;
 		sqlite3_finalize(s);
 	}
 	return 0;

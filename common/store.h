@@ -45,7 +45,10 @@ int	 store_commits(struct store *, const char *stream, int64_t *n);
 
 /* Bytes in use: live pages of the file plus the WAL. */
 int	 store_used_bytes(struct store *, int64_t *bytes);
-/* Delete up to limit synced rows received before cutoff_ms (0: any), oldest first. */
+/*
+ * Delete synced rows, up to limit per table: those received before
+ * cutoff_ms, or with cutoff_ms 0 the oldest of all tables.
+ */
 int	 store_trim_synced(struct store *, int64_t cutoff_ms, int limit,
 	    int *deleted);
 int	 store_checkpoint(struct store *);

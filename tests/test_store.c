@@ -220,6 +220,34 @@ Test(store, cursors_only_move_forward_and_count_commits)
 	store_close(st);
 }
 
+/* SPEC section 2, max_db_bytes: the oldest synced rows go first, of all tables */
+Test(store, trimming_takes_the_oldest_rows_across_tables)
+{
+	struct store	*st = open_rw();
+	sqlite3		*db;
+	int		 deleted, i;
+	char		 id[40];
+
+	cr_assert_eq(store_begin(st), 0);
+	for (i = 0; i < 8; i++) {
+		snprintf(id, sizeof(id), "%08d-0000-4000-8000-000000000000", i);
+		cr_assert_eq(insert(st, i % 2 ? EV_ERROR : EV_TRACE, i % 2 ?
+		    "{\"message\":\"m\"}" : "{\"model\":\"m\"}", id), 0);
+	}
+	cr_assert_eq(store_commit(st), 0);
+	cr_assert_eq(sqlite3_open(path, &db), 0);
+	sqlite3_busy_timeout(db, 2000);
+	cr_assert_eq(sqlite3_exec(db, "UPDATE llm_traces SET synced_at = 1, "
+	    "received_at = id * 2 - 1; UPDATE error_events SET synced_at = 1, "
+	    "received_at = id * 2", 0, 0, 0), 0);
+	sqlite3_close(db);
+	cr_assert_eq(store_trim_synced(st, 0, 2, &deleted), 0);
+	cr_assert_eq(deleted, 3, "the rows received at 1, 2 and 3");
+	cr_assert_eq(q("SELECT min(t) FROM (SELECT received_at AS t FROM "
+	    "llm_traces UNION ALL SELECT received_at FROM error_events)"), 4);
+	store_close(st);
+}
+
 Test(store, trimming_touches_only_synced_rows_oldest_first)
 {
 	struct store	*st = open_rw();
