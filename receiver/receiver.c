@@ -172,13 +172,13 @@ handle(struct evhttp_request *req, void *arg)
 		refuse(req, 401, "Unauthorized", "missing webhook headers");
 		return;
 	}
-	if (!timestamp_ok(ts)) {
-		refuse(req, 401, "Unauthorized", "timestamp outside the window");
-		return;
-	}
 	body = evbuffer_pullup(in, -1);
 	if (!verify_signature(&rc.keys, id, ts, body, len, sig)) {
 		refuse(req, 401, "Unauthorized", "bad signature");
+		return;
+	}
+	if (!timestamp_ok(ts)) {
+		refuse(req, 401, "Unauthorized", "timestamp outside the window");
 		return;
 	}
 	if (db_seen_batch(id)) {
