@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,13 +101,21 @@ cmd_logs(struct ctl *c, int argc, char **argv)
 	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
 	struct tail	 t[NLOGS];
 	char		**all;
+	char		*end;
 	int		 ch, n = 20, f = 0, i, j, nt = 0, total = 0, which = -1;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "fn:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': f = 1; break;
-		case 'n': n = atoi(optarg); break;
+		case 'n':
+			n = (int)strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || n < 0) {
+				fprintf(stderr, "octctl: -n takes a number of "
+				    "lines\n");
+				return 2;
+			}
+			break;
 		default: ctl_usage();
 		}
 	}
@@ -135,8 +144,9 @@ cmd_logs(struct ctl *c, int argc, char **argv)
 		    c->conf.log_dir, names[i]);
 		if ((t[nt].f = fopen(t[nt].path, "r")) == NULL && !f) {
 			if (which != -1) {
-				fprintf(stderr, "octctl: %s: no such log yet\n",
-				    t[nt].path);
+				fprintf(stderr, "octctl: %s: %s\n", t[nt].path,
+				    errno == ENOENT ? "no such log yet" :
+				    strerror(errno));
 				return 1;
 			}
 			continue;
