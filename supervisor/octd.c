@@ -194,6 +194,12 @@ octd_reload(char *err, size_t errlen)
 		conf_free(&next);
 		return -1;
 	}
+	if (priv_setup(&next, err, errlen) == -1) {
+		log_errorx("reload refused, keeping the running configuration: "
+		    "%s", err);
+		conf_free(&next);
+		return -1;
+	}
 	mask = conf_diff(&octd.conf, &next);
 	conf_free(&octd.conf);
 	octd.conf = next;
@@ -205,6 +211,7 @@ octd_reload(char *err, size_t errlen)
 		free(logpath);
 	}
 	ensure_key(&octd.conf);
+	priv_own(&octd.conf);
 	if ((mask & PROC_WORKERS) == 0)
 		log_info("reloaded %s: no worker affected", octd.conf.file);
 	for (i = 0; i < PROC_MAX; i++)
@@ -283,9 +290,12 @@ run(const char *libexec, int foreground)
 			fatalx("signal event");
 	}
 	log_info("octd %s starting with %s", OCT_VERSION, octd.conf.file);
+	if (priv_setup(&octd.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (control_open(octd.base, octd.conf.run_dir, err, sizeof(err)) == -1)
 		fatalx("control socket: %s", err);
 	ensure_key(&octd.conf);
+	priv_own(&octd.conf);
 	proc_init(octd.base, libexec);
 	proc_start_all(&octd.conf);
 	if (octd.ready_fd != -1) {

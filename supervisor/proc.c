@@ -178,6 +178,7 @@ exec_worker(struct proc *p, int chan, int logfd)
 	else
 		dup2(chan, 3);
 	closefrom(4);
+	priv_drop(p->binary);
 	snprintf(path, sizeof(path), "%s/%s", sup.libexec, p->binary);
 	argv[0] = (char *)p->binary;
 	argv[1] = NULL;
@@ -203,6 +204,8 @@ proc_start(struct proc *p)
 		    0640);
 		if (logfd == -1)
 			log_warn("open %s", logpath);
+		else if (priv_own_fd(logfd) == -1)
+			log_warn("chown %s", logpath);
 		free(logpath);
 	}
 	if ((pid = fork()) == -1)

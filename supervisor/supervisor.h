@@ -1,7 +1,8 @@
 /*
  * supervisor.h: octd's modules. octd.c owns the configuration, the signals
  * and the order of life (start, reload, stop); proc.c owns the one table of
- * worker processes; pidfile.c the run_dir/octd.pid lock.
+ * worker processes; pidfile.c the run_dir/octd.pid lock; priv.c the user
+ * the workers run as.
  */
 #ifndef OCT_SUPERVISOR_H
 #define OCT_SUPERVISOR_H
@@ -59,6 +60,19 @@ void	 control_close(void);
 /* octd.c */
 /* Reload the config file; 0, or -1 with why (file, line, key) in err. */
 int	 octd_reload(char *err, size_t errlen);
+
+/* priv.c */
+/*
+ * Take conf's `user` for the workers started from now on: 0, or -1 with
+ * err if the user is unknown. Not root: the user is ignored (logged).
+ */
+int	 priv_setup(const struct conf *, char *err, size_t errlen);
+/* chown data_dir, its files, the key and log_dir to the user, if any. */
+void	 priv_own(const struct conf *);
+/* chown an open file (a worker's log) to the user; 0 or -1 (errno). */
+int	 priv_own_fd(int fd);
+/* In a worker before exec: drop to the user for good, or _exit(1). */
+void	 priv_drop(const char *title);
 
 /* pidfile.c */
 /* Lock and fill path; returns the open fd, or -1 with err. */
