@@ -44,6 +44,12 @@ struct proc_info {
 	unsigned	 restarts;
 };
 void	 proc_info(enum proc_id, struct proc_info *);
+/*
+ * Call cb(NULL) once every worker is ready (ingestd: port bound) and no
+ * reload restart is pending, at once if that is so now; or cb(why) if a
+ * worker dies on its own first. One-shot; forgotten when octd stops.
+ */
+void	 proc_when_ready(void (*cb)(const char *failure));
 /* ingestd's last reported queue depth. */
 uint64_t proc_queue_depth(void);
 
