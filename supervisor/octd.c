@@ -6,7 +6,7 @@
  * only record, and the loop acts.
  *
  * "Up" means every worker said it is ready, so ingestd has bound its port:
- * only then does "octd" without -f return 0.
+ * only then does "octd" without -f return 0, and systemd hear READY=1.
  */
 #include "config.h"
 
@@ -173,7 +173,9 @@ daemonize(void)
 
 /*
  * proc_when_ready()'s callback, at start and after each reload. A worker
- * that dies while starting is the parent's answer.
+ * that dies while starting is the parent's answer; systemd is told READY
+ * only once they are all up (its TimeoutStartSec= decides how long that
+ * may take). After a reload systemd hears READY either way.
  */
 static void
 workers_up(const char *failure)
@@ -184,21 +186,32 @@ workers_up(const char *failure)
 		log_info("all workers ready");
 		octd.up = 1;
 		tell_parent("R");
+		snprintf(msg, sizeof(msg), "collecting on %s", octd.conf.listen);
+		notify_ready(msg);
 		return;
 	}
 	snprintf(msg, sizeof(msg), "F%s while starting; octd (pid %ld) goes on "
 	    "restarting it; logs in %s", failure, (long)getpid(),
 	    octd.conf.log_dir);
 	tell_parent(msg);
-	if (!octd.up)
+	if (!octd.up) {
 		proc_when_ready(workers_up);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "reloaded, but %s", failure);
+	notify_ready(msg);
 }
 
+/* A reload that is refused: say so to systemd, which waits for READY. */
 static int
 refuse(const char *err)
 {
+	char msg[1200];
+
 	log_errorx("reload refused, keeping the running configuration: %s",
 	    err);
+	snprintf(msg, sizeof(msg), "reload refused: %s", err);
+	notify_ready(msg);
 	return -1;
 }
 
@@ -230,6 +243,7 @@ begin_stop(const char *why)
 		return;
 	octd.stopping = 1;
 	log_info("%s: stopping", why);
+	notify_stopping();
 	tv.tv_sec = octd.conf.shutdown_timeout_ms / 1000;
 	tv.tv_usec = (octd.conf.shutdown_timeout_ms % 1000) * 1000;
 	octd.ev_timeout = evtimer_new(octd.base, stop_timeout, NULL);
@@ -250,6 +264,7 @@ octd_reload(char *err, size_t errlen)
 		snprintf(err, errlen, "octd is stopping");
 		return -1;
 	}
+	notify_reloading();
 	if (conf_load(&next, octd.conf_path, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s", why);
 		return refuse(err);
@@ -361,12 +376,14 @@ run(const char *libexec, int foreground)
 		fatalx("control socket: %s", err);
 	ensure_key(&octd.conf);
 	priv_own(&octd.conf);
+	notify_init(octd.base);
 	proc_init(octd.base, libexec);
 	proc_start_all(&octd.conf);
 	proc_when_ready(workers_up);
 	event_base_dispatch(octd.base);
 
 	control_close();
+	notify_free();
 	proc_free();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(ev[i]);

@@ -584,6 +584,22 @@ proc_when_ready(void (*cb)(const char *failure))
 	check_ready();
 }
 
+int
+proc_answering(void)
+{
+	const struct proc	*p;
+	int64_t			 now = mono_ms();
+	unsigned		 i;
+
+	for (i = 0; i < NORDER; i++) {
+		p = &procs[order[i]];
+		if (p->state != PS_RUNNING ||
+		    now - p->last_pong > ANSWER_LIMIT_MS)
+			return 0;
+	}
+	return 1;
+}
+
 /* Restart the next worker still in the reload mask, in stop order. */
 static void
 reload_next(void)

@@ -2,7 +2,7 @@
  * supervisor.h: octd's modules. octd.c owns the configuration, the signals
  * and the order of life (start, reload, stop); proc.c owns the one table of
  * worker processes; pidfile.c the run_dir/octd.pid lock; priv.c the user
- * the workers run as.
+ * the workers run as; notify.c what systemd is told.
  */
 #ifndef OCT_SUPERVISOR_H
 #define OCT_SUPERVISOR_H
@@ -18,6 +18,7 @@ struct event_base;
 
 #define HEARTBEAT_MS		1000
 #define HEARTBEAT_LIMIT_MS	15000
+#define ANSWER_LIMIT_MS		(3 * HEARTBEAT_MS)	/* for the watchdog */
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		30000
 #define BACKOFF_RESET_MS	60000
@@ -50,6 +51,8 @@ void	 proc_info(enum proc_id, struct proc_info *);
  * worker dies on its own first. One-shot; forgotten when octd stops.
  */
 void	 proc_when_ready(void (*cb)(const char *failure));
+/* 1 if every worker is running and answered a heartbeat lately. */
+int	 proc_answering(void);
 /* ingestd's last reported queue depth. */
 uint64_t proc_queue_depth(void);
 
@@ -79,6 +82,13 @@ void	 priv_own(const struct conf *);
 int	 priv_own_fd(int fd);
 /* In a worker before exec: drop to the user for good, or _exit(1). */
 void	 priv_drop(const char *title);
+
+/* notify.c: sd_notify; no-ops when built without systemd. */
+void	 notify_init(struct event_base *);
+void	 notify_ready(const char *status);
+void	 notify_reloading(void);
+void	 notify_stopping(void);
+void	 notify_free(void);
 
 /* pidfile.c */
 /* Lock and fill path; returns the open fd, or -1 with err. */
