@@ -52,7 +52,6 @@ priv_setup(const struct conf *c, char *err, size_t errlen)
 		priv.drop = 0;
 		return 0;
 	}
-	errno = 0;
 	if ((pw = getpwnam(c->user)) == NULL) {
 		snprintf(err, errlen, "%s: user: unknown user: '%s'", c->file,
 		    c->user);
