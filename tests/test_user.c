@@ -114,6 +114,13 @@ assert_owned(const char *path)
 }
 
 static int
+key_read(void *arg)
+{
+	(void)arg;
+	return harness_count(logpath("pushd"), "signing with key") == 1;
+}
+
+static int
 logs_reopened(void *arg)
 {
 	(void)arg;
@@ -125,7 +132,7 @@ logs_reopened(void *arg)
 Test(user, workers_drop_to_nobody_and_still_work)
 {
 	const char	*names[] = { "ingestd", "writerd", "pushd" };
-	char		 want[128], got[256], path[600], out[4096];
+	char		 want[128], got[256], path[600], out[4096], extra[128];
 	char		*ctl[] = { (char *)harness_bin("octctl"), "-c", NULL,
 			    "status", NULL };
 	struct http_res	 res;
@@ -135,7 +142,10 @@ Test(user, workers_drop_to_nobody_and_still_work)
 	int		 i;
 
 	need_root_and_nobody();
-	harness_setup(&run, "user = nobody\n");
+	/* a push_url (nobody listens there) makes pushd read the key */
+	snprintf(extra, sizeof(extra), "user = nobody\npush_url = "
+	    "http://127.0.0.1:%d/\n", harness_free_port());
+	harness_setup(&run, extra);
 	/* mkdtemp made it 0700: nobody must reach data/ and log/ in it */
 	cr_assert_eq(chmod(run.dir, 0755), 0);
 	harness_start(&run);
@@ -165,6 +175,7 @@ Test(user, workers_drop_to_nobody_and_still_work)
 	cr_assert_eq(res.status, 200, "%s", res.body);
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "model = 'as-nobody'"), 1);
+	cr_assert(harness_wait(key_read, NULL, 5000), "pushd reads signing.key");
 
 	snprintf(path, sizeof(path), "%s/data", run.dir);
 	assert_owned(path);
