@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -547,9 +548,21 @@ key_index(const char *name)
 
 /* Checks that involve more than one key, and derived defaults. */
 static int
-finish(struct conf *c, struct origin *o, char *err, size_t errlen)
+finish(struct conf *c, struct origin *o, int check_user, char *err,
+    size_t errlen)
 {
 	const char *why;
+
+	/*
+	 * Only where the file is read: a worker gets the text octd checked,
+	 * and must not fail if the user goes away while octd runs (octd
+	 * keeps the uid it resolved).
+	 */
+	if (check_user && *c->user != '\0' && getpwnam(c->user) == NULL) {
+		errf(err, errlen, o, key_index("user"), "unknown user: '%s'",
+		    c->user);
+		return -1;
+	}
 
 	if (check_url != NULL &&
 	    (why = check_url(c->push_url, (int)c->push_allow_insecure))) {
@@ -660,7 +673,7 @@ load(struct conf *c, const char *file, const char *text, int use_env,
 	if (r == 0 && use_env)
 		r = apply_env(c, &o, err, errlen);
 	if (r == 0)
-		r = finish(c, &o, err, errlen);
+		r = finish(c, &o, use_env, err, errlen);
 	if (r == -1)
 		conf_free(c);
 	return r;

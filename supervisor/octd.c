@@ -4,6 +4,9 @@
  * then only reacts: SIGCHLD reaps, SIGHUP reloads, SIGTERM/SIGINT stop in
  * order, SIGUSR1 reopens every log. Signal handlers are libevent's: they
  * only record, and the loop acts.
+ *
+ * "Up" means every worker said it is ready, so ingestd has bound its port:
+ * only then does "octd" without -f return 0, and systemd hear READY=1.
  */
 #include "config.h"
 
@@ -35,6 +38,7 @@ static struct {
 	int			 ready_fd;	/* write end: daemon is up */
 	struct event		*ev_timeout;
 	int			 stopping;
+	int			 up;		/* all workers were ready once */
 } octd = { .pid_fd = -1, .ready_fd = -1 };
 
 static void __attribute__((noreturn))
@@ -101,14 +105,49 @@ make_dirs(const struct conf *c)
 }
 
 /*
+ * The parent of daemonize(): wait for the daemon's word on the pipe. "R":
+ * up, exit 0. "F" and a reason: a worker failed while starting (the
+ * daemon goes on restarting it), exit 1 with the reason. End of file: the
+ * daemon died, its log says why.
+ */
+static int
+wait_up(int fd)
+{
+	char	buf[1024];
+	ssize_t	n;
+
+	while ((n = read(fd, buf, sizeof(buf) - 1)) == -1 && errno == EINTR)
+		;
+	if (n == 1 && buf[0] == 'R')
+		return 0;
+	if (n > 1 && buf[0] == 'F') {
+		buf[n] = '\0';
+		fprintf(stderr, "octd: %s\n", buf + 1);
+	} else
+		fprintf(stderr, "octd: exited while starting; see %s/octd.log\n",
+		    octd.conf.log_dir);
+	return 1;
+}
+
+/* Give the parent of daemonize() its word (one write, under PIPE_BUF). */
+static void
+tell_parent(const char *word)
+{
+	if (octd.ready_fd == -1)
+		return;
+	(void)!write(octd.ready_fd, word, strlen(word));
+	close(octd.ready_fd);
+	octd.ready_fd = -1;
+}
+
+/*
  * Go to the background. The parent waits until the daemon says it is up
- * (one byte on a pipe) so that "octd" exits 0 only for a running daemon.
+ * so that "octd" exits 0 only for a running daemon.
  */
 static void
 daemonize(void)
 {
 	int	 fds[2], null;
-	char	 c;
 	pid_t	 pid;
 
 	if (pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
@@ -117,7 +156,7 @@ daemonize(void)
 	}
 	if (pid > 0) {
 		close(fds[1]);
-		_exit(read(fds[0], &c, 1) == 1 ? 0 : 1);
+		_exit(wait_up(fds[0]));
 	}
 	close(fds[0]);
 	octd.ready_fd = fds[1];
@@ -130,6 +169,50 @@ daemonize(void)
 		if (null > STDERR_FILENO)
 			close(null);
 	}
+}
+
+/*
+ * proc_when_ready()'s callback, at start and after each reload. A worker
+ * that dies while starting is the parent's answer; systemd is told READY
+ * only once they are all up (its TimeoutStartSec= decides how long that
+ * may take). After a reload systemd hears READY either way.
+ */
+static void
+workers_up(const char *failure)
+{
+	char	msg[1024];
+
+	if (failure == NULL) {
+		log_info("all workers ready");
+		octd.up = 1;
+		tell_parent("R");
+		snprintf(msg, sizeof(msg), "collecting on %s", octd.conf.listen);
+		notify_ready(msg);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "F%s while starting; octd (pid %ld) goes on "
+	    "restarting it; logs in %s", failure, (long)getpid(),
+	    octd.conf.log_dir);
+	tell_parent(msg);
+	if (!octd.up) {
+		proc_when_ready(workers_up);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "reloaded, but %s", failure);
+	notify_ready(msg);
+}
+
+/* A reload that is refused: say so to systemd, which waits for READY. */
+static int
+refuse(const char *err)
+{
+	char msg[1200];
+
+	log_errorx("reload refused, keeping the running configuration: %s",
+	    err);
+	snprintf(msg, sizeof(msg), "reload refused: %s", err);
+	notify_ready(msg);
+	return -1;
 }
 
 static void
@@ -160,6 +243,7 @@ begin_stop(const char *why)
 		return;
 	octd.stopping = 1;
 	log_info("%s: stopping", why);
+	notify_stopping();
 	tv.tv_sec = octd.conf.shutdown_timeout_ms / 1000;
 	tv.tv_usec = (octd.conf.shutdown_timeout_ms % 1000) * 1000;
 	octd.ev_timeout = evtimer_new(octd.base, stop_timeout, NULL);
@@ -180,19 +264,20 @@ octd_reload(char *err, size_t errlen)
 		snprintf(err, errlen, "octd is stopping");
 		return -1;
 	}
+	notify_reloading();
 	if (conf_load(&next, octd.conf_path, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s", why);
-		log_errorx("reload refused, keeping the running configuration: "
-		    "%s", err);
-		return -1;
+		return refuse(err);
 	}
 	if (strcmp(next.run_dir, octd.conf.run_dir) != 0) {
 		snprintf(err, errlen, "%s: run_dir cannot change while octd "
 		    "runs; restart it", next.file);
-		log_errorx("reload refused, keeping the running configuration: "
-		    "%s", err);
 		conf_free(&next);
-		return -1;
+		return refuse(err);
+	}
+	if (priv_setup(&next, err, errlen) == -1) {
+		conf_free(&next);
+		return refuse(err);
 	}
 	mask = conf_diff(&octd.conf, &next);
 	conf_free(&octd.conf);
@@ -205,6 +290,7 @@ octd_reload(char *err, size_t errlen)
 		free(logpath);
 	}
 	ensure_key(&octd.conf);
+	priv_own(&octd.conf);
 	if ((mask & PROC_WORKERS) == 0)
 		log_info("reloaded %s: no worker affected", octd.conf.file);
 	for (i = 0; i < PROC_MAX; i++)
@@ -212,6 +298,7 @@ octd_reload(char *err, size_t errlen)
 			log_info("reloaded %s: restarting %s", octd.conf.file,
 			    proc_name((enum proc_id)i));
 	proc_reload(&octd.conf, mask);
+	proc_when_ready(workers_up);
 	return 0;
 }
 
@@ -283,18 +370,20 @@ run(const char *libexec, int foreground)
 			fatalx("signal event");
 	}
 	log_info("octd %s starting with %s", OCT_VERSION, octd.conf.file);
+	if (priv_setup(&octd.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (control_open(octd.base, octd.conf.run_dir, err, sizeof(err)) == -1)
 		fatalx("control socket: %s", err);
 	ensure_key(&octd.conf);
+	priv_own(&octd.conf);
+	notify_init(octd.base);
 	proc_init(octd.base, libexec);
 	proc_start_all(&octd.conf);
-	if (octd.ready_fd != -1) {
-		(void)!write(octd.ready_fd, "", 1);
-		close(octd.ready_fd);
-	}
+	proc_when_ready(workers_up);
 	event_base_dispatch(octd.base);
 
 	control_close();
+	notify_free();
 	proc_free();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(ev[i]);

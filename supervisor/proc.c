@@ -84,6 +84,7 @@ static struct {
 	unsigned		 reload_mask;	/* still to restart, in order */
 	int			 stopping;
 	void			(*stopped)(void);
+	void			(*waiter)(const char *);	/* proc_when_ready */
 } sup;
 
 static void	proc_start(struct proc *);
@@ -91,6 +92,7 @@ static void	send_restarts(void);
 static int	relay_report(struct proc *, struct msg *);
 static void	stop_next(void);
 static void	reload_next(void);
+static void	check_ready(void);
 
 static int
 send_to(struct proc *p, uint16_t type, uint64_t seq, const char *str,
@@ -178,6 +180,7 @@ exec_worker(struct proc *p, int chan, int logfd)
 	else
 		dup2(chan, 3);
 	closefrom(4);
+	priv_drop(p->binary);
 	snprintf(path, sizeof(path), "%s/%s", sup.libexec, p->binary);
 	argv[0] = (char *)p->binary;
 	argv[1] = NULL;
@@ -203,6 +206,8 @@ proc_start(struct proc *p)
 		    0640);
 		if (logfd == -1)
 			log_warn("open %s", logpath);
+		else if (priv_own_fd(logfd) == -1)
+			log_warn("chown %s", logpath);
 		free(logpath);
 	}
 	if ((pid = fork()) == -1)
@@ -307,6 +312,7 @@ proc_read(evutil_socket_t fd, short ev, void *arg)
 		if (m.type == MSG_CTL_READY && p->state == PS_STARTING) {
 			p->state = PS_RUNNING;
 			log_info("%s[%ld] ready", proc_name(p->id), (long)p->pid);
+			check_ready();
 		}
 	}
 }
@@ -381,6 +387,24 @@ describe(int status, char *buf, size_t len)
 		snprintf(buf, len, "stopped with status 0x%x", status);
 }
 
+/*
+ * The one waiting on proc_when_ready() learns that a worker died on its
+ * own before they were all up; it is told once, and may wait again.
+ */
+static void
+fail_waiter(struct proc *p, const char *how, pid_t pid)
+{
+	void	(*cb)(const char *) = sup.waiter;
+	char	  why[256];
+
+	if (cb == NULL)
+		return;
+	sup.waiter = NULL;
+	snprintf(why, sizeof(why), "%s[%ld] %s", proc_name(p->id), (long)pid,
+	    how);
+	cb(why);
+}
+
 /* Schedule the restart of a worker that died on its own. */
 static void
 schedule_restart(struct proc *p, const char *how, pid_t pid)
@@ -398,6 +422,7 @@ schedule_restart(struct proc *p, const char *how, pid_t pid)
 	log_warnx("%s[%ld] %s%s; restarting in %lld ms", proc_name(p->id),
 	    (long)pid, how, p->hung ? " (no heartbeat for 15 s)" : "",
 	    (long long)delay);
+	fail_waiter(p, how, pid);
 	tv.tv_sec = delay / 1000;
 	tv.tv_usec = (delay % 1000) * 1000;
 	evtimer_add(p->ev_restart, &tv);
@@ -536,6 +561,45 @@ proc_start_all(const struct conf *conf)
 		proc_start(&procs[order[i]]);
 }
 
+/* Call the waiter once every worker is running and no reload is pending. */
+static void
+check_ready(void)
+{
+	void		(*cb)(const char *) = sup.waiter;
+	unsigned	  i;
+
+	if (cb == NULL || sup.stopping || sup.reload_mask != 0)
+		return;
+	for (i = 0; i < NORDER; i++)
+		if (procs[order[i]].state != PS_RUNNING)
+			return;
+	sup.waiter = NULL;
+	cb(NULL);
+}
+
+void
+proc_when_ready(void (*cb)(const char *failure))
+{
+	sup.waiter = cb;
+	check_ready();
+}
+
+int
+proc_answering(void)
+{
+	const struct proc	*p;
+	int64_t			 now = mono_ms();
+	unsigned		 i;
+
+	for (i = 0; i < NORDER; i++) {
+		p = &procs[order[i]];
+		if (p->state != PS_RUNNING ||
+		    now - p->last_pong > ANSWER_LIMIT_MS)
+			return 0;
+	}
+	return 1;
+}
+
 /* Restart the next worker still in the reload mask, in stop order. */
 static void
 reload_next(void)
@@ -615,6 +679,7 @@ proc_stop_all(void (*done)(void))
 	sup.stopping = 1;
 	sup.stopped = done;
 	sup.reload_mask = 0;
+	sup.waiter = NULL;
 	for (i = 0; i < PROC_MAX; i++) {
 		if (procs[i].state == PS_WAITING && !still_needed(&procs[i])) {
 			evtimer_del(procs[i].ev_restart);

@@ -1,7 +1,8 @@
 /*
  * supervisor.h: octd's modules. octd.c owns the configuration, the signals
  * and the order of life (start, reload, stop); proc.c owns the one table of
- * worker processes; pidfile.c the run_dir/octd.pid lock.
+ * worker processes; pidfile.c the run_dir/octd.pid lock; priv.c the user
+ * the workers run as; notify.c what systemd is told.
  */
 #ifndef OCT_SUPERVISOR_H
 #define OCT_SUPERVISOR_H
@@ -17,6 +18,7 @@ struct event_base;
 
 #define HEARTBEAT_MS		1000
 #define HEARTBEAT_LIMIT_MS	15000
+#define ANSWER_LIMIT_MS		(3 * HEARTBEAT_MS)	/* for the watchdog */
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		30000
 #define BACKOFF_RESET_MS	60000
@@ -43,6 +45,14 @@ struct proc_info {
 	unsigned	 restarts;
 };
 void	 proc_info(enum proc_id, struct proc_info *);
+/*
+ * Call cb(NULL) once every worker is ready (ingestd: port bound) and no
+ * reload restart is pending, at once if that is so now; or cb(why) if a
+ * worker dies on its own first. One-shot; forgotten when octd stops.
+ */
+void	 proc_when_ready(void (*cb)(const char *failure));
+/* 1 if every worker is running and answered a heartbeat lately. */
+int	 proc_answering(void);
 /* ingestd's last reported queue depth. */
 uint64_t proc_queue_depth(void);
 
@@ -59,6 +69,26 @@ void	 control_close(void);
 /* octd.c */
 /* Reload the config file; 0, or -1 with why (file, line, key) in err. */
 int	 octd_reload(char *err, size_t errlen);
+
+/* priv.c */
+/*
+ * Take conf's `user` for the workers started from now on: 0, or -1 with
+ * err if the user is unknown. Not root: the user is ignored (logged).
+ */
+int	 priv_setup(const struct conf *, char *err, size_t errlen);
+/* chown data_dir, its files, the key and log_dir to the user, if any. */
+void	 priv_own(const struct conf *);
+/* chown an open file (a worker's log) to the user; 0 or -1 (errno). */
+int	 priv_own_fd(int fd);
+/* In a worker before exec: drop to the user for good, or _exit(1). */
+void	 priv_drop(const char *title);
+
+/* notify.c: sd_notify; no-ops when built without systemd. */
+void	 notify_init(struct event_base *);
+void	 notify_ready(const char *status);
+void	 notify_reloading(void);
+void	 notify_stopping(void);
+void	 notify_free(void);
 
 /* pidfile.c */
 /* Lock and fill path; returns the open fd, or -1 with err. */

@@ -5,11 +5,14 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -323,16 +326,54 @@ Test(octd, usr1_reopens_every_log)
 
 Test(octd, background_start_returns_once_up)
 {
-	char	 out[2048], path[512], *pidtext;
-	char	*argv[] = { (char *)harness_bin("octd"), "-c", NULL, NULL };
-	pid_t	 pid;
+	char		 out[2048], path[512], *pidtext;
+	char		*argv[] = { (char *)harness_bin("octd"), "-c", NULL, NULL };
+	struct http_res	 res;
+	pid_t		 pid;
 
 	harness_setup(&run, NULL);
 	argv[2] = run.conf;
 	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(http_req(run.port, "GET", "/healthz", NULL, 0, NULL, &res),
+	    0, "the port is bound before octd returns");
+	cr_assert_eq(res.status, 200);
 	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
 	pidtext = harness_slurp(path);
 	cr_assert_not_null(pidtext, "pid file written before octd returned");
+	pid = (pid_t)atol(pidtext);
+	free(pidtext);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert(harness_wait(is_gone, &pid, 10000));
+}
+
+/* ingestd cannot bind: octd says so and exits 1, and goes on trying. */
+Test(octd, background_start_reports_a_worker_that_fails)
+{
+	struct sockaddr_in	 sin;
+	char			 out[2048], path[512], want[600], *pidtext;
+	char			*argv[] = { (char *)harness_bin("octd"), "-c", NULL,
+				    NULL };
+	pid_t			 pid;
+	int			 fd;
+
+	harness_setup(&run, NULL);
+	argv[2] = run.conf;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)run.port);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd != -1 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    listen(fd, 1) == 0, "hold the port");
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 1, "%s", out);
+	close(fd);
+	snprintf(want, sizeof(want), " exited with status 1 while starting; "
+	    "octd (pid ");
+	cr_assert(strncmp(out, "octd: ingestd[", 14) == 0 &&
+	    strstr(out, want) != NULL, "%s", out);
+	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
+	pidtext = harness_slurp(path);
+	cr_assert_not_null(pidtext, "the daemon goes on");
 	pid = (pid_t)atol(pidtext);
 	free(pidtext);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
