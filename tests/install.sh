@@ -57,7 +57,7 @@ files="755 $INST_SBINDIR/octd
 644 $INST_MANDIR/man8/octctl.8
 644 $INST_MANDIR/man8/oct-receiver.8"
 
-echo "1..$(($(echo "$files" | wc -l) + 12))"
+echo "1..$(($(echo "$files" | wc -l) + 13))"
 
 mk install
 ok $? "make install DESTDIR="
@@ -150,3 +150,6 @@ mk uninstall && left=$(cd "$dest" && find . -type f) && [ -z "$left" ]
 r=$?
 [ $r -ne 0 ] && echo "left: $left" >>"$tmp/out"
 ok $r "make uninstall leaves no files"
+
+[ ! -e "$dest$INST_PKGLIBEXECDIR" ]
+ok $? "make uninstall removes $INST_PKGLIBEXECDIR, oct's own"
