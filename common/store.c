@@ -370,6 +370,17 @@ prepare_all(struct store *st, char *err, size_t errlen)
 	    &st->commits_get, err, errlen) ? -1 : 0;
 }
 
+/*
+ * Under steady load the committing connection checkpoints once the WAL
+ * holds this many pages (SQLite's default is 1000). The copy back into
+ * oct.db runs on the core ingestd shares: 1000 pages (4 MB) is a few ms of
+ * kernel copying that delays ingestd's answers (p99 of a 202 at half load
+ * 3-5 ms) and, at full load, fills the queue (a few hundred 503s a run).
+ * 256 pages (1 MB) keeps each pause under a millisecond (p99 1.5-1.8 ms,
+ * no 503s) for 2 % more bytes written: bench/run, docs/BENCHMARKS.md.
+ */
+#define WAL_CHECKPOINT_PAGES	256
+
 static int
 open_rw(struct store *st, int sync_full, char *err, size_t errlen)
 {
@@ -388,6 +399,7 @@ open_rw(struct store *st, int sync_full, char *err, size_t errlen)
 		return -1;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_wal_autocheckpoint(st->db, WAL_CHECKPOINT_PAGES);
 	if (exec(st, "PRAGMA journal_mode = WAL", err, errlen) ||
 	    exec(st, sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", err, errlen) ||

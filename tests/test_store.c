@@ -186,6 +186,41 @@ Test(store, inserts_and_event_id_dedup)
 	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'a'"), 1);
 }
 
+/*
+ * Under steady load the WAL is folded back every 256 pages, so it never
+ * holds much more than 1 MB (with SQLite's default of 1,000 pages it
+ * reached 4 MB, and the copy back stalled ingest for milliseconds).
+ */
+Test(store, steady_commits_keep_the_wal_near_one_megabyte)
+{
+	struct store	*st = open_rw();
+	char		 wal[160], text[1200], id[UUID_STR_LEN];
+	struct stat	 sb;
+	off_t		 most = 0;
+	int		 i, j;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	snprintf(text, sizeof(text), "{\"model\":\"m\",\"input\":\"%0900d\"}",
+	    0);
+	for (i = 0; i < 200; i++) {
+		cr_assert_eq(store_begin(st), 0);
+		for (j = 0; j < 50; j++) {
+			uuid_v4(id);
+			cr_assert_eq(insert(st, EV_TRACE, text, id), 0);
+		}
+		cr_assert_eq(store_commit(st), 0);
+		cr_assert_eq(stat(wal, &sb), 0);
+		if (sb.st_size > most)
+			most = sb.st_size;
+	}
+	store_close(st);
+	cr_assert_eq(q("SELECT count(*) FROM llm_traces"), 10000);
+	cr_assert_gt(most, 512 * 1024, "the WAL was used (%lld bytes)",
+	    (long long)most);
+	cr_assert_lt(most, 1536 * 1024, "the WAL grew to %lld bytes",
+	    (long long)most);
+}
+
 Test(store, rollback_leaves_nothing)
 {
 	struct store	*st = open_rw();
