@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -39,6 +40,20 @@ ctl_dial(struct ctl *c)
 	return fd;
 }
 
+/*
+ * Whether octd for this config is systemd's to start: the installed config
+ * on a machine booted with systemd (sd_booted's test) belongs to the unit;
+ * octd started by hand would run outside it, as root.
+ */
+static int
+unit_owns(struct ctl *c)
+{
+	struct stat sb;
+
+	return strcmp(c->conf_path, OCT_SYSCONFDIR "/oct/oct.conf") == 0 &&
+	    lstat("/run/systemd/system", &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 int
 ctl_connect(struct ctl *c)
 {
@@ -48,7 +63,9 @@ ctl_connect(struct ctl *c)
 		return fd;
 	if (errno == ENOENT || errno == ECONNREFUSED)
 		fprintf(stderr, "octctl: octd is not running (no %s/control.sock); "
-		    "start it with: octd -c %s\n", c->conf.run_dir, c->conf_path);
+		    "start it with: %s%s\n", c->conf.run_dir, unit_owns(c) ?
+		    "sudo systemctl start oct" : "octd -c ",
+		    unit_owns(c) ? "" : c->conf_path);
 	else
 		fprintf(stderr, "octctl: %s/control.sock: %s\n", c->conf.run_dir,
 		    strerror(errno));
