@@ -103,6 +103,8 @@ marks_do(struct store *st, struct msg *m, int apply)
 		return rows_dead(st, m, apply);
 	case MSG_MARK_STATE:
 		return push_state(st, m, apply);
+	case MSG_MARK_FLUSH:
+		return msg_done(m);	/* its commit is all it asks */
 	}
 	return -1;
 }

@@ -1,6 +1,7 @@
 /*
- * marks.h: pushd's sync marks (MSG_MARK_SYNCED, _FAILED, _DEAD, _STATE),
- * read from their frames and applied to oct.db.
+ * marks.h: pushd's sync marks (MSG_MARK_SYNCED, _FAILED, _DEAD, _STATE,
+ * and _FLUSH, which changes nothing), read from their frames and applied
+ * to oct.db.
  */
 #ifndef OCT_MARKS_H
 #define OCT_MARKS_H

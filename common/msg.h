@@ -61,6 +61,8 @@ enum msg_type {
 				   u32 n, n x (u8 kind, i64 id) */
 	MSG_MARK_DEAD,		/* u32 n, n x (u8 kind, i64 id, str reason) */
 	MSG_MARK_STATE,		/* i64 last_success_at, str last_error */
+	MSG_MARK_FLUSH,		/* (empty) commit what ingestd has already
+				   written, then acknowledge this mark */
 	MSG_MARK_MAX_TYPE,
 };
 

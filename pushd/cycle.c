@@ -40,6 +40,7 @@
 struct session {
 	int			 active, force, verbose, failed;
 	int			 fetched;	/* its first fetch is done */
+	int			 flushing;	/* waits for writerd's commit */
 	int64_t			 batch, total, sent, bytes, batches, dead;
 	int64_t			 started;
 	struct fetch_cursor	 cur;
@@ -307,11 +308,17 @@ cycle_done(void)
 	schedule(pd.more || pd.ses.active ? 0 : pd.conf->push_interval_ms);
 }
 
+static void	session_begin(void);
+
 void
 push_marks_committed(void)
 {
 	if (maybe_exit())
 		return;
+	if (pd.ses.active && pd.ses.flushing) {
+		pd.ses.flushing = 0;
+		session_begin();
+	}
 	if (pd.waiting && pd.inflight == NULL && TAILQ_EMPTY(&pd.queue))
 		cycle_done();
 }
@@ -663,7 +670,8 @@ cycle(void)
 {
 	int64_t now = mono_ms();
 
-	if (pd.stopping || pd.inflight != NULL || pd.waiting)
+	if (pd.stopping || pd.inflight != NULL || pd.waiting ||
+	    pd.ses.flushing)
 		return;
 	if (*pd.conf->push_url == '\0')
 		return;
@@ -774,7 +782,21 @@ push_session(int force, int verbose, int64_t batch)
 		return;
 	}
 	s->active = 1;
-	s->total = pending_rows(force);
+	if (pd.sink->flush == NULL) {
+		session_begin();
+		return;
+	}
+	s->flushing = 1;	/* no fetch until writerd has committed */
+	pd.sink->flush();
+}
+
+/* The session's rows are all in oct.db: count them and start sending. */
+static void
+session_begin(void)
+{
+	struct session *s = &pd.ses;
+
+	s->total = pending_rows(s->force);
 	report(0, json_object());
 	pd.paused_until = 0;
 	if (pd.inflight == NULL && !pd.waiting) {

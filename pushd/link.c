@@ -156,6 +156,17 @@ link_send(struct msgb *b)
 }
 
 void
+link_flush(void)
+{
+	struct msgb b = { 0 };
+
+	msg_init(&b, MSG_MARK_FLUSH, lk.next_seq);
+	if (msg_close(&b) == -1)
+		fatalx("flush mark");
+	link_send(&b);
+}
+
+void
 link_free(void)
 {
 	struct mark *m;

@@ -23,6 +23,7 @@ static const struct push_sink pushd_sink = {
 	.mark = link_send,
 	.next_seq = link_next_seq,
 	.idle = link_idle,
+	.flush = link_flush,
 	.report = child_report,
 	.exit = pushd_exit,
 };

@@ -32,6 +32,12 @@ struct push_sink {
 	uint64_t (*next_seq)(void);
 	/* Every mark handed over is committed. */
 	int	 (*idle)(void);
+	/*
+	 * Have what ingestd already accepted committed, so that a push
+	 * asked now sends it; done once idle() is true. NULL: nothing can
+	 * be on its way (octd is stopped).
+	 */
+	void	 (*flush)(void);
 	/* A progress line of an octctl push (JSON); done on the last. */
 	void	 (*report)(int done, const char *json_line);
 	/* Stopping, nothing in flight, every mark committed: leave. */
@@ -135,5 +141,7 @@ uint64_t link_next_seq(void);
 int	 link_idle(void);
 /* Called when the last waiting mark is committed. */
 void	 link_on_idle(void (*)(void));
+/* Queue a MARK_FLUSH: writerd commits what ingestd has written so far. */
+void	 link_flush(void);
 
 #endif

@@ -29,6 +29,7 @@
 #include <zlib.h>
 
 #include "harness.h"
+#include "key.h"
 
 #define worker(name)	harness_worker(&run, name)
 
@@ -776,6 +777,34 @@ Test(push, octctl_push_delivers_everything_and_says_so)
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "synced_at IS NULL"), 0);
 	cr_assert_eq(coll.stored, 70);
+}
+
+/*
+ * "Push now" means what was accepted before it was asked: an event answered
+ * 202 a moment ago, still waiting in writerd for its batch (batch_ms is a
+ * minute here), goes in the same push.
+ */
+Test(push, octctl_push_sends_what_was_answered_202_just_before)
+{
+	static const int script[] = { -1 };
+	struct http_res	 r;
+	struct key	 k;
+	char		 out[65536], path[600], err[512];
+
+	harness_setup(&run, NULL);
+	snprintf(path, sizeof(path), "%s/data", run.dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/data/signing.key", run.dir);
+	cr_assert_eq(key_create(path, 0, &k, err, sizeof(err)), 0, "%s", err);
+	point_at_collector(script, "batch_ms = 60s\n" PUSH_MANUAL);
+	harness_start(&run);
+	http_post(run.port, "/v1/traces", "{\"model\":\"just-now\"}", &r);
+	cr_assert_eq(r.status, 202);
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 0, "%s", out);
+	cr_assert(strstr(out, "pushed 1 of 1 events in 1 batches"), "%s", out);
+	cr_assert_eq(coll_int(&coll.stored), 1);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "model = 'just-now' AND synced_at IS NOT NULL"), 1);
 }
 
 Test(push, octctl_push_exits_1_when_the_collector_fails)

@@ -102,6 +102,31 @@ on_frame(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 	batch_add(c->stream, m->seq, frame, len, mark);
 }
 
+static void	chan_read(struct bufferevent *, void *);
+
+/*
+ * Take in every frame ingestd has already written, though its socket has
+ * not had its turn in the loop yet: an octctl push (MARK_FLUSH) must find
+ * committed each event answered 202 before it was asked.
+ */
+static void
+pull_ingestd(void)
+{
+	struct chan	*c, *next;
+	int		 fd;
+
+	for (c = TAILQ_FIRST(&chans); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->peer != PROC_INGESTD ||
+		    (fd = bufferevent_getfd(c->bev)) == -1)
+			continue;
+		while (evbuffer_read(bufferevent_get_input(c->bev), fd,
+		    64 * 1024) > 0)
+			;
+		chan_read(c->bev, c);
+	}
+}
+
 static void
 dispatch(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 {
@@ -120,6 +145,10 @@ dispatch(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 	case MSG_MARK_FAILED:
 	case MSG_MARK_DEAD:
 	case MSG_MARK_STATE:
+		on_frame(c, m, frame, len);
+		break;
+	case MSG_MARK_FLUSH:
+		pull_ingestd();
 		on_frame(c, m, frame, len);
 		break;
 	default:
