@@ -248,6 +248,8 @@ send_post(const char *url, const uint8_t *body, size_t len,
 void
 send_free(void)
 {
+	if (sd.base == NULL)
+		return;		/* never set up: push_url was empty */
 	if (sd.busy)
 		curl_multi_remove_handle(sd.multi, sd.easy);
 	curl_slist_free_all(sd.headers);
