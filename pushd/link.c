@@ -20,6 +20,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pushd.h"
+#include "util.h"
 
 struct mark {
 	uint64_t		 seq;
@@ -124,6 +125,8 @@ link_attach(int fd)
 	struct mark	*m;
 
 	drop_channel("replaced");
+	if (fd_nonblock(fd) == -1)
+		fatal("writerd channel");
 	lk.bev = bufferevent_socket_new(lk.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (lk.bev == NULL)
 		fatalx("bufferevent for writerd");

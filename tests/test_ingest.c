@@ -592,6 +592,33 @@ Test(ingest, kill9_ingestd_keeps_what_it_answered)
 	json_decref(p.ids);
 }
 
+/*
+ * The same, made certain: writerd is stopped while ingestd answers 400
+ * events (all in writerd's socket) and dies; woken, writerd reads them in
+ * chunks, commits the first and acknowledges it to the dead peer. That
+ * write fails (EPIPE), and the rest of what ingestd wrote must still be
+ * read and stored, not dropped with the channel.
+ */
+Test(ingest, a_dead_ingestd_channel_is_read_to_the_end)
+{
+	struct poster	p = { 0, 40, 10, 0, 0, 0, NULL, 0 };
+	pid_t		writerd;
+
+	start(NULL);
+	p.port = run.port;
+	p.ids = json_array();
+	writerd = worker("writerd");
+	cr_assert_eq(kill(writerd, SIGSTOP), 0);
+	post_loop(&p);
+	cr_assert_eq(p.ok, 40, "every request answered 202 (%d refused, %d "
+	    "failed)", p.refused, p.failed);
+	cr_assert_eq(kill(worker("ingestd"), SIGKILL), 0);
+	cr_assert_eq(kill(writerd, SIGCONT), 0);
+	assert_all_stored_once(p.ids);
+	cr_assert_eq(worker("writerd"), writerd, "the same writerd did it");
+	json_decref(p.ids);
+}
+
 Test(ingest, storage_full_answers_503_and_deletes_nothing_unsynced)
 {
 	struct http_res	 r;

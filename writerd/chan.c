@@ -24,6 +24,7 @@
 #include "marks.h"
 #include "msg.h"
 #include "store.h"
+#include "util.h"
 #include "writerd.h"
 
 struct chan {
@@ -105,6 +106,27 @@ on_frame(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 static void	chan_read(struct bufferevent *, void *);
 
 /*
+ * Read and handle every whole frame the peer has written into c's socket,
+ * up to EOF; a frame it died in the middle of writing was never answered
+ * and is dropped with the channel.
+ */
+static void
+pull(struct chan *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	int		 fd;
+
+	if ((fd = bufferevent_getfd(c->bev)) == -1)
+		return;
+	/* a bufferevent's input is frozen at its end outside its own reads */
+	evbuffer_unfreeze(in, 0);
+	while (evbuffer_read(in, fd, 64 * 1024) > 0)
+		;
+	evbuffer_freeze(in, 0);
+	chan_read(c->bev, c);
+}
+
+/*
  * Take in every frame ingestd has already written, though its socket has
  * not had its turn in the loop yet: an octctl push (MARK_FLUSH) must find
  * committed each event answered 202 before it was asked.
@@ -112,19 +134,11 @@ static void	chan_read(struct bufferevent *, void *);
 static void
 pull_ingestd(void)
 {
-	struct chan	*c, *next;
-	int		 fd;
+	struct chan *c;
 
-	for (c = TAILQ_FIRST(&chans); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (c->peer != PROC_INGESTD ||
-		    (fd = bufferevent_getfd(c->bev)) == -1)
-			continue;
-		while (evbuffer_read(bufferevent_get_input(c->bev), fd,
-		    64 * 1024) > 0)
-			;
-		chan_read(c->bev, c);
-	}
+	TAILQ_FOREACH(c, &chans, entry)
+		if (c->peer == PROC_INGESTD)
+			pull(c);
 }
 
 static void
@@ -181,6 +195,12 @@ chan_event(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		/*
+		 * A peer that died may leave frames unread here, and the
+		 * error may be our write to it (EPIPE) rather than EOF:
+		 * what it wrote was answered 202 and must still be stored.
+		 */
+		pull(c);
 		log_info("%s channel closed", proc_name(c->peer));
 		chan_free(c);
 	}
@@ -194,6 +214,8 @@ chan_open(enum proc_id peer, int fd)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("chan");
 	c->peer = peer;
+	if (fd_nonblock(fd) == -1)
+		fatal("%s channel", proc_name(peer));
 	c->bev = bufferevent_socket_new(wd.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent for %s", proc_name(peer));
