@@ -94,8 +94,11 @@ rm -f "$conf"
 mk install && cmp -s "$conf" "$srcdir/etc/oct.conf"
 ok $? "install again puts the shipped config back"
 
-# The installed octd on a config of its own in the temp dir.
-port=$((20000 + $$ % 30000))
+# The installed octd on a config of its own in the temp dir, on a port
+# below the kernel's ephemeral range (32768-60999): a client socket of a
+# test running beside this one may hold any port in that range, and a
+# refused connect does not show it.
+port=$((20000 + $$ % 12000))
 while curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null ||
     [ $? -ne 7 ]; do
 	port=$((port + 1))		# 7: refused, so free
@@ -109,7 +112,9 @@ metrics_interval_ms = 0
 EOF
 OCT_LIBEXEC_DIR=$dest$INST_PKGLIBEXECDIR "$dest$INST_SBINDIR/octd" \
     -c "$tmp/oct.conf" >"$tmp/out" 2>&1
-ok $? "the installed octd starts in the background and returns once up"
+r=$?
+[ $r -ne 0 ] && tail -n 3 "$tmp"/log/*.log >>"$tmp/out" 2>/dev/null
+ok $r "the installed octd starts in the background and returns once up"
 pid=$(cat "$tmp/run/octd.pid" 2>/dev/null)
 
 code=$(curl -s -o "$tmp/out" -w '%{http_code}' \
