@@ -41,9 +41,10 @@ ctl_dial(struct ctl *c)
 }
 
 /*
- * Whether octd for this config is systemd's to start: the installed config
- * on a machine booted with systemd (sd_booted's test) belongs to the unit;
- * octd started by hand would run outside it, as root.
+ * Whether octd for this config is systemd's to start: the installed config,
+ * on a machine booted with systemd (sd_booted's test) where our unit is
+ * installed, belongs to the unit; octd started by hand would run outside
+ * it, as root.
  */
 static int
 unit_owns(struct ctl *c)
@@ -51,7 +52,9 @@ unit_owns(struct ctl *c)
 	struct stat sb;
 
 	return strcmp(c->conf_path, OCT_SYSCONFDIR "/oct/oct.conf") == 0 &&
-	    lstat("/run/systemd/system", &sb) == 0 && S_ISDIR(sb.st_mode);
+	    lstat("/run/systemd/system", &sb) == 0 && S_ISDIR(sb.st_mode) &&
+	    (stat(OCT_UNITDIR "/oct.service", &sb) == 0 ||
+	    stat("/etc/systemd/system/oct.service", &sb) == 0);
 }
 
 int

@@ -64,6 +64,7 @@ static struct {
 	struct req		*inflight;
 	struct req		*retry;		/* to send first after a pause */
 	struct event		*timer;
+	struct event		*flush_timer;	/* writerd's answer is late */
 	int64_t			 paused_until;
 	int			 more;		/* the last fetch was full */
 	int			 waiting;	/* for writerd to commit marks */
@@ -310,6 +311,29 @@ cycle_done(void)
 
 static void	session_begin(void);
 
+/*
+ * A push waits this long for writerd to commit what ingestd holds (and the
+ * marks before it); writerd down or its commits failing, the push ends
+ * with that reason rather than leave octctl waiting. The flush itself
+ * stays queued and is committed whenever writerd can.
+ */
+#define FLUSH_WAIT_MS	10000
+static const struct timeval flush_wait = { FLUSH_WAIT_MS / 1000, 0 };
+
+static void
+on_flush_late(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (!pd.ses.active || !pd.ses.flushing)
+		return;
+	pd.ses.flushing = 0;
+	session_end("writerd has not committed the events it holds for 10 s; "
+	    "nothing was pushed (see writerd's log)");
+	schedule(pd.conf->push_interval_ms);
+}
+
 void
 push_marks_committed(void)
 {
@@ -317,6 +341,7 @@ push_marks_committed(void)
 		return;
 	if (pd.ses.active && pd.ses.flushing) {
 		pd.ses.flushing = 0;
+		evtimer_del(pd.flush_timer);
 		session_begin();
 	}
 	if (pd.waiting && pd.inflight == NULL && TAILQ_EMPTY(&pd.queue))
@@ -737,7 +762,8 @@ push_init(struct event_base *base, const struct conf *c,
 	}
 	decode_hmac(c->push_hmac_secret);
 	pd.timer = evtimer_new(base, on_timer, NULL);
-	if (pd.timer == NULL || pd.host_json == NULL)
+	pd.flush_timer = evtimer_new(base, on_flush_late, NULL);
+	if (pd.timer == NULL || pd.flush_timer == NULL || pd.host_json == NULL)
 		fatalx("push setup");
 	/* No collector, no TLS: libcurl and OpenSSL stay untouched (~7 MB). */
 	if (*c->push_url != '\0')
@@ -790,6 +816,7 @@ push_session(int force, int verbose, int64_t batch)
 	}
 	s->flushing = 1;	/* no fetch until writerd has committed */
 	pd.sink->flush();
+	evtimer_add(pd.flush_timer, &flush_wait);
 }
 
 /* The session's rows are all in oct.db: count them and start sending. */
@@ -827,6 +854,7 @@ push_free(void)
 	if (pd.inflight != NULL)
 		req_free(pd.inflight);
 	event_free(pd.timer);
+	event_free(pd.flush_timer);
 	if (pd.own_ro)
 		store_close(pd.ro);
 	free(pd.host_json);

@@ -602,17 +602,19 @@ Test(ingest, kill9_ingestd_keeps_what_it_answered)
 Test(ingest, a_dead_ingestd_channel_is_read_to_the_end)
 {
 	struct poster	p = { 0, 40, 10, 0, 0, 0, NULL, 0 };
-	pid_t		writerd;
+	pid_t		writerd, ingestd;
 
 	start(NULL);
 	p.port = run.port;
 	p.ids = json_array();
 	writerd = worker("writerd");
+	ingestd = worker("ingestd");
+	cr_assert(writerd > 0 && ingestd > 0);
 	cr_assert_eq(kill(writerd, SIGSTOP), 0);
 	post_loop(&p);
 	cr_assert_eq(p.ok, 40, "every request answered 202 (%d refused, %d "
 	    "failed)", p.refused, p.failed);
-	cr_assert_eq(kill(worker("ingestd"), SIGKILL), 0);
+	cr_assert_eq(kill(ingestd, SIGKILL), 0);
 	cr_assert_eq(kill(writerd, SIGCONT), 0);
 	assert_all_stored_once(p.ids);
 	cr_assert_eq(worker("writerd"), writerd, "the same writerd did it");

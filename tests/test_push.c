@@ -784,12 +784,13 @@ Test(push, octctl_push_delivers_everything_and_says_so)
  * 202 a moment ago, still waiting in writerd for its batch (batch_ms is a
  * minute here), goes in the same push.
  */
-Test(push, octctl_push_sends_what_was_answered_202_just_before)
+/* octd pushing to the scripted collector from its first start, its key
+ * made beforehand; batch_ms a minute, so only a flush commits. */
+static void
+begin_held(const int *script)
 {
-	static const int script[] = { -1 };
-	struct http_res	 r;
 	struct key	 k;
-	char		 out[65536], path[600], err[512];
+	char		 path[600], err[512];
 
 	harness_setup(&run, NULL);
 	snprintf(path, sizeof(path), "%s/data", run.dir);
@@ -798,6 +799,15 @@ Test(push, octctl_push_sends_what_was_answered_202_just_before)
 	cr_assert_eq(key_create(path, 0, &k, err, sizeof(err)), 0, "%s", err);
 	point_at_collector(script, "batch_ms = 60s\n" PUSH_MANUAL);
 	harness_start(&run);
+}
+
+Test(push, octctl_push_sends_what_was_answered_202_just_before)
+{
+	static const int script[] = { -1 };
+	struct http_res	 r;
+	char		 out[65536];
+
+	begin_held(script);
 	http_post(run.port, "/v1/traces", "{\"model\":\"just-now\"}", &r);
 	cr_assert_eq(r.status, 202);
 	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 0, "%s", out);
@@ -805,6 +815,119 @@ Test(push, octctl_push_sends_what_was_answered_202_just_before)
 	cr_assert_eq(coll_int(&coll.stored), 1);
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "model = 'just-now' AND synced_at IS NOT NULL"), 1);
+}
+
+/* What a process has written so far (/proc/PID/io wchar). */
+static long long
+wchar(pid_t pid)
+{
+	char		 path[64], line[128];
+	long long	 n = -1;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "wchar: %lld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+struct wrote {
+	pid_t		pid;
+	long long	before;
+};
+
+static int
+has_written(void *arg)
+{
+	struct wrote *w = arg;
+
+	return wchar(w->pid) > w->before;
+}
+
+/* octctl -c run.conf push, in the background, its output into path. */
+static pid_t
+octctl_push_bg(const char *path)
+{
+	pid_t	pid = fork();
+	int	fd;
+
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execl(harness_bin("octctl"), "octctl", "-c", run.conf, "push",
+		    (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * The same, made certain: writerd is stopped while 30 events (9 KB, more
+ * than the 4 KB libevent reads at a time) are answered and while pushd
+ * writes its flush. Woken, writerd meets the flush before most of those
+ * frames, and must read them before it commits.
+ */
+Test(push, octctl_push_reads_what_writerd_has_not_read_yet)
+{
+	static const int script[] = { -1 };
+	struct http_res	 r;
+	struct wrote	 w;
+	pid_t		 writerd, ctl;
+	char		 body[400], path[600], *out;
+	int		 i, status;
+
+	begin_held(script);
+	writerd = worker("writerd");
+	w.pid = worker("pushd");
+	cr_assert(writerd > 0 && w.pid > 0);
+	cr_assert_eq(kill(writerd, SIGSTOP), 0);
+	snprintf(body, sizeof(body), "{\"model\":\"held\",\"input\":\"%0250d\"}",
+	    0);
+	for (i = 0; i < 30; i++) {
+		http_post(run.port, "/v1/traces", body, &r);
+		cr_assert_eq(r.status, 202);
+	}
+	w.before = wchar(w.pid);
+	snprintf(path, sizeof(path), "%s/push.out", run.dir);
+	ctl = octctl_push_bg(path);
+	cr_assert(harness_wait(has_written, &w, 10000), "pushd sent its flush");
+	cr_assert_eq(kill(writerd, SIGCONT), 0);
+	cr_assert_eq(waitpid(ctl, &status, 0), ctl);
+	out = harness_slurp(path);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	cr_assert(strstr(out, "pushed 30 of 30 events"), "%s", out);
+	free(out);
+	cr_assert_eq(coll_int(&coll.stored), 30);
+}
+
+/* writerd that cannot commit: the push ends saying so, it does not hang. */
+Test(push, octctl_push_says_so_when_writerd_does_not_commit)
+{
+	static const int script[] = { -1 };
+	struct http_res	 r;
+	pid_t		 writerd;
+	char		 out[65536];
+
+	begin_held(script);
+	http_post(run.port, "/v1/traces", "{\"model\":\"m\"}", &r);
+	cr_assert_eq(r.status, 202);
+	writerd = worker("writerd");
+	cr_assert(writerd > 0);
+	cr_assert_eq(kill(writerd, SIGSTOP), 0);
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 1, "%s", out);
+	cr_assert(strstr(out, "writerd has not committed the events it holds"),
+	    "%s", out);
+	cr_assert_eq(coll_int(&coll.requests), 0);
+	cr_assert_eq(kill(writerd, SIGCONT), 0);
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 0, "%s", out);
+	cr_assert(strstr(out, "pushed 1 of 1 events"), "%s", out);
 }
 
 Test(push, octctl_push_exits_1_when_the_collector_fails)

@@ -245,7 +245,12 @@ chan_storage(int full)
 			send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)full);
 }
 
-/* Write what is queued for the peers now (the last acks, at exit). */
+/*
+ * Write what is queued for the peers now (the last acks, at exit), as far
+ * as their sockets take it without waiting; an ack that does not fit is
+ * not needed: the peer sends those events again, and they are dropped as
+ * replays.
+ */
 void
 chan_flush_all(void)
 {
