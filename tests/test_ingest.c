@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +33,7 @@
 #define worker(name)	harness_worker(&run, name)
 
 static struct octd_run run;
+static char mounted[300];	/* a test's tmpfs, detached at teardown */
 
 static void
 setup(void)
@@ -40,6 +44,9 @@ setup(void)
 static void
 teardown(void)
 {
+	if (mounted[0] != '\0')
+		umount2(mounted, MNT_DETACH);
+	mounted[0] = '\0';
 	harness_teardown(&run);
 }
 
@@ -619,6 +626,74 @@ Test(ingest, a_dead_ingestd_channel_is_read_to_the_end)
 	assert_all_stored_once(p.ids);
 	cr_assert_eq(worker("writerd"), writerd, "the same writerd did it");
 	json_decref(p.ids);
+}
+
+/* Fill the file system of dir, with file path, but for about keep bytes. */
+static void
+fill(const char *dir, const char *path, long long keep)
+{
+	static char	zeros[65536];
+	struct statvfs	vfs;
+	long long	left;
+	ssize_t		n;
+	int		fd;
+
+	cr_assert_eq(statvfs(dir, &vfs), 0);
+	left = (long long)vfs.f_bavail * (long long)vfs.f_frsize - keep;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd != -1);
+	while (left > 0 && (n = write(fd, zeros, left < (long long)sizeof(zeros) ?
+	    (size_t)left : sizeof(zeros))) > 0)
+		left -= n;
+	close(fd);
+}
+
+static int
+commit_failed(void *arg)
+{
+	(void)arg;
+	return harness_count(logpath_of("writerd"), "database or disk is full")
+	    > 0;
+}
+
+/*
+ * A full disk: commits fail and writerd keeps the events, retrying; once
+ * there is room again, every event answered 202 is stored, once. (As root:
+ * data_dir is a 4 MB tmpfs, filled but for 40 KB.)
+ */
+Test(ingest, a_full_disk_loses_nothing_once_there_is_room_again)
+{
+	char		 data[300], filler[320], body[1200];
+	struct http_res	 r;
+	json_t		*ids = json_array(), *o;
+	int		 i;
+
+	if (geteuid() != 0)
+		cr_skip_test("mounting a small tmpfs needs root");
+	harness_setup(&run, NULL);
+	snprintf(data, sizeof(data), "%s/data", run.dir);
+	cr_assert_eq(mkdir(data, 0700), 0);
+	cr_assert_eq(mount("tmpfs", data, "tmpfs", 0, "size=4m,mode=0700"), 0,
+	    "mount: %s", strerror(errno));
+	snprintf(mounted, sizeof(mounted), "%s", data);
+	harness_start(&run);
+	snprintf(filler, sizeof(filler), "%s/filler", data);
+	fill(data, filler, 40 * 1024);
+	snprintf(body, sizeof(body), "{\"model\":\"full\",\"input\":\"%01000d\"}",
+	    0);
+	for (i = 0; i < 100; i++) {
+		http_post(run.port, "/v1/traces", body, &r);
+		cr_assert_eq(r.status, 202, "%s", r.body);
+		o = json_loads(r.body, 0, NULL);
+		json_array_extend(ids, json_object_get(o, "trace_ids"));
+		json_decref(o);
+	}
+	cr_assert(harness_wait(commit_failed, NULL, 10000),
+	    "writerd logs the failed commit");
+	cr_assert_lt(db_int(&run, "SELECT count(*) FROM llm_traces"), 100);
+	cr_assert_eq(unlink(filler), 0);
+	assert_all_stored_once(ids);
+	json_decref(ids);
 }
 
 Test(ingest, storage_full_answers_503_and_deletes_nothing_unsynced)
