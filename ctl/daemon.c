@@ -64,11 +64,12 @@ ctl_connect(struct ctl *c)
 
 	if ((fd = ctl_dial(c)) != -1)
 		return fd;
-	if (errno == ENOENT || errno == ECONNREFUSED)
+	if ((errno == ENOENT || errno == ECONNREFUSED) && unit_owns(c))
 		fprintf(stderr, "octctl: octd is not running (no %s/control.sock); "
-		    "start it with: %s%s\n", c->conf.run_dir, unit_owns(c) ?
-		    "sudo systemctl start oct" : "octd -c ",
-		    unit_owns(c) ? "" : c->conf_path);
+		    "start it with: sudo systemctl start oct\n", c->conf.run_dir);
+	else if (errno == ENOENT || errno == ECONNREFUSED)
+		fprintf(stderr, "octctl: octd is not running (no %s/control.sock); "
+		    "start it with: octd -c %s\n", c->conf.run_dir, c->conf_path);
 	else
 		fprintf(stderr, "octctl: %s/control.sock: %s\n", c->conf.run_dir,
 		    strerror(errno));

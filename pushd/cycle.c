@@ -317,20 +317,24 @@ static void	session_begin(void);
  * with that reason rather than leave octctl waiting. The flush itself
  * stays queued and is committed whenever writerd can.
  */
-#define FLUSH_WAIT_MS	10000
-static const struct timeval flush_wait = { FLUSH_WAIT_MS / 1000, 0 };
+#define FLUSH_WAIT_S	10
+static const struct timeval flush_wait = { FLUSH_WAIT_S, 0 };
 
 static void
 on_flush_late(evutil_socket_t fd, short ev, void *arg)
 {
+	char why[160];
+
 	(void)fd;
 	(void)ev;
 	(void)arg;
 	if (!pd.ses.active || !pd.ses.flushing)
 		return;
 	pd.ses.flushing = 0;
-	session_end("writerd has not committed the events it holds for 10 s; "
-	    "nothing was pushed (see writerd's log)");
+	snprintf(why, sizeof(why), "writerd has not committed the events it "
+	    "holds for %d s; nothing was pushed (see writerd's log)",
+	    FLUSH_WAIT_S);
+	session_end(why);
 	schedule(pd.conf->push_interval_ms);
 }
 
