@@ -46,8 +46,6 @@ const char *harness_bin(const char *name);
 int	 harness_run(char *const argv[], char *out, size_t outlen);
 int	 harness_free_port(void);
 
-#endif
-
 /* HTTP through libcurl: a real client against a real port. */
 struct http_res {
 	long	 status;
@@ -76,3 +74,5 @@ void	 harness_pubkey(struct octd_run *, char *out, size_t len);
 pid_t	 harness_receiver(const char *db, const char *pubkey, int *port);
 /* SELECT returning one integer from any SQLite file; -1 on error. */
 long long file_int(const char *path, const char *sql);
+
+#endif

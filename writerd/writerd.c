@@ -43,7 +43,13 @@ arm(struct event *ev, int64_t ms)
 	evtimer_add(ev, &tv);
 }
 
-/* Delete synced rows in chunks, each its own short transaction. */
+/*
+ * Delete synced rows in chunks, each its own short transaction. With a
+ * cutoff (retention) it goes on until a pass deletes nothing: a pass takes
+ * up to TRIM_CHUNK rows of each table, so its total says nothing about
+ * whether one table still has rows left. Without one (the size cap) it
+ * takes one pass and the caller measures again.
+ */
 static int
 trim(int64_t cutoff_ms)
 {
@@ -58,7 +64,7 @@ trim(int64_t cutoff_ms)
 			return total;
 		}
 		total += deleted;
-	} while (deleted == TRIM_CHUNK && cutoff_ms != 0);
+	} while (deleted > 0 && cutoff_ms != 0);
 	return total;
 }
 
