@@ -94,7 +94,7 @@ rows_left(void *arg)
  */
 Test(writerd, retention_empties_every_table_of_old_synced_rows)
 {
-	harness_setup(&run, "retention_days = 7\nmetrics_interval_ms = 0\n");
+	harness_setup(&run, "retention_days = 7\n");
 	fill(2500);
 	harness_start(&run);
 	cr_assert(harness_wait(rows_left, NULL, 20000),
