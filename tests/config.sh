@@ -1,6 +1,8 @@
 #!/bin/sh
 # config.sh: octd -t on every tests/config/*.conf, compared with its
 # .expected file (output and exit status), and on the shipped configs.
+# NAME.env, when there is one, holds VAR=value lines put in octd's
+# environment for NAME.conf.
 # Prints TAP. Regenerate an expected file by hand, never by this script.
 srcdir=${OCT_SRCDIR:-.}
 octd=${OCT_BUILDDIR:-.}/octd
@@ -11,7 +13,10 @@ n=0
 for f in "$@"; do
 	n=$((n + 1))
 	name=${f%.conf}
-	out=$("$octd" -t -c "$f" 2>&1)
+	out=$(if [ -f "$name.env" ]; then
+		while IFS= read -r v; do export "$v"; done <"$name.env"
+	fi
+	"$octd" -t -c "$f" 2>&1)
 	out="$out
 exit $?"
 	if [ "$out" = "$(cat "$name.expected")" ]; then
