@@ -24,8 +24,12 @@
 #include "conf.h"
 #include "oct.h"
 
-enum ktype { K_STR, K_PATH, K_ADDR, K_URL, K_SECRET, K_SIZE, K_DUR, K_INT,
-	K_BOOL, K_ENUM };
+/*
+ * K_TOKEN and K_SECRET hold credentials: their values never appear in an
+ * error (which octd logs on a refused reload), only the file, line and key.
+ */
+enum ktype { K_STR, K_PATH, K_ADDR, K_URL, K_TOKEN, K_SECRET, K_SIZE, K_DUR,
+	K_INT, K_BOOL, K_ENUM };
 
 struct keydef {
 	const char		*name;
@@ -62,7 +66,7 @@ static const struct keydef keys[] = {
 	{ "run_dir", K_PATH, OFF(run_dir), OCT_RUNSTATEDIR "/oct", 0, 0,
 	    P_SUP, NULL },
 	{ "user", K_STR, OFF(user), "", 0, 0, PROC_ALL, NULL },
-	{ "auth_token", K_STR, OFF(auth_token), "", 0, 0, P_ING, NULL },
+	{ "auth_token", K_TOKEN, OFF(auth_token), "", 0, 0, P_ING, NULL },
 	{ "max_body_bytes", K_SIZE, OFF(max_body_bytes), "1m", 1 * KB, 64 * MB,
 	    P_ING, NULL },
 	{ "max_text_bytes", K_SIZE, OFF(max_text_bytes), "64k", 1, 64 * MB,
@@ -82,7 +86,7 @@ static const struct keydef keys[] = {
 	{ "push_url", K_URL, OFF(push_url), "", 0, 0, P_PUS, NULL },
 	{ "push_allow_insecure", K_BOOL, OFF(push_allow_insecure), "no", 0, 0,
 	    P_PUS, bool_choices },
-	{ "push_auth_token", K_STR, OFF(push_auth_token), "", 0, 0, P_PUS,
+	{ "push_auth_token", K_TOKEN, OFF(push_auth_token), "", 0, 0, P_PUS,
 	    NULL },
 	{ "push_interval_ms", K_DUR, OFF(push_interval_ms), "2000", 10, DAY,
 	    P_PUS, NULL },
@@ -132,7 +136,13 @@ static int
 is_str_type(enum ktype t)
 {
 	return t == K_STR || t == K_PATH || t == K_ADDR || t == K_URL ||
-	    t == K_SECRET;
+	    t == K_TOKEN || t == K_SECRET;
+}
+
+static int
+is_hidden(const struct keydef *k)
+{
+	return k->type == K_TOKEN || k->type == K_SECRET;
 }
 
 /* Parse decimal digits of s (all of them up to end) with overflow check. */
@@ -251,20 +261,36 @@ conf_check_urls(const char *(*fn)(const char *url, int allow_insecure))
 	check_url = fn;
 }
 
+/*
+ * push_hmac_secret: empty, or whsec_ and the base64 of the HMAC key, which
+ * is HMAC_MIN to HMAC_MAX bytes (pushd's buffer). The reasons never quote
+ * the value.
+ */
+#define HMAC_MIN	16
+#define HMAC_MAX	256
+
 static const char *
 check_secret(const char *s)
 {
-	unsigned char	bin[256];
-	size_t		len;
+	unsigned char	 bin[4096];
+	const char	*why = NULL;
+	size_t		 len;
 
 	if (*s == '\0')
 		return NULL;
 	if (strncmp(s, "whsec_", 6) != 0)
 		return "must be whsec_ followed by base64";
 	if (sodium_base642bin(bin, sizeof(bin), s + 6, strlen(s + 6), NULL,
-	    &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || len == 0)
-		return "bad base64 after whsec_";
-	return NULL;
+	    &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+		why = "bad base64 after whsec_";
+	else if (len < HMAC_MIN)
+		why = "too short: the key after whsec_ must decode to at "
+		    "least 16 bytes";
+	else if (len > HMAC_MAX)
+		why = "too long: the key after whsec_ must decode to at "
+		    "most 256 bytes";
+	sodium_memzero(bin, sizeof(bin));
+	return why;
 }
 
 static char conf_base[PATH_MAX];
@@ -297,6 +323,7 @@ static const char *
 set_value(struct conf *c, const struct keydef *k, const char *v)
 {
 	static char	 why[160];
+	const char	*bad;
 	char		 host[64], **sp, *dup;
 	int64_t		 n;
 	int		 port, i;
@@ -306,8 +333,8 @@ set_value(struct conf *c, const struct keydef *k, const char *v)
 		    conf_parse_addr(v, host, sizeof(host), &port) == -1)
 			return "bad address (expected IPv4:port or "
 			    "[IPv6]:port, port 1-65535)";
-		if (k->type == K_SECRET && check_secret(v) != NULL)
-			return check_secret(v);
+		if (k->type == K_SECRET && (bad = check_secret(v)) != NULL)
+			return bad;
 		dup = k->type == K_PATH ? absolute(v) : strdup(v);
 		if (dup == NULL)
 			return "out of memory";
@@ -389,6 +416,17 @@ errf(char *err, size_t errlen, const struct origin *o, size_t ki,
 	else
 		snprintf(err, errlen, "%s:%d: %s: %s", o->file, o->line[ki],
 		    keys[ki].name, why);
+}
+
+/* A refused value: quoted after why, unless it is a credential. */
+static void
+refuse(char *err, size_t errlen, const struct origin *o, size_t ki,
+    const char *why, const char *value)
+{
+	if (is_hidden(&keys[ki]))
+		errf(err, errlen, o, ki, "%s", why);
+	else
+		errf(err, errlen, o, ki, "%s: '%s'", why, value);
 }
 
 static int
@@ -482,10 +520,13 @@ parse_line(struct conf *c, struct origin *o, int lineno, const char *line,
 	o->line[ki] = lineno;
 	for (p++; *p == ' ' || *p == '\t'; p++)
 		;
-	if ((why = read_value(p, value, sizeof(value))) == NULL)
-		why = set_value(c, &keys[ki], value);
-	if (why != NULL) {
-		errf(err, errlen, o, (size_t)ki, "%s: '%s'", why, value);
+	/* A malformed value is not quoted: value holds only part of it. */
+	if ((why = read_value(p, value, sizeof(value))) != NULL) {
+		errf(err, errlen, o, (size_t)ki, "%s", why);
+		return -1;
+	}
+	if ((why = set_value(c, &keys[ki], value)) != NULL) {
+		refuse(err, errlen, o, (size_t)ki, why, value);
 		return -1;
 	}
 	return 0;
@@ -533,7 +574,7 @@ apply_env(struct conf *c, struct origin *o, char *err, size_t errlen)
 			continue;
 		o->line[i] = -1;
 		if ((why = set_value(c, &keys[i], v)) != NULL) {
-			errf(err, errlen, o, i, "%s: '%s'", why, v);
+			refuse(err, errlen, o, i, why, v);
 			return -1;
 		}
 	}

@@ -1,9 +1,12 @@
 #!/bin/sh
 # config.sh: octd -t on every tests/config/*.conf, compared with its
 # .expected file (output and exit status), and on the shipped configs.
+# NAME.env, when there is one, holds VAR=value lines put in octd's
+# environment for NAME.conf.
 # Prints TAP. Regenerate an expected file by hand, never by this script.
-srcdir=${OCT_SRCDIR:-.}
-octd=${OCT_BUILDDIR:-.}/octd
+srcdir=$(cd "${OCT_SRCDIR:-.}" && pwd)
+builddir=$(cd "${OCT_BUILDDIR:-.}" && pwd)
+octd=$builddir/octd
 cd "$srcdir/tests/config" || exit 1
 set -- *.conf
 echo "1..$(($# + 2))"
@@ -11,7 +14,10 @@ n=0
 for f in "$@"; do
 	n=$((n + 1))
 	name=${f%.conf}
-	out=$("$octd" -t -c "$f" 2>&1)
+	out=$(if [ -f "$name.env" ]; then
+		while IFS= read -r v; do export "$v"; done <"$name.env"
+	fi
+	"$octd" -t -c "$f" 2>&1)
 	out="$out
 exit $?"
 	if [ "$out" = "$(cat "$name.expected")" ]; then
@@ -22,12 +28,13 @@ exit $?"
 		sed 's/^/# want: /' "$name.expected"
 	fi
 done
-for f in oct.conf oct.dev.conf; do
+# oct.conf as built from etc/oct.conf.in, with this build's paths
+for f in "$builddir/etc/oct.conf" oct.dev.conf; do
 	n=$((n + 1))
 	if out=$(cd "$srcdir/etc" && "$octd" -t -c "$f" 2>&1); then
-		echo "ok $n - shipped etc/$f passes octd -t"
+		echo "ok $n - shipped etc/${f##*/} passes octd -t"
 	else
-		echo "not ok $n - shipped etc/$f passes octd -t"
+		echo "not ok $n - shipped etc/${f##*/} passes octd -t"
 		printf '%s\n' "$out" | sed 's/^/# /'
 	fi
 done

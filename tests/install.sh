@@ -3,7 +3,9 @@
 # where it belongs with its mode, an operator's config never overwritten,
 # the installed octd run on a temp config and fed one event, the unit
 # checked by systemd-analyze when there is one, and make uninstall leaving
-# nothing behind. Prints TAP. The INST_* variables come from
+# nothing behind. The paths in the unit, the logrotate file, oct.conf and
+# the manual pages are checked against the ones the installed programs use
+# (one set: the build's). Prints TAP. The INST_* variables come from
 # tests/include.am (make's expanded installation directories).
 builddir=${OCT_BUILDDIR:-.}
 srcdir=${OCT_SRCDIR:-.}
@@ -50,14 +52,14 @@ files="755 $INST_SBINDIR/octd
 755 $INST_PKGLIBEXECDIR/oct-pushd
 644 $INST_SYSCONFDIR/oct/oct.conf
 644 $INST_UNITDIR/oct.service
-644 $INST_SYSCONFDIR/logrotate.d/oct
+644 $INST_LOGROTATEDIR/oct
 644 $INST_SYSUSERSDIR/oct.conf
 644 $INST_MANDIR/man5/oct.conf.5
 644 $INST_MANDIR/man8/octd.8
 644 $INST_MANDIR/man8/octctl.8
 644 $INST_MANDIR/man8/oct-receiver.8"
 
-echo "1..$(($(echo "$files" | wc -l) + 13))"
+echo "1..$(($(echo "$files" | wc -l) + 24))"
 
 mk install
 ok $? "make install DESTDIR="
@@ -69,13 +71,84 @@ done <<EOF
 $files
 EOF
 
-cmp "$conf" "$srcdir/etc/oct.conf" >"$tmp/out" 2>&1 &&
+cmp "$conf" "$builddir/etc/oct.conf" >"$tmp/out" 2>&1 &&
     "$dest$INST_SBINDIR/octd" -t -c "$conf" >"$tmp/out" 2>&1
 ok $? "the installed config is the shipped one and passes octd -t"
 
-! grep -n '@[a-zA-Z_]*@' "$unit" "$dest$INST_SYSCONFDIR/logrotate.d/oct" \
-    >"$tmp/out" && grep -q "^ExecStart=$INST_SBINDIR/octd -f -c $INST_SYSCONFDIR/oct/oct.conf\$" "$unit"
-ok $? "unit and logrotate file have their paths filled in"
+! grep -rnI '@[a-zA-Z_]*@' "$dest" >"$tmp/out" &&
+    grep -q "^ExecStart=$INST_SBINDIR/octd -f -c $INST_SYSCONFDIR/oct/oct.conf\$" "$unit"
+ok $? "no installed file holds an @variable@; the unit starts the installed octd"
+
+# The directories the installed programs use, as they name them: octctl
+# says where it looked for octd and for oct.db; octd and octctl hold the
+# log directory (and the others) as compiled-in strings.
+logrotate=$dest$INST_LOGROTATEDIR/oct
+octctl() {
+	env -u OCT_DATA_DIR -u OCT_LOG_DIR -u OCT_RUN_DIR \
+	    "$dest$INST_BINDIR/octctl" -c "$conf" "$@" 2>&1
+}
+rundir=$(octctl status | sed -n 's|.*(no \(/[^ ]*\)/control\.sock).*|\1|p')
+datadir=$(octctl push-status | sed -n 's|^octctl: \(/[^ ]*\)/oct\.db: .*|\1|p')
+logdir=${datadir%/lib/oct}/log/oct
+compiled() {		# compiled(binary, string): string is one of binary's
+	tr '\0' '\n' <"$1" | grep -qFx "$2"
+}
+for b in "$dest$INST_SBINDIR/octd" "$dest$INST_BINDIR/octctl"; do
+	[ -n "$rundir" ] && [ -n "$datadir" ] && compiled "$b" "$datadir" &&
+	    compiled "$b" "$logdir" && compiled "$b" "$rundir"
+	ok $? "${b##*/}'s defaults: data_dir $datadir, log_dir $logdir, run_dir $rundir"
+done
+
+# The unit lets octd write only there, sets no OCT_*_DIR that would move
+# octd but not octctl, and makes the three directories.
+grep -qx "ReadWritePaths=$datadir $logdir $rundir" "$unit" &&
+    ! grep -n '^Environment=.*OCT_[A-Z]*_DIR' "$unit" >"$tmp/out" &&
+    ! grep -n '^[A-Za-z]*Directory=' "$unit" >>"$tmp/out" &&
+    grep -q "^ExecStartPre=+.* -m 0700 $datadir\$" "$unit" &&
+    grep -q "^ExecStartPre=+.* -m 0750 $logdir\$" "$unit" &&
+    grep -q "^ExecStartPre=+.* -m 0755 $rundir\$" "$unit"
+ok $? "the unit's directories are the programs' defaults"
+
+grep -qx "$logdir/\*\.log {" "$logrotate" &&
+    grep -q "cat $rundir/octd\.pid" "$logrotate"
+ok $? "the logrotate file rotates $logdir/*.log and signals $rundir/octd.pid"
+
+# Where logrotate reads it, unless configure was told otherwise.
+if "$builddir/config.status" --config | grep -q -- '--with-logrotatedir'; then
+	skip "logrotate file location: configured with --with-logrotatedir"
+else
+	[ "$INST_LOGROTATEDIR" = /etc/logrotate.d ]
+	ok $? "the logrotate file goes to /etc/logrotate.d (got $INST_LOGROTATEDIR)"
+fi
+
+grep -qx "#data_dir = $datadir" "$conf" &&
+    grep -qx "#log_dir = $logdir" "$conf" &&
+    grep -qx "#run_dir = $rundir" "$conf" &&
+    grep -qx "#signing_key = $datadir/signing.key" "$conf"
+ok $? "the installed oct.conf shows the programs' defaults"
+
+man=$dest$INST_MANDIR
+grep -q "^\.It Pa $INST_SYSCONFDIR/oct/oct.conf\$" "$man/man8/octd.8" &&
+    grep -q "^\.It Pa $datadir/oct.db\$" "$man/man8/octd.8" &&
+    grep -q "^\.It Pa $rundir/octd.pid\$" "$man/man8/octd.8" &&
+    grep -q "^\.It Pa $INST_PKGLIBEXECDIR/\$" "$man/man8/octd.8" &&
+    grep -q "^\.It Pa $rundir/control.sock\$" "$man/man8/octctl.8" &&
+    grep -q "^\.It Pa $INST_SYSCONFDIR/oct/oct.conf\$" "$man/man5/oct.conf.5" &&
+    grep -q "^\.Pa $datadir \.\$" "$man/man5/oct.conf.5"
+ok $? "the manual pages name the build's files"
+
+# Built with libsystemd whenever configure finds it, unless told not to.
+if "$builddir/config.status" --config |
+    grep -qE -- '--without-systemd|--with-systemd=no'; then
+	skip "Type=notify: configured --without-systemd"
+elif pkg-config --exists libsystemd 2>/dev/null; then
+	grep -qx "Type=notify" "$unit" && grep -qx "WatchdogSec=30s" "$unit" &&
+	    ldd "$dest$INST_SBINDIR/octd" | grep -q libsystemd
+	ok $? "libsystemd is here: octd links it, the unit is Type=notify with WatchdogSec="
+else
+	grep -qx "Type=simple" "$unit"
+	ok $? "no libsystemd here: the unit is Type=simple"
+fi
 
 # An operator's config survives a second install...
 echo "# changed by the operator" >>"$conf"
@@ -91,7 +164,7 @@ r=$?
 ok $r "uninstall keeps a changed config and removes the rest"
 
 rm -f "$conf"
-mk install && cmp -s "$conf" "$srcdir/etc/oct.conf"
+mk install && cmp -s "$conf" "$builddir/etc/oct.conf"
 ok $? "install again puts the shipped config back"
 
 # The installed octd on a config of its own in the temp dir, on a port
@@ -128,6 +201,26 @@ rows=$(sqlite3 "$tmp/data/oct.db" \
 [ "$rows" = 1 ]
 ok $? "the event is in oct.db (rows: $rows)"
 
+# systemctl reload runs the unit's ExecReload=: here on the temp config,
+# with the installed octctl. A refused config makes it fail, naming the
+# file, line and key; a good one is taken.
+reload=$(sed -n 's/^ExecReload=//p' "$unit")
+grep -qx "ExecReload=$INST_BINDIR/octctl -c $INST_SYSCONFDIR/oct/oct.conf reload" \
+    "$unit"
+ok $? "ExecReload= runs octctl reload on the installed config (got: $reload)"
+reload=$(echo "$reload" | sed -e "s|^$INST_BINDIR/|$dest$INST_BINDIR/|" \
+    -e "s| $INST_SYSCONFDIR/oct/oct.conf | $tmp/oct.conf |")
+echo "batch_max = lots" >>"$tmp/oct.conf"
+# shellcheck disable=SC2086 # the unit's command line, split as systemd does
+env -u OCT_BATCH_MAX $reload >"$tmp/out" 2>&1
+r=$?
+[ $r -eq 1 ] && grep -q "$tmp/oct.conf:6: batch_max: bad number" "$tmp/out"
+ok $? "ExecReload= on a refused config exits 1 (got $r) naming file, line and key"
+sed -i '$d' "$tmp/oct.conf"
+# shellcheck disable=SC2086
+env -u OCT_BATCH_MAX $reload >"$tmp/out" 2>&1 && grep -q "took" "$tmp/out"
+ok $? "ExecReload= on a good config exits 0"
+
 [ -n "$pid" ] && kill -TERM "$pid"
 i=0
 while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $i -lt 150 ]; do
@@ -140,11 +233,12 @@ ok $? "SIGTERM stops it and it removes its pid file"
 pid=
 
 if command -v systemd-analyze >/dev/null 2>&1; then
-	# Verified where the binary is (ExecStart= must exist); no man pages
-	# here. The file name must stay oct.service.
+	# Verified where the binaries are (ExecStart= and ExecReload= must
+	# exist); no man pages here. The file name must stay oct.service.
 	mkdir -p "$tmp/verify"
-	sed "s|^ExecStart=$INST_SBINDIR/|ExecStart=$dest$INST_SBINDIR/|" "$unit" \
-	    >"$tmp/verify/oct.service"
+	sed -e "s|^ExecStart=$INST_SBINDIR/|ExecStart=$dest$INST_SBINDIR/|" \
+	    -e "s|^ExecReload=$INST_BINDIR/|ExecReload=$dest$INST_BINDIR/|" \
+	    "$unit" >"$tmp/verify/oct.service"
 	systemd-analyze --man=no verify "$tmp/verify/oct.service" >"$tmp/out" 2>&1
 	ok $? "systemd-analyze verify oct.service"
 else

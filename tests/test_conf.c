@@ -1,6 +1,7 @@
 /* test_conf.c: the configuration parser, values, errors and the dump. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "conf.h"
+#include "harness.h"
 #include "oct.h"
 
 static char path[64];
@@ -311,4 +313,113 @@ Test(conf, peek_reads_one_key_from_a_broken_file)
 	cr_assert_str_eq(out, want, "the environment wins, made absolute");
 	unsetenv("OCT_RUN_DIR");
 	cr_assert_eq(conf_peek(path, "nosuchkey", out, sizeof(out)), -1);
+}
+
+/*
+ * A credential's error names the file, line and key (or the variable),
+ * never the value (SPEC section 2): octd logs a refused reload's error.
+ */
+Test(conf, credentials_never_appear_in_errors)
+{
+	static const struct { const char *text, *want; } cases[] = {
+		/* "short-secret": 12 bytes */
+		{ "push_hmac_secret = whsec_c2hvcnQtc2VjcmV0\n",
+		    ":1: push_hmac_secret: too short: the key after whsec_ must "
+		    "decode to at least 16 bytes" },
+		{ "push_hmac_secret = hunter2-hunter2-hunter2\n",
+		    ":1: push_hmac_secret: must be whsec_ followed by base64" },
+		{ "\npush_hmac_secret = whsec_hunter2!hunter2\n",
+		    ":2: push_hmac_secret: bad base64 after whsec_" },
+		{ "auth_token = \"hunter2\n",
+		    ":1: auth_token: unterminated quoted value" },
+		{ "push_auth_token = \"hunter2\" hunter2\n",
+		    ":1: push_auth_token: text after the closing quote" },
+	};
+	struct conf	c;
+	char		err[512], want[600];
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(load_text(&c, cases[i].text, err, sizeof(err)), -1,
+		    "case %zu loaded", i);
+		snprintf(want, sizeof(want), "%s%s", path, cases[i].want);
+		cr_assert_str_eq(err, want, "case %zu", i);
+		drop_file();
+	}
+	setenv("OCT_PUSH_HMAC_SECRET", "whsec_c2hvcnQtc2VjcmV0", 1);
+	cr_assert_eq(load_text(&c, "", err, sizeof(err)), -1);
+	unsetenv("OCT_PUSH_HMAC_SECRET");
+	cr_assert_str_eq(err, "environment OCT_PUSH_HMAC_SECRET: too short: "
+	    "the key after whsec_ must decode to at least 16 bytes");
+}
+
+/* The HMAC key is the decoded bytes: 16 of them at least. */
+Test(conf, hmac_secret_decodes_to_16_bytes_at_least)
+{
+	struct conf	c;
+	char		err[512];
+
+	/* "0123456789abcde", 15 bytes */
+	cr_assert_eq(load_text(&c, "push_hmac_secret = whsec_MDEyMzQ1Njc4OWFi"
+	    "Y2Rl\n", err, sizeof(err)), -1);
+	cr_assert(strstr(err, "push_hmac_secret: too short") != NULL, "%s",
+	    err);
+	drop_file();
+	/* "0123456789abcdef", 16 bytes */
+	cr_assert_eq(load_text(&c, "push_hmac_secret = whsec_MDEyMzQ1Njc4OWFi"
+	    "Y2RlZg==\n", err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(c.push_hmac_secret,
+	    "whsec_MDEyMzQ1Njc4OWFiY2RlZg==");
+	conf_free(&c);
+}
+
+/* A running octd refuses a reload and logs why, the secret left out. */
+static struct octd_run run;
+
+static void
+stop_run(void)
+{
+	harness_teardown(&run);
+}
+
+TestSuite(conf_reload, .fini = stop_run);
+
+static int
+reload_refused(void *arg)
+{
+	(void)arg;
+	return harness_count(harness_log(&run, "octd"), "reload refused") > 0;
+}
+
+Test(conf_reload, a_refused_reload_logs_no_secret)
+{
+	const char	*secret = "hunter2!hunter2";
+	char		 want[600], out[2048], *log;
+	char		*argv[] = { (char *)harness_bin("octctl"), "-c", run.conf,
+	    "reload", NULL };
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	/* line 6: after the harness's five */
+	harness_write_conf(&run, "push_hmac_secret = whsec_hunter2!hunter2\n");
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(reload_refused, NULL, 5000));
+	snprintf(want, sizeof(want), "error: reload refused, keeping the running"
+	    " configuration: %s:6: push_hmac_secret: bad base64 after whsec_",
+	    run.conf);
+	cr_assert_eq(harness_count(harness_log(&run, "octd"), want), 1,
+	    "want: %s", want);
+
+	/* what systemctl reload runs says the same, on the terminal */
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 1, "%s", out);
+	snprintf(want, sizeof(want), "%s:6: push_hmac_secret: bad base64",
+	    run.conf);
+	cr_assert(strstr(out, want) != NULL, "octctl reload said: %s", out);
+	cr_assert(strstr(out, secret) == NULL, "octctl reload said: %s", out);
+
+	log = harness_slurp(harness_log(&run, "octd"));
+	cr_assert_not_null(log);
+	cr_assert(strstr(log, secret) == NULL, "octd.log: %s", log);
+	free(log);
+	cr_assert(!harness_reaped(&run), "octd still runs");
 }
