@@ -28,6 +28,7 @@ ingestd_configure(struct event_base *base, const struct conf *c)
 {
 	ing.base = base;
 	ing.conf = c;
+	ing.idkey = idkey_load(c->data_dir);
 	window_init((size_t)c->queue_capacity);
 	window_on_progress(progress);
 	if (http_start() == -1)

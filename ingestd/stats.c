@@ -24,6 +24,8 @@ static const char *const reasons[RJ_NREASONS] = {
 	[RJ_METHOD] = "method_not_allowed", [RJ_TOO_LARGE] = "too_large",
 	[RJ_MEDIA_TYPE] = "unsupported_media_type",
 	[RJ_QUEUE_FULL] = "queue_full", [RJ_STORAGE_FULL] = "storage_full",
+	[RJ_SHUTTING_DOWN] = "shutting_down",
+	[RJ_COMMIT_TIMEOUT] = "commit_timeout",
 };
 
 static struct {
