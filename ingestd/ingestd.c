@@ -6,18 +6,52 @@
  */
 #include "config.h"
 
+#include <event2/event.h>
+
 #include "child.h"
 #include "conf.h"
 #include "ingestd.h"
 #include "log.h"
 #include "msg.h"
 
+#define GAUGE_EVERY_MS	100
+
 struct ingestd ing;
 static int draining;
+static struct {
+	struct event	*ev;
+	uint64_t	 sent;
+} gauge = { NULL, 0 };
+
+/*
+ * octctl status shows the queue depth octd last heard. Heard only in the
+ * heartbeat's answer, it was up to a second old; so a change is sent to
+ * octd itself, at most every GAUGE_EVERY_MS, the last one always.
+ */
+static void
+gauge_send(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	gauge.sent = window_depth();
+	child_gauge_changed();
+}
+
+static void
+gauge_check(void)
+{
+	struct timeval tv = { 0, GAUGE_EVERY_MS * 1000 };
+
+	if (gauge.ev != NULL && window_depth() != gauge.sent &&
+	    !evtimer_pending(gauge.ev, NULL))
+		evtimer_add(gauge.ev, &tv);
+}
 
 static void
 progress(void)
 {
+	gauge_check();
 	http_progress();
 	if (draining && window_empty() && http_pending() == 0)
 		child_exit(0);
@@ -31,6 +65,8 @@ ingestd_configure(struct event_base *base, const struct conf *c)
 	ing.idkey = idkey_load(c->data_dir);
 	window_init((size_t)c->queue_capacity);
 	window_on_progress(progress);
+	if ((gauge.ev = evtimer_new(base, gauge_send, NULL)) == NULL)
+		fatalx("evtimer_new");
 	if (http_start() == -1)
 		fatalx("cannot listen on %s", c->listen);
 	hostmetrics_start();
@@ -81,6 +117,9 @@ ingestd_cleanup(void)
 	http_stop();
 	window_free();
 	stats_free();
+	if (gauge.ev != NULL)
+		event_free(gauge.ev);
+	gauge.ev = NULL;
 }
 
 static uint64_t
