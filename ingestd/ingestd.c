@@ -21,12 +21,15 @@ static int draining;
 static struct {
 	struct event	*ev;
 	uint64_t	 sent;
-} gauge = { NULL, 0 };
+	int64_t		 sent_at;	/* mono ms */
+} gauge;
 
 /*
  * octctl status shows the queue depth octd last heard. Heard only in the
- * heartbeat's answer, it was up to a second old; so a change is sent to
- * octd itself, at most every GAUGE_EVERY_MS, the last one always.
+ * heartbeat's answer, it was up to a second old (a client answered 200
+ * could see "queue depth: 1"); so a change is sent to octd at once, before
+ * the answers it allows, and under load at most every GAUGE_EVERY_MS, the
+ * last one always.
  */
 static void
 gauge_send(evutil_socket_t fd, short ev, void *arg)
@@ -35,17 +38,27 @@ gauge_send(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	gauge.sent = window_depth();
+	gauge.sent_at = mono_ms();
 	child_gauge_changed();
 }
 
 static void
 gauge_check(void)
 {
-	struct timeval tv = { 0, GAUGE_EVERY_MS * 1000 };
+	struct timeval	tv;
+	int64_t		wait;
 
-	if (gauge.ev != NULL && window_depth() != gauge.sent &&
-	    !evtimer_pending(gauge.ev, NULL))
-		evtimer_add(gauge.ev, &tv);
+	if (gauge.ev == NULL || window_depth() == gauge.sent ||
+	    evtimer_pending(gauge.ev, NULL))
+		return;
+	wait = gauge.sent_at + GAUGE_EVERY_MS - mono_ms();
+	if (wait <= 0) {
+		gauge_send(-1, 0, NULL);
+		return;
+	}
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)wait * 1000;
+	evtimer_add(gauge.ev, &tv);
 }
 
 static void
