@@ -52,6 +52,13 @@ send_ctl(uint16_t type, uint64_t seq)
 }
 
 void
+child_gauge_changed(void)
+{
+	if (child.configured && !child.stopping)
+		send_ctl(MSG_CTL_PONG, 0);
+}
+
+void
 child_ready(void)
 {
 	send_ctl(MSG_CTL_READY, 0);

@@ -34,6 +34,11 @@ struct child_ops {
 
 /* Run the worker until child_exit(); returns the exit status for main. */
 int	 child_run(enum proc_id, const struct child_ops *);
+/*
+ * The gauge changed: send it to octd now (an unasked pong) rather than
+ * at the next heartbeat. The caller limits how often.
+ */
+void	 child_gauge_changed(void);
 /* Tell octd this worker is serving. */
 void	 child_ready(void);
 /* One line of an octctl push report for octd to pass on (pushd). */

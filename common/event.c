@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "event.h"
 #include "msg.h"
@@ -202,6 +203,41 @@ labels_ok(json_t *v)
 	return 1;
 }
 
+/*
+ * A timestamp given as a number (SPEC section 4): below 10^11 it is Unix
+ * seconds, fractions allowed (time.time()), rounded to the nearest
+ * millisecond; at or above, Unix milliseconds. 10^11 s is the year 5138,
+ * 10^11 ms is March 1973: no date anyone sends is ambiguous. Returns 0,
+ * or -1 for a number out of range (|ms| up to 9e15, as doubles stay exact).
+ */
+static int
+number_time(double v, int64_t *ms)
+{
+	if (!isfinite(v))
+		return -1;
+	if (v < 1e11)
+		v *= 1000;
+	if (fabs(v) >= 9e15)
+		return -1;
+	*ms = (int64_t)llround(v);
+	return 0;
+}
+
+/* "KEY must be one of A, B, C": the error names the allowed values. */
+static int
+fail_choices(struct event_error *err, const char *key,
+    const char *const *choices)
+{
+	char	list[100];
+	size_t	i, off = 0;
+
+	list[0] = '\0';
+	for (i = 0; choices[i] != NULL && off < sizeof(list); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+		    i > 0 ? ", " : "", choices[i]);
+	return fail(err, key, "%s must be one of %s", key, list);
+}
+
 /* Append field f's value v (NULL: absent) to b. Returns 0 or -1 with err. */
 static int
 add_value(struct msgb *b, const struct field *f, const char *key, json_t *v,
@@ -262,21 +298,16 @@ add_value(struct msgb *b, const struct field *f, const char *key, json_t *v,
 			if (strcmp(json_string_value(v), f->choices[i]) == 0)
 				break;
 		if (!json_is_string(v) || f->choices[i] == NULL)
-			return fail(err, key, "%s is not one of the allowed "
-			    "values", key);
+			return fail_choices(err, key, f->choices);
 		msg_add_u8(b, V_TEXT);
 		msg_add_str(b, f->choices[i]);
 		return 0;
 	case F_TIME:
-		if (json_is_integer(v))
-			t = json_integer_value(v);
-		else if (json_is_real(v) && isfinite(json_real_value(v)) &&
-		    fabs(json_real_value(v)) < 9e15)
-			t = (int64_t)json_real_value(v);
-		else if (!json_is_string(v) ||
+		if (json_is_number(v) ? number_time(json_number_value(v), &t) :
+		    !json_is_string(v) ||
 		    event_parse_time(json_string_value(v), &t) == -1)
-			return fail(err, key, "%s must be an RFC 3339 time or "
-			    "Unix milliseconds", key);
+			return fail(err, key, "%s must be an RFC 3339 time or a "
+			    "Unix time in seconds or milliseconds", key);
 		msg_add_u8(b, V_INT);
 		msg_add_i64(b, t);
 		return 0;
@@ -294,10 +325,36 @@ add_value(struct msgb *b, const struct field *f, const char *key, json_t *v,
 	return fail(err, key, "%s: unknown field type", key);
 }
 
+void
+event_trace_id(enum event_kind kind, const char *event_id,
+    const unsigned char *key, char out[UUID_STR_LEN])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	crypto_generichash_state st;
+	unsigned char		 h[16];
+	int			 i, o = 0;
+
+	crypto_generichash_init(&st, key, EVENT_IDKEY_BYTES, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)
+	    event_defs[kind].type, strlen(event_defs[kind].type) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)event_id,
+	    strlen(event_id));
+	crypto_generichash_final(&st, h, sizeof(h));
+	h[6] = (unsigned char)((h[6] & 0x0f) | 0x40);	/* version 4 */
+	h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[h[i] >> 4];
+		out[o++] = hex[h[i] & 0xf];
+	}
+	out[o] = '\0';
+}
+
 int
-event_encode(enum event_kind kind, void *vobj, const char *trace_id,
-    int64_t received_at, size_t max_text, uint64_t seq, struct msgb *b,
-    struct event_error *err)
+event_encode(enum event_kind kind, void *vobj, const unsigned char *idkey,
+    char trace_id[UUID_STR_LEN], int64_t received_at, size_t max_text,
+    uint64_t seq, struct msgb *b, struct event_error *err)
 {
 	const struct event_def	*d = &event_defs[kind];
 	json_t			*obj = vobj, *vals[MAX_FIELDS] = { 0 }, *v;
@@ -309,20 +366,25 @@ event_encode(enum event_kind kind, void *vobj, const char *trace_id,
 	size_t			 off;
 
 	err->field[0] = '\0';
+	trace_id[0] = '\0';
 	if (!json_is_object(obj))
 		return fail(err, NULL, "%s", "an event must be a JSON object");
 	json_object_foreach(obj, key, v) {
 		if (strcmp(key, "event_id") == 0) {
 			if (!json_is_null(v) && (!json_is_string(v) ||
 			    json_string_length(v) > EVENT_ID_MAX ||
-			    json_string_length(v) == 0))
-				return fail(err, "event_id", "%s must be a string "
-				    "of 1 to 128 bytes", "event_id");
+			    json_string_length(v) == 0)) {
+				fail(err, "event_id", "%s must be a string of 1 "
+				    "to 128 bytes", "event_id");
+				goto done;
+			}
 			eid = json_string_value(v);
 		} else if (strcmp(key, "attributes") == 0) {
-			if (!json_is_null(v) && !json_is_object(v))
-				return fail(err, "attributes", "%s must be an "
-				    "object", "attributes");
+			if (!json_is_null(v) && !json_is_object(v)) {
+				fail(err, "attributes", "%s must be an object",
+				    "attributes");
+				goto done;
+			}
 			explicit = json_is_object(v) ? v : NULL;
 		} else if ((i = field_index(d, key, &alias)) >= 0) {
 			if (alias && vals[i] != NULL && !from_alias[i])
@@ -331,11 +393,17 @@ event_encode(enum event_kind kind, void *vobj, const char *trace_id,
 			keys[i] = key;
 			from_alias[i] = alias;
 		} else {
-			if (extra == NULL && (extra = json_object()) == NULL)
-				return fail(err, NULL, "%s", "out of memory");
+			if (extra == NULL && (extra = json_object()) == NULL) {
+				fail(err, NULL, "%s", "out of memory");
+				goto done;
+			}
 			json_object_set(extra, key, v);
 		}
 	}
+	if (eid != NULL && idkey != NULL)
+		event_trace_id(kind, eid, idkey, trace_id);
+	else
+		uuid_v4(trace_id);
 	if (explicit != NULL) {
 		if (extra == NULL)
 			extra = json_incref(explicit);

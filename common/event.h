@@ -28,7 +28,7 @@ enum field_type {
 	F_NUM,		/* number >= 0 */
 	F_REAL,		/* any number */
 	F_ENUM,		/* one of choices; default choices[0] */
-	F_TIME,		/* RFC 3339 string or Unix ms, stored as Unix ms */
+	F_TIME,		/* RFC 3339 string, or Unix s (< 1e11) or ms; as ms */
 	F_LABELS,	/* object of strings, stored as JSON text */
 };
 
@@ -79,14 +79,28 @@ struct event_error {
 	char	field[130];
 };
 
+/* Bytes of the key event_trace_id() derives trace_ids with. */
+#define EVENT_IDKEY_BYTES	32
+
 /*
  * Validate obj (a json_t * object) as kind and append one MSG_EVENT_ADD
- * frame with sequence seq to b; trace_id is the caller's new UUID. Returns
- * 0, or -1 with err filled (b is then unusable for this frame).
+ * frame with sequence seq to b. trace_id receives the event's id: for an
+ * event with an event_id and a non-NULL idkey (EVENT_IDKEY_BYTES), the one
+ * event_trace_id() derives, so that a repeat is answered with the id of
+ * the stored event; otherwise a fresh random UUID v4. Returns 0, or -1
+ * with err filled (b is then unusable for this frame).
  */
-int	 event_encode(enum event_kind, void *obj, const char *trace_id,
-	    int64_t received_at, size_t max_text, uint64_t seq,
-	    struct msgb *b, struct event_error *err);
+int	 event_encode(enum event_kind, void *obj, const unsigned char *idkey,
+	    char trace_id[UUID_STR_LEN], int64_t received_at, size_t max_text,
+	    uint64_t seq, struct msgb *b, struct event_error *err);
+/*
+ * The trace_id of an event of kind with event_id: BLAKE2b-128 keyed with
+ * key (EVENT_IDKEY_BYTES) over the type name, a NUL and event_id, with
+ * the UUID v4 version and variant bits set. The same inputs always give
+ * the same id; without the key, nobody can tell it from a random one.
+ */
+void	 event_trace_id(enum event_kind, const char *event_id,
+	    const unsigned char *key, char out[UUID_STR_LEN]);
 /* Read a MSG_EVENT_ADD frame. Returns 0, or -1 if it is malformed. */
 int	 event_decode(struct msg *, struct event *);
 /* Parse an RFC 3339 date-time into Unix ms. Returns 0 or -1. */

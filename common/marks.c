@@ -5,6 +5,10 @@
  * the stream cursor that records it commit together; octctl push with
  * octd stopped applies each mark in a transaction of its own. Frames
  * from a socket are checked when they arrive (marks_check).
+ *
+ * Applying a mark also counts it in push_state for /metrics: the rows of
+ * a MARK_SYNCED are events delivered (oct_push_sent_total), and each
+ * MARK_FAILED is one request that failed (oct_push_failed_total).
  */
 #include "config.h"
 
@@ -19,7 +23,7 @@ rows_synced(struct store *st, struct msg *m, int apply)
 {
 	const char	*batch = msg_get_str(m, NULL);
 	int64_t		 at = msg_get_i64(m);
-	uint32_t	 n = msg_get_u32(m);
+	uint32_t	 n = msg_get_u32(m), rows = n;
 	uint8_t		 kind;
 	int64_t		 id;
 
@@ -31,7 +35,9 @@ rows_synced(struct store *st, struct msg *m, int apply)
 		if (apply && store_mark_synced(st, kind, id, batch, at))
 			return -1;
 	}
-	return msg_done(m);
+	if (msg_done(m) == -1)
+		return -1;
+	return apply ? store_count_push(st, rows, 0) : 0;
 }
 
 static int
@@ -56,7 +62,9 @@ rows_failed(struct store *st, struct msg *m, int apply)
 		    next_at, error, charge, max, before))
 			return -1;
 	}
-	return msg_done(m);
+	if (msg_done(m) == -1)
+		return -1;
+	return apply ? store_count_push(st, 0, 1) : 0;	/* one request */
 }
 
 static int

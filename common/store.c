@@ -36,7 +36,7 @@ struct store {
 	sqlite3_stmt	*cursor_get, *cursor_set, *commits_get;
 	sqlite3_stmt	*fetch[2];		/* due, forced */
 	sqlite3_stmt	*synced[EV_NKINDS], *failed[EV_NKINDS], *dead[EV_NKINDS];
-	sqlite3_stmt	*push_state;
+	sqlite3_stmt	*push_state, *push_count;
 };
 
 static const char *
@@ -117,6 +117,15 @@ schema_v1(void)
 	}
 	return s;
 }
+
+/*
+ * Version 2: push totals for /metrics (oct_push_sent_total,
+ * oct_push_failed_total), counted by marks_apply() as writerd (or an
+ * offline octctl push) applies pushd's marks.
+ */
+#define SCHEMA_V2	"ALTER TABLE push_state ADD COLUMN sent_total INTEGER " \
+	"NOT NULL DEFAULT 0;\nALTER TABLE push_state ADD COLUMN failed_total " \
+	"INTEGER NOT NULL DEFAULT 0;\n"
 
 static char *
 insert_sql(const struct event_def *d)
@@ -216,8 +225,8 @@ user_version(struct store *st, int *v)
 static int
 migrate(struct store *st, char *err, size_t errlen)
 {
-	char	*sql, agent[UUID_STR_LEN], buf[256];
-	int	 v;
+	char	*sql = NULL, agent[UUID_STR_LEN], buf[256];
+	int	 v, r;
 
 	if (user_version(st, &v) == -1) {
 		snprintf(err, errlen, "%s: %s", st->path, sqlite3_errmsg(st->db));
@@ -236,21 +245,25 @@ migrate(struct store *st, char *err, size_t errlen)
 		    "octd once to migrate it", st->path, v, STORE_SCHEMA_VERSION);
 		return -1;
 	}
-	/* v == 0: a new file. Later versions add "if (v < N)" steps here. */
-	if ((sql = schema_v1()) == NULL) {
+	/* v == 0: a new file; then each "if (v < N)" step, in one transaction */
+	if (v == 0 && (sql = schema_v1()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	uuid_v4(agent);
-	snprintf(buf, sizeof(buf), "INSERT INTO agent VALUES (1, '%s', %lld);"
-	    "PRAGMA user_version = %d;", agent, (long long)now_ms(),
+	snprintf(buf, sizeof(buf), "INSERT INTO agent VALUES (1, '%s', %lld);",
+	    agent, (long long)now_ms());
+	r = exec(st, "BEGIN", err, errlen) || (v == 0 &&
+	    (exec(st, sql, err, errlen) || exec(st, buf, err, errlen))) ||
+	    (v < 2 && exec(st, SCHEMA_V2, err, errlen));
+	if (v == 0)
+		free(sql);
+	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d;",
 	    STORE_SCHEMA_VERSION);
-	v = exec(st, "BEGIN", err, errlen) || exec(st, sql, err, errlen) ||
-	    exec(st, buf, err, errlen) || exec(st, "COMMIT", err, errlen);
-	free(sql);
-	if (v)
+	r = r || exec(st, buf, err, errlen) || exec(st, "COMMIT", err, errlen);
+	if (r)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	return v ? -1 : 0;
+	return r ? -1 : 0;
 }
 
 static int
@@ -333,6 +346,10 @@ prepare_marks(struct store *st, char *err, size_t errlen)
 		if (prepare(st, sql, &st->dead[k], err, errlen) == -1)
 			return -1;
 	}
+	if (prepare(st, "UPDATE push_state SET sent_total = sent_total + ?1, "
+	    "failed_total = failed_total + ?2 WHERE id = 1", &st->push_count,
+	    err, errlen) == -1)
+		return -1;
 	return prepare(st, "UPDATE push_state SET last_success_at = "
 	    "coalesce(nullif(?1, 0), last_success_at), last_error = "
 	    "coalesce(?2, last_error), last_error_at = CASE WHEN ?2 IS NULL "
@@ -467,6 +484,7 @@ store_close(struct store *st)
 	sqlite3_finalize(st->fetch[0]);
 	sqlite3_finalize(st->fetch[1]);
 	sqlite3_finalize(st->push_state);
+	sqlite3_finalize(st->push_count);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rollback);
@@ -846,6 +864,42 @@ store_set_push_state(struct store *st, int64_t last_success_at,
 	bind_text(s, 2, last_error);
 	sqlite3_bind_int64(s, 3, now_ms());
 	return run(s);
+}
+
+int
+store_count_push(struct store *st, int64_t sent, int64_t failed)
+{
+	sqlite3_bind_int64(st->push_count, 1, sent);
+	sqlite3_bind_int64(st->push_count, 2, failed);
+	return run(st->push_count);
+}
+
+int
+store_push_totals(struct store *st, int64_t *sent, int64_t *failed,
+    int64_t *last_success_at)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	*sent = *failed = *last_success_at = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT sent_total, failed_total, "
+	    "coalesce(last_success_at, 0) FROM push_state WHERE id = 1", -1,
+	    &s, NULL) != SQLITE_OK)
+		return -1;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*sent = sqlite3_column_int64(s, 0);
+		*failed = sqlite3_column_int64(s, 1);
+		*last_success_at = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_dead(struct store *st, enum event_kind k, int64_t *n)
+{
+	return query_int(st, n, "SELECT count(*) FROM %s WHERE synced_at IS "
+	    "NULL AND dead = 1", event_defs[k].table);
 }
 
 int

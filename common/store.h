@@ -15,7 +15,7 @@
 
 #include "event.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 
 enum store_mode { STORE_RO, STORE_RW };
 
@@ -54,6 +54,8 @@ int	 store_trim_synced(struct store *, int64_t cutoff_ms, int limit,
 int	 store_checkpoint(struct store *);
 /* Rows of a table not yet synced and not dead. */
 int	 store_pending(struct store *, enum event_kind, int64_t *n);
+/* Rows of a table that are dead (not synced, given up on). */
+int	 store_dead(struct store *, enum event_kind, int64_t *n);
 /* Rows of a table in all. */
 int	 store_count(struct store *, enum event_kind, int64_t *n);
 
@@ -99,6 +101,11 @@ int	 store_mark_failed(struct store *, enum event_kind, int64_t id,
 	    int charge, int64_t max_attempts, int64_t giveup_before);
 int	 store_mark_dead(struct store *, enum event_kind, int64_t id,
 	    const char *reason);
+/* Add to the push totals: events delivered, requests failed (marks.c). */
+int	 store_count_push(struct store *, int64_t sent, int64_t failed);
+/* The push totals and the last success (Unix ms, 0: never), for /metrics. */
+int	 store_push_totals(struct store *, int64_t *sent, int64_t *failed,
+	    int64_t *last_success_at);
 /* last_success_at 0 and last_error NULL leave a value as it is. */
 int	 store_set_push_state(struct store *, int64_t last_success_at,
 	    const char *last_error);

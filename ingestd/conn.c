@@ -13,18 +13,33 @@
  *
  * Built for up to a few thousand connections: a request finds its record by
  * a linear scan, a few hundred nanoseconds at that size.
+ *
+ * Every answer of the API is JSON (SPEC section 4.4), also the ones evhttp
+ * makes by itself without ever calling route(): 413 for a body over
+ * max_body_bytes (evhttp enforces it while reading, after a lingering
+ * close has taken the rest of the body, so the client reads the answer),
+ * 400 for a request line or headers it cannot parse. libevent 2.1 has no
+ * hook for those pages (2.2's evhttp_set_errorcb), so conn.c watches each
+ * connection's output buffer: a response that starts while no request of
+ * the connection reached route() is evhttp's own; once it is whole (it is
+ * written in one go, before any byte leaves), it is replaced by the same
+ * status with a JSON body, and counted in oct_ingest_rejected_total.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "conf.h"
 #include "ingestd.h"
 #include "log.h"
 #include "oct.h"
@@ -33,8 +48,11 @@
 
 struct conn {
 	struct bufferevent	*bev;
+	struct evbuffer_cb_entry *watch;	/* on the output buffer */
 	int64_t			 since;		/* accepted, or last request done */
 	int			 held;		/* a request waits on ingestd */
+	int			 routed;	/* route() has the request */
+	int			 rewriting;
 	TAILQ_ENTRY(conn)	 entry;
 };
 
@@ -68,8 +86,10 @@ conn_request(struct evhttp_request *req)
 {
 	struct conn *c = find(req);
 
-	if (c != NULL)
+	if (c != NULL) {
 		c->since = mono_ms();
+		c->routed = 1;
+	}
 }
 
 void
@@ -93,6 +113,7 @@ static void
 drop(struct conn *c)
 {
 	TAILQ_REMOVE(&cs.all, c, entry);
+	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->watch);
 	bufferevent_decref(c->bev);
 	free(c);
 	cs.n--;
@@ -133,6 +154,89 @@ sweep(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
+/* The JSON answer for evhttp's own error status; counts the refusal. */
+static const char *
+own_error(int status, char *buf, size_t len)
+{
+	switch (status) {
+	case 413:
+		stats_rejected(RJ_TOO_LARGE);
+		snprintf(buf, len, "{\"error\":\"body larger than "
+		    "max_body_bytes (%lld bytes)\"}\n",
+		    (long long)ing.conf->max_body_bytes);
+		return "Payload Too Large";
+	case 405:
+	case 501:
+		stats_rejected(RJ_METHOD);
+		snprintf(buf, len, "{\"error\":\"method not allowed\"}\n");
+		return "Method Not Allowed";
+	default:
+		stats_rejected(RJ_BAD_REQUEST);
+		snprintf(buf, len, "{\"error\":\"malformed HTTP request\"}\n");
+		return "Bad Request";
+	}
+}
+
+/*
+ * If out holds one whole response of evhttp's own (status line, headers
+ * ending in a blank line, then Content-Length bytes or, without one, its
+ * HTML page up to </HTML>), replace it with the same status and JSON.
+ */
+static void
+rewrite(struct conn *c, struct evbuffer *out)
+{
+	struct evbuffer_ptr	 end;
+	char			 head[1024], body[200], *cl;
+	const char		*reason;
+	size_t			 len = evbuffer_get_length(out), hlen;
+	long			 clen = -1;
+	int			 status, minor;
+
+	end = evbuffer_search(out, "\r\n\r\n", 4, NULL);
+	if (end.pos < 0)
+		return;
+	hlen = (size_t)end.pos + 4;
+	if (evbuffer_copyout(out, head, hlen < sizeof(head) ? hlen :
+	    sizeof(head) - 1) < 0)
+		return;
+	head[hlen < sizeof(head) ? hlen : sizeof(head) - 1] = '\0';
+	if (sscanf(head, "HTTP/1.%d %d", &minor, &status) != 2)
+		return;
+	if ((cl = strcasestr(head, "\r\nContent-Length:")) != NULL)
+		clen = atol(cl + 17);
+	if (clen >= 0 ? len < hlen + (size_t)clen :
+	    evbuffer_search(out, "</HTML>\n", 8, NULL).pos + 8 != (ssize_t)len)
+		return;		/* not whole yet */
+	reason = own_error(status, body, sizeof(body));
+	c->rewriting = 1;
+	evbuffer_drain(out, len);
+	evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\nContent-Type: "
+	    "application/json\r\nConnection: close\r\nContent-Length: %zu"
+	    "\r\n\r\n%s", minor, status, reason, strlen(body), body);
+	c->rewriting = 0;
+}
+
+/* Output of a connection changed: see the comment at the top. */
+static void
+on_output(struct evbuffer *out, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->rewriting)
+		return;
+	if (info->n_deleted > 0 && evbuffer_get_length(out) == 0) {
+		c->routed = 0;		/* answer sent: a new request next */
+		return;
+	}
+	/*
+	 * Alone in the buffer: evhttp reads no new request before the last
+	 * answer is sent, and routed is cleared only once it has been.
+	 */
+	if (info->n_added > 0 && !c->routed)
+		rewrite(c, out);
+}
+
 struct bufferevent *
 conn_bev(struct event_base *base, void *arg)
 {
@@ -144,6 +248,12 @@ conn_bev(struct event_base *base, void *arg)
 	if (bev == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
 		if (bev != NULL)
 			bufferevent_free(bev);
+		return NULL;
+	}
+	c->watch = evbuffer_add_cb(bufferevent_get_output(bev), on_output, c);
+	if (c->watch == NULL) {
+		bufferevent_free(bev);
+		free(c);
 		return NULL;
 	}
 	bufferevent_incref(bev);

@@ -106,8 +106,7 @@ emit(const char *name, double value, const char *unit, const char *kind)
 
 	o = json_pack("{s:s,s:f,s:s,s:s}", "name", name, "value", value,
 	    "unit", unit, "kind", kind);
-	uuid_v4(id);
-	if (o == NULL || event_encode(EV_METRIC, o, id, now_ms(),
+	if (o == NULL || event_encode(EV_METRIC, o, NULL, id, now_ms(),
 	    (size_t)ing.conf->max_text_bytes, window_next_seq(), &b, &err) == -1)
 		log_warnx("host metric %s: %s", name, o ? err.msg : "no memory");
 	else if (window_push(&b, 0) == -1) {

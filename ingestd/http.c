@@ -40,6 +40,7 @@ struct pending {
 	struct evhttp_request	*req;
 	uint64_t		 last_seq;
 	int			 commit;
+	int64_t			 cut_at;	/* mono ms; commit only */
 	char			*body;
 	TAILQ_ENTRY(pending)	 entry;
 };
@@ -51,6 +52,7 @@ static struct {
 	char			 host[64];	/* of listen */
 	TAILQ_HEAD(, pending)	 pending;
 	size_t			 npending;
+	struct event		*ev_cut;	/* the next commit wait to cut */
 	unsigned char		 token_hash[crypto_generichash_BYTES];
 } h = { .pending = TAILQ_HEAD_INITIALIZER(h.pending) };
 
@@ -205,14 +207,21 @@ wants_commit(struct evhttp_request *req)
 	return yes;
 }
 
+/* The request is answered now: it no longer waits on ingestd. */
 static void
-answer(struct pending *p)
+release(struct pending *p)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
 
 	if (evcon != NULL)
 		evhttp_connection_set_closecb(evcon, NULL, NULL);
 	conn_hold(p->req, 0);
+}
+
+static void
+answer(struct pending *p)
+{
+	release(p);
 	if (p->commit)
 		reply_json(p->req, 200, "OK", p->body);
 	else
@@ -234,6 +243,74 @@ on_close(struct evhttp_connection *evcon, void *arg)
 {
 	(void)evcon;
 	pending_free(arg);
+}
+
+/*
+ * A ?wait=commit request writerd has not committed within
+ * shutdown_timeout_ms (writerd stopped, or its commits failing: disk
+ * full) gets 503 with Retry-After rather than no answer at all. Its
+ * events stay in the window, as every accepted event does, and are stored
+ * once writerd commits again: the client is told so, and that a retry
+ * with the same event_id is stored once (SPEC section 4.4).
+ */
+static void
+cut(struct pending *p)
+{
+	char	msg[200], after[24];
+
+	release(p);
+	snprintf(after, sizeof(after), "%lld", (long long)
+	    (ing.conf->shutdown_timeout_ms + 999) / 1000);
+	evhttp_add_header(evhttp_request_get_output_headers(p->req),
+	    "Retry-After", after);
+	snprintf(msg, sizeof(msg), "not committed within shutdown_timeout_ms "
+	    "(%lld ms); the events are queued and will be stored: retry with "
+	    "the same event_id", (long long)ing.conf->shutdown_timeout_ms);
+	reply_error(p->req, 503, "Service Unavailable", RJ_COMMIT_TIMEOUT,
+	    msg, -1, NULL);
+}
+
+/* Arm the cut timer for the oldest commit wait, if any. */
+static void
+arm_cut(void)
+{
+	struct pending	*p;
+	struct timeval	 tv;
+	int64_t		 ms;
+
+	TAILQ_FOREACH(p, &h.pending, entry)
+		if (p->commit)
+			break;
+	if (p == NULL || h.ev_cut == NULL) {
+		if (h.ev_cut != NULL)
+			evtimer_del(h.ev_cut);
+		return;
+	}
+	ms = p->cut_at - mono_ms();
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(h.ev_cut, &tv);
+}
+
+static void
+on_cut(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pending	*p, *next;
+	int64_t		 now = mono_ms();
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	for (p = TAILQ_FIRST(&h.pending); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->commit && p->cut_at <= now) {
+			cut(p);
+			pending_free(p);
+		}
+	}
+	arm_cut();
 }
 
 void
@@ -282,6 +359,7 @@ hold(struct evhttp_request *req, uint64_t last_seq, int commit, char *body)
 	p->req = req;
 	p->last_seq = last_seq;
 	p->commit = commit;
+	p->cut_at = mono_ms() + ing.conf->shutdown_timeout_ms;
 	p->body = body;
 	TAILQ_INSERT_TAIL(&h.pending, p, entry);
 	h.npending++;
@@ -293,6 +371,8 @@ hold(struct evhttp_request *req, uint64_t last_seq, int commit, char *body)
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 	    on_close, p);
 	conn_hold(req, 1);
+	if (commit && !evtimer_pending(h.ev_cut, NULL))
+		arm_cut();
 }
 
 /* Validate and queue the events of body (one object or an array). */
@@ -301,7 +381,7 @@ ingest(struct evhttp_request *req, enum event_kind kind, json_t *body)
 {
 	struct msgb		*frames;
 	struct event_error	 err;
-	char			(*ids)[UUID_STR_LEN], *answer_body;
+	char			(*ids)[UUID_STR_LEN], *answer_body, msg[120];
 	size_t			 n, i;
 	uint64_t		 seq = window_next_seq();
 	int64_t			 now = now_ms();
@@ -318,6 +398,15 @@ ingest(struct evhttp_request *req, enum event_kind kind, json_t *body)
 		    "more than 1000 events in one request", -1, NULL);
 		return;
 	}
+	if (n > (size_t)ing.conf->queue_capacity) {
+		/* never 503: a retry could never fit either */
+		snprintf(msg, sizeof(msg), "array of %zu events is larger than "
+		    "queue_capacity (%lld); split it", n,
+		    (long long)ing.conf->queue_capacity);
+		reply_error(req, 413, "Payload Too Large", RJ_TOO_LARGE, msg,
+		    -1, NULL);
+		return;
+	}
 	if (window_storage_full()) {
 		reply_503(req, RJ_STORAGE_FULL, n);
 		return;
@@ -331,10 +420,9 @@ ingest(struct evhttp_request *req, enum event_kind kind, json_t *body)
 	if (frames == NULL || ids == NULL)
 		fatal("ingest");
 	for (i = 0; i < n; i++) {
-		uuid_v4(ids[i]);
 		if (event_encode(kind, arr ? json_array_get(body, i) : body,
-		    ids[i], now, (size_t)ing.conf->max_text_bytes, seq + i,
-		    &frames[i], &err) == -1) {
+		    ing.idkey, ids[i], now, (size_t)ing.conf->max_text_bytes,
+		    seq + i, &frames[i], &err) == -1) {
 			reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
 			    err.msg, arr ? (int)i : -1,
 			    err.field[0] != '\0' ? err.field : NULL);
@@ -473,7 +561,7 @@ route(struct evhttp_request *req, void *arg)
 	else if (h.draining) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Retry-After", "1");
-		reply_error(req, 503, "Service Unavailable", RJ_QUEUE_FULL,
+		reply_error(req, 503, "Service Unavailable", RJ_SHUTTING_DOWN,
 		    "shutting down", -1, NULL);
 	} else
 		post_event(req, (enum event_kind)kind);
@@ -513,6 +601,8 @@ http_start(void)
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(h.http, route, NULL);
+	if ((h.ev_cut = evtimer_new(ing.base, on_cut, NULL)) == NULL)
+		fatalx("evtimer_new");
 	evhttp_set_bevcb(h.http, conn_bev, NULL);
 	h.listener = evhttp_bind_socket_with_handle(h.http, h.host,
 	    (ev_uint16_t)port);
@@ -547,6 +637,9 @@ http_stop(void)
 		    evhttp_request_get_connection(p->req), NULL, NULL);
 		pending_free(p);
 	}
+	if (h.ev_cut != NULL)
+		event_free(h.ev_cut);
+	h.ev_cut = NULL;
 	conn_stop();
 	if (h.http != NULL)
 		evhttp_free(h.http);

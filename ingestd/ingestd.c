@@ -6,18 +6,65 @@
  */
 #include "config.h"
 
+#include <event2/event.h>
+
 #include "child.h"
 #include "conf.h"
 #include "ingestd.h"
 #include "log.h"
 #include "msg.h"
 
+#define GAUGE_EVERY_MS	100
+
 struct ingestd ing;
 static int draining;
+static struct {
+	struct event	*ev;
+	uint64_t	 sent;
+	int64_t		 sent_at;	/* mono ms */
+} gauge;
+
+/*
+ * octctl status shows the queue depth octd last heard. Heard only in the
+ * heartbeat's answer, it was up to a second old (a client answered 200
+ * could see "queue depth: 1"); so a change is sent to octd at once, before
+ * the answers it allows, and under load at most every GAUGE_EVERY_MS, the
+ * last one always.
+ */
+static void
+gauge_send(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	gauge.sent = window_depth();
+	gauge.sent_at = mono_ms();
+	child_gauge_changed();
+}
+
+static void
+gauge_check(void)
+{
+	struct timeval	tv;
+	int64_t		wait;
+
+	if (gauge.ev == NULL || window_depth() == gauge.sent ||
+	    evtimer_pending(gauge.ev, NULL))
+		return;
+	wait = gauge.sent_at + GAUGE_EVERY_MS - mono_ms();
+	if (wait <= 0) {
+		gauge_send(-1, 0, NULL);
+		return;
+	}
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)wait * 1000;
+	evtimer_add(gauge.ev, &tv);
+}
 
 static void
 progress(void)
 {
+	gauge_check();
 	http_progress();
 	if (draining && window_empty() && http_pending() == 0)
 		child_exit(0);
@@ -28,8 +75,11 @@ ingestd_configure(struct event_base *base, const struct conf *c)
 {
 	ing.base = base;
 	ing.conf = c;
+	ing.idkey = idkey_load(c->data_dir);
 	window_init((size_t)c->queue_capacity);
 	window_on_progress(progress);
+	if ((gauge.ev = evtimer_new(base, gauge_send, NULL)) == NULL)
+		fatalx("evtimer_new");
 	if (http_start() == -1)
 		fatalx("cannot listen on %s", c->listen);
 	hostmetrics_start();
@@ -80,6 +130,9 @@ ingestd_cleanup(void)
 	http_stop();
 	window_free();
 	stats_free();
+	if (gauge.ev != NULL)
+		event_free(gauge.ev);
+	gauge.ev = NULL;
 }
 
 static uint64_t

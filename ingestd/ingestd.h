@@ -21,6 +21,7 @@ struct msgb;
 struct ingestd {
 	struct event_base	*base;
 	const struct conf	*conf;
+	const unsigned char	*idkey;		/* NULL: none, random ids */
 };
 extern struct ingestd ing;
 
@@ -70,6 +71,10 @@ void	 conn_request(struct evhttp_request *);
 void	 conn_hold(struct evhttp_request *, int held);
 size_t	 conn_count(void);
 
+/* idkey.c */
+/* The key for trace_ids of events with an event_id, or NULL (see idkey.c). */
+const unsigned char *idkey_load(const char *data_dir);
+
 /* hostmetrics.c */
 void	 hostmetrics_start(void);
 void	 hostmetrics_stop(void);
@@ -77,7 +82,7 @@ void	 hostmetrics_stop(void);
 /* stats.c */
 enum reject_reason { RJ_BAD_REQUEST, RJ_UNAUTHORIZED, RJ_FORBIDDEN,
 	RJ_NOT_FOUND, RJ_METHOD, RJ_TOO_LARGE, RJ_MEDIA_TYPE, RJ_QUEUE_FULL,
-	RJ_STORAGE_FULL, RJ_NREASONS };
+	RJ_STORAGE_FULL, RJ_SHUTTING_DOWN, RJ_COMMIT_TIMEOUT, RJ_NREASONS };
 void	 stats_accepted(enum event_kind, size_t n);
 void	 stats_rejected(enum reject_reason);
 void	 stats_dropped(size_t n);

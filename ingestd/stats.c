@@ -1,19 +1,27 @@
 /*
  * stats.c: the counters GET /metrics shows (Prometheus text format).
- * Ingest counters are kept here; restarts and push totals are octd's and
- * pushd's, forwarded by octd (MSG_CTL_STATS) and shown as they came.
+ * Ingest counters are kept here; restart counts are octd's, forwarded by
+ * octd (MSG_CTL_STATS) and shown as they came. What is in oct.db is read
+ * from it, read-only, at each scrape: rows pending and dead, and the push
+ * totals writerd counts as it applies pushd's marks (common/marks.c), so
+ * they survive restarts of any process. process_* are ingestd's own, as
+ * Prometheus client libraries give them, from /proc/self.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
 #include "conf.h"
 #include "ingestd.h"
 #include "log.h"
+#include "oct.h"
 #include "store.h"
 
 #define MAX_EXTERNAL	16
@@ -24,6 +32,8 @@ static const char *const reasons[RJ_NREASONS] = {
 	[RJ_METHOD] = "method_not_allowed", [RJ_TOO_LARGE] = "too_large",
 	[RJ_MEDIA_TYPE] = "unsupported_media_type",
 	[RJ_QUEUE_FULL] = "queue_full", [RJ_STORAGE_FULL] = "storage_full",
+	[RJ_SHUTTING_DOWN] = "shutting_down",
+	[RJ_COMMIT_TIMEOUT] = "commit_timeout",
 };
 
 static struct {
@@ -88,7 +98,7 @@ external(const char *name)
 }
 
 static void
-render_pending(struct evbuffer *b)
+render_rows(struct evbuffer *b)
 {
 	char	 path[4096], err[512];
 	int64_t	 n;
@@ -104,6 +114,118 @@ render_pending(struct evbuffer *b)
 		if (store_pending(st.ro, (enum event_kind)k, &n) == 0)
 			evbuffer_add_printf(b, "oct_rows_pending{table=\"%s\"} "
 			    "%lld\n", event_defs[k].table, (long long)n);
+	evbuffer_add_printf(b, "# HELP oct_rows_dead Rows given up on (shown by "
+	    "octctl push-status).\n# TYPE oct_rows_dead gauge\n");
+	for (k = 0; k < EV_NKINDS && st.ro != NULL; k++)
+		if (store_dead(st.ro, (enum event_kind)k, &n) == 0)
+			evbuffer_add_printf(b, "oct_rows_dead{table=\"%s\"} "
+			    "%lld\n", event_defs[k].table, (long long)n);
+}
+
+static void
+render_push(struct evbuffer *b)
+{
+	int64_t	sent = 0, failed = 0, last = 0;
+
+	if (st.ro != NULL)
+		(void)store_push_totals(st.ro, &sent, &failed, &last);
+	evbuffer_add_printf(b, "# HELP oct_push_sent_total Events delivered to "
+	    "the collector.\n# TYPE oct_push_sent_total counter\n"
+	    "oct_push_sent_total %lld\n", (long long)sent);
+	evbuffer_add_printf(b, "# HELP oct_push_failed_total Push requests "
+	    "that failed (timeouts, connection errors, 408, 429, 5xx).\n"
+	    "# TYPE oct_push_failed_total counter\n"
+	    "oct_push_failed_total %lld\n", (long long)failed);
+	evbuffer_add_printf(b, "# HELP oct_push_last_success_timestamp_seconds "
+	    "When a push was last accepted by the collector (0: never).\n"
+	    "# TYPE oct_push_last_success_timestamp_seconds gauge\n"
+	    "oct_push_last_success_timestamp_seconds %lld.%03lld\n",
+	    (long long)(last / 1000), (long long)(last % 1000));
+}
+
+/* Boot time, Unix seconds, from /proc/stat's btime; 0 if unknown. */
+static long long
+boot_time(void)
+{
+	char		 line[256];
+	long long	 btime = 0;
+	FILE		*f = fopen("/proc/stat", "r");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "btime %lld", &btime) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return btime;
+}
+
+static long
+open_fds(void)
+{
+	DIR		*d = opendir("/proc/self/fd");
+	struct dirent	*de;
+	long		 n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1;		/* the one opendir holds */
+}
+
+/* The standard process_* metrics of a Prometheus client, for ingestd. */
+static void
+render_process(struct evbuffer *b)
+{
+	char			 buf[1024], *p;
+	unsigned long		 utime, stime, vsize;
+	unsigned long long	 start;
+	long			 rss, tck = sysconf(_SC_CLK_TCK);
+	long			 page = sysconf(_SC_PAGESIZE);
+	struct rlimit		 rl;
+	FILE			*f;
+	int			 ok = 0;
+
+	if ((f = fopen("/proc/self/stat", "r")) != NULL) {
+		/* fields after the command, which may hold anything: from ')' */
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL && sscanf(p + 2,
+		    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d "
+		    "%*d %*d %*d %*d %llu %lu %ld", &utime, &stime, &start, &vsize,
+		    &rss) == 5)
+			ok = 1;
+		fclose(f);
+	}
+	if (ok && tck > 0) {
+		evbuffer_add_printf(b, "# HELP process_cpu_seconds_total Total "
+		    "user and system CPU time spent in seconds.\n# TYPE "
+		    "process_cpu_seconds_total counter\n"
+		    "process_cpu_seconds_total %.2f\n",
+		    (double)(utime + stime) / (double)tck);
+		evbuffer_add_printf(b, "# HELP process_start_time_seconds Start "
+		    "time of the process since unix epoch in seconds.\n# TYPE "
+		    "process_start_time_seconds gauge\n"
+		    "process_start_time_seconds %.2f\n", (double)boot_time() +
+		    (double)start / (double)tck);
+		evbuffer_add_printf(b, "# HELP process_virtual_memory_bytes "
+		    "Virtual memory size in bytes.\n# TYPE "
+		    "process_virtual_memory_bytes gauge\n"
+		    "process_virtual_memory_bytes %lu\n", vsize);
+		evbuffer_add_printf(b, "# HELP process_resident_memory_bytes "
+		    "Resident memory size in bytes.\n# TYPE "
+		    "process_resident_memory_bytes gauge\n"
+		    "process_resident_memory_bytes %lld\n",
+		    (long long)rss * page);
+	}
+	evbuffer_add_printf(b, "# HELP process_open_fds Number of open file "
+	    "descriptors.\n# TYPE process_open_fds gauge\n"
+	    "process_open_fds %ld\n", open_fds());
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		evbuffer_add_printf(b, "# HELP process_max_fds Maximum number of "
+		    "open file descriptors.\n# TYPE process_max_fds gauge\n"
+		    "process_max_fds %lld\n", rl.rlim_cur == RLIM_INFINITY ?
+		    -1LL : (long long)rl.rlim_cur);
 }
 
 void
@@ -113,6 +235,9 @@ stats_render(struct evbuffer *b)
 	char	name[64];
 	int	i;
 
+	evbuffer_add_printf(b, "# HELP oct_build_info The version of oct "
+	    "running.\n# TYPE oct_build_info gauge\n"
+	    "oct_build_info{version=\"%s\"} 1\n", OCT_VERSION);
 	evbuffer_add_printf(b, "# HELP oct_ingest_accepted_total Events "
 	    "accepted.\n# TYPE oct_ingest_accepted_total counter\n");
 	for (i = 0; i < EV_NKINDS; i++)
@@ -130,15 +255,8 @@ stats_render(struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP oct_queue_depth Events accepted, not "
 	    "yet committed.\n# TYPE oct_queue_depth gauge\noct_queue_depth "
 	    "%zu\n", window_depth());
-	render_pending(b);
-	evbuffer_add_printf(b, "# HELP oct_push_sent_total Events delivered to "
-	    "the collector.\n# TYPE oct_push_sent_total counter\n"
-	    "oct_push_sent_total %llu\n", (unsigned long long)
-	    external("push_sent"));
-	evbuffer_add_printf(b, "# HELP oct_push_failed_total Push requests "
-	    "that failed.\n# TYPE oct_push_failed_total counter\n"
-	    "oct_push_failed_total %llu\n", (unsigned long long)
-	    external("push_failed"));
+	render_rows(b);
+	render_push(b);
 	evbuffer_add_printf(b, "# HELP oct_worker_restarts_total Unexpected "
 	    "worker restarts.\n# TYPE oct_worker_restarts_total counter\n");
 	for (i = 0; i < 3; i++) {
@@ -146,6 +264,7 @@ stats_render(struct evbuffer *b)
 		evbuffer_add_printf(b, "oct_worker_restarts_total{worker=\"%s\"} "
 		    "%llu\n", workers[i], (unsigned long long)external(name));
 	}
+	render_process(b);
 }
 
 void

@@ -444,6 +444,7 @@ proc_exited(struct proc *p, int status)
 	close(p->fd);
 	p->fd = -1;
 	p->pid = 0;
+	p->gauge = 0;		/* a dead ingestd holds no queue */
 	if (sup.stopping && still_needed(p) && !clean) {
 		schedule_restart(p, how, pid);
 		return;

@@ -12,6 +12,7 @@
 static struct msgb	b;
 static struct event	ev;
 static struct event_error err;
+static char		made[UUID_STR_LEN];	/* the trace_id encode gave */
 
 /* Encode json text as kind (max_text bytes), decode it into ev. */
 static int
@@ -24,8 +25,8 @@ enc(enum event_kind kind, const char *text, size_t max_text)
 	int		 r;
 
 	cr_assert_not_null(o, "test JSON: %s", je.text);
-	r = event_encode(kind, o, "00000000-0000-4000-8000-000000000000",
-	    1700000000000, max_text, 7, &b, &err);
+	r = event_encode(kind, o, NULL, made, 1700000000000, max_text, 7, &b,
+	    &err);
 	json_decref(o);
 	if (r == -1)
 		return -1;
@@ -67,7 +68,7 @@ Test(event, trace_every_field)
 	    "\"error_message\":\"bad\",\"started_at\":\"2026-11-22T10:00:00Z\","
 	    "\"session_id\":\"s1\",\"user_id\":\"u1\",\"event_id\":\"e1\"}", 1000),
 	    0, "%s", err.msg);
-	cr_assert_str_eq(ev.trace_id, "00000000-0000-4000-8000-000000000000");
+	cr_assert_str_eq(ev.trace_id, made);
 	cr_assert_str_eq(ev.event_id, "e1");
 	cr_assert_eq(ev.received_at, 1700000000000);
 	cr_assert_eq(ev.truncated, 0);
@@ -159,10 +160,14 @@ Test(event, errors_name_the_field)
 		{ EV_TRACE, "{\"model\":\"m\",\"cost_usd\":\"1\"}", "cost_usd",
 		    "cost_usd must be a number >= 0" },
 		{ EV_TRACE, "{\"model\":\"m\",\"status\":\"fine\"}", "status",
-		    "status is not one of the allowed values" },
+		    "status must be one of ok, error" },
 		{ EV_TRACE, "{\"model\":\"m\",\"started_at\":\"yesterday\"}",
 		    "started_at",
-		    "started_at must be an RFC 3339 time or Unix milliseconds" },
+		    "started_at must be an RFC 3339 time or a Unix time in "
+		    "seconds or milliseconds" },
+		{ EV_TRACE, "{\"model\":\"m\",\"started_at\":1e300}",
+		    "started_at", "started_at must be an RFC 3339 time or a Unix "
+		    "time in seconds or milliseconds" },
 		{ EV_TRACE, "{\"model\":\"m\",\"attributes\":[]}", "attributes",
 		    "attributes must be an object" },
 		{ EV_TRACE, "{\"model\":\"m\",\"event_id\":7}", "event_id",
@@ -173,13 +178,13 @@ Test(event, errors_name_the_field)
 		{ EV_ERROR, "{\"type\":\"x\"}", "message",
 		    "missing required field message" },
 		{ EV_ERROR, "{\"message\":\"m\",\"level\":\"critical\"}", "level",
-		    "level is not one of the allowed values" },
+		    "level must be one of debug, info, warning, error, fatal" },
 		{ EV_METRIC, "{\"name\":\"n\"}", "value",
 		    "missing required field value" },
 		{ EV_METRIC, "{\"name\":\"n\",\"value\":\"1\"}", "value",
 		    "value must be a number" },
 		{ EV_METRIC, "{\"name\":\"n\",\"value\":1,\"kind\":\"histogram\"}",
-		    "kind", "kind is not one of the allowed values" },
+		    "kind", "kind must be one of gauge, counter" },
 		{ EV_METRIC, "{\"name\":\"n\",\"value\":1,\"labels\":{\"a\":1}}",
 		    "labels", "labels must be an object of strings" },
 	};
@@ -281,4 +286,65 @@ Test(event, a_frame_cut_short_does_not_decode)
 	b.buf[4 + 3] -= 1;	/* length one short */
 	cr_assert_eq(msg_parse(b.buf, b.len - 1, &m, &framelen), 1);
 	cr_assert_eq(event_decode(&m, &ev), -1);
+}
+
+/* SPEC 4: a number below 10^11 is Unix seconds, else Unix milliseconds. */
+Test(event, numeric_times_in_seconds_or_milliseconds)
+{
+	static const struct {
+		const char	*ts;
+		long long	 ms;
+	} cases[] = {
+		{ "1796500000.123", 1796500000123LL },	/* time.time() */
+		{ "1796500000", 1796500000000LL },
+		{ "1796500000.0004", 1796500000000LL },	/* nearest ms */
+		{ "1796500000.9996", 1796500001000LL },
+		{ "99999999999", 99999999999000LL },	/* just below 10^11 */
+		{ "100000000000", 100000000000LL },	/* 10^11: ms */
+		{ "1796500000123", 1796500000123LL },
+		{ "1796500000123.6", 1796500000124LL },
+		{ "0", 0 },
+	};
+	char	json[200];
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(json, sizeof(json), "{\"name\":\"n\",\"value\":1,"
+		    "\"ts\":%s}", cases[i].ts);
+		cr_assert_eq(enc(EV_METRIC, json, 100), 0, "%s", err.msg);
+		cr_assert_eq(val("ts")->i, cases[i].ms, "%s: %lld", cases[i].ts,
+		    (long long)val("ts")->i);
+	}
+}
+
+/* With a key, an event_id gives one UUID v4 per (type, event_id). */
+Test(event, an_event_id_derives_its_trace_id)
+{
+	unsigned char	key[EVENT_IDKEY_BYTES] = { 1 }, other[EVENT_IDKEY_BYTES];
+	char		a[UUID_STR_LEN], c[UUID_STR_LEN];
+	json_t		*o = json_pack("{s:s,s:s}", "model", "m", "event_id", "e1");
+	struct msgb	 x = { 0 };
+
+	memset(other, 2, sizeof(other));
+	cr_assert_eq(event_encode(EV_TRACE, o, key, a, 1, 100, 1, &x, &err), 0);
+	msg_free(&x);
+	cr_assert_eq(strlen(a), 36);
+	cr_assert_eq(a[14], '4');
+	cr_assert(strchr("89ab", a[19]) != NULL, "%s", a);
+	event_trace_id(EV_TRACE, "e1", key, c);
+	cr_assert_str_eq(a, c, "the same inputs, the same id");
+	event_trace_id(EV_ERROR, "e1", key, c);
+	cr_assert_str_neq(a, c, "another type, another id");
+	event_trace_id(EV_TRACE, "e2", key, c);
+	cr_assert_str_neq(a, c);
+	event_trace_id(EV_TRACE, "e1", other, c);
+	cr_assert_str_neq(a, c, "another key, another id");
+	json_object_del(o, "event_id");
+	cr_assert_eq(event_encode(EV_TRACE, o, key, a, 1, 100, 1, &x, &err), 0);
+	msg_free(&x);
+	cr_assert_eq(event_encode(EV_TRACE, o, key, c, 1, 100, 1, &x, &err), 0);
+	msg_free(&x);
+	cr_assert_str_neq(a, c, "without event_id, random ids");
+	cr_assert_eq(a[14], '4');
+	json_decref(o);
 }

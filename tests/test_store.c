@@ -59,12 +59,15 @@ insert(struct store *st, enum event_kind kind, const char *text,
 	struct event		 e;
 	struct msg		 m;
 	size_t			 fl;
+	char			 made[UUID_STR_LEN];
 
 	cr_assert_not_null(o);
-	cr_assert_eq(event_encode(kind, o, trace_id, 1000, 100, 1, &b, &err), 0);
+	cr_assert_eq(event_encode(kind, o, NULL, made, 1000, 100, 1, &b, &err),
+	    0);
 	json_decref(o);
 	cr_assert_eq(msg_parse(b.buf, b.len, &m, &fl), 1);
 	cr_assert_eq(event_decode(&m, &e), 0);
+	e.trace_id = trace_id;		/* the test's own, to find the row */
 	return store_insert(st, &e);
 }
 
@@ -361,4 +364,46 @@ Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
 	sqlite3_close(db);
 	store_close(ro);
 	store_close(st);
+}
+
+/*
+ * Schema 2 adds the push totals to push_state. A version 1 file (as oct
+ * made it before) is migrated by the writer, keeping its rows and agent;
+ * a reader asks for the writer first.
+ */
+Test(store, a_version_1_file_is_migrated_to_version_2)
+{
+	struct store	*st = open_rw();
+	sqlite3		*db;
+	char		 id[64], err[512];
+	int64_t		 sent, failed, last;
+
+	cr_assert_eq(insert(st, EV_TRACE, "{\"model\":\"old\"}",
+	    "11111111-1111-4111-8111-111111111111"), 0);
+	snprintf(id, sizeof(id), "%s", store_agent_id(st));
+	store_close(st);
+	cr_assert_eq(sqlite3_open(path, &db), 0);
+	cr_assert_eq(sqlite3_exec(db, "ALTER TABLE push_state DROP COLUMN "
+	    "sent_total; ALTER TABLE push_state DROP COLUMN failed_total; "
+	    "PRAGMA user_version = 1", 0, 0, 0), 0);
+	sqlite3_close(db);
+	cr_assert_null(store_open(path, STORE_RO, 0, err, sizeof(err)));
+	cr_assert(strstr(err, "schema version 1, not 2: start octd once to "
+	    "migrate it"), "%s", err);
+	st = open_rw();
+	cr_assert_str_eq(store_agent_id(st), id);
+	cr_assert_eq(store_push_totals(st, &sent, &failed, &last), 0);
+	cr_assert_eq(sent + failed + last, 0);
+	cr_assert_eq(store_begin(st), 0);
+	cr_assert_eq(store_count_push(st, 5, 1), 0);
+	cr_assert_eq(store_count_push(st, 2, 0), 0);
+	cr_assert_eq(store_set_push_state(st, 1700000000123, NULL), 0);
+	cr_assert_eq(store_commit(st), 0);
+	cr_assert_eq(store_push_totals(st, &sent, &failed, &last), 0);
+	cr_assert_eq(sent, 7);
+	cr_assert_eq(failed, 1);
+	cr_assert_eq(last, 1700000000123);
+	store_close(st);
+	cr_assert_eq(q("PRAGMA user_version"), 2);
+	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'old'"), 1);
 }
