@@ -191,25 +191,45 @@ exec_worker(struct proc *p, int chan, int logfd)
 
 static void proc_read(evutil_socket_t, short, void *);
 
+/*
+ * The worker's log, opened here as root and handed to the user: only a
+ * regular file, never through a link (log_file()), since log_dir is the
+ * user's. One that is refused is not repaired: the worker then starts
+ * with standard error on /dev/null and its own open, as the user, is
+ * refused the same way, so it logs nowhere until the file is fixed and
+ * it restarts or gets SIGUSR1; octd.log says so. Returns the fd, or -1
+ * when log_dir is "-" (the worker shares octd's standard error).
+ */
+static int
+open_log(struct proc *p)
+{
+	char	*path;
+	int	 fd;
+
+	if ((path = conf_log_path(sup.conf, proc_name(p->id))) == NULL)
+		return -1;
+	if ((fd = log_file(path)) == -1) {
+		log_errorx("open %s: %s; %s runs without a log until it is "
+		    "fixed", path, log_strerror(errno), proc_name(p->id));
+		/* not octd's own standard error: that is octd.log */
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	} else if (priv_own_fd(fd) == -1)
+		log_warn("chown %s", path);
+	free(path);
+	return fd;
+}
+
 static void
 proc_start(struct proc *p)
 {
-	char	*logpath, *text;
-	int	 sv[2], logfd = -1;
+	char	*text;
+	int	 sv[2], logfd;
 	pid_t	 pid;
 
 	p->again = p->hung = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		fatal("socketpair for %s", proc_name(p->id));
-	if ((logpath = conf_log_path(sup.conf, proc_name(p->id))) != NULL) {
-		logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		    0640);
-		if (logfd == -1)
-			log_warn("open %s", logpath);
-		else if (priv_own_fd(logfd) == -1)
-			log_warn("chown %s", logpath);
-		free(logpath);
-	}
+	logfd = open_log(p);
 	if ((pid = fork()) == -1)
 		fatal("fork %s", proc_name(p->id));
 	if (pid == 0)

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -417,4 +418,33 @@ Test(octd, version_and_usage)
 	cr_assert_str_eq(out, want);
 	cr_assert_eq(harness_run(bad, out, sizeof(out)), 1);
 	cr_assert(strstr(out, "usage: octd [-ftV] [-c file]"), "%s", out);
+}
+
+/* octd.log is a link (log_dir may be the workers' user's): not followed. */
+Test(octd, refuses_to_start_on_a_linked_log)
+{
+	char	 out[2048], want[1200], target[600], path[600], *text;
+	char	*argv[] = { (char *)harness_bin("octd"), "-c", NULL, NULL };
+	int	 r;
+
+	harness_setup(&run, NULL);
+	argv[2] = run.conf;
+	snprintf(target, sizeof(target), "%s/target", run.dir);
+	cr_assert_eq(close(creat(target, 0600)), 0);
+	snprintf(path, sizeof(path), "%s/log", run.dir);
+	cr_assert_eq(mkdir(path, 0750), 0);
+	cr_assert_eq(symlink(target, logpath("octd")), 0);
+	r = harness_run(argv, out, sizeof(out));
+	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
+	if (r == 0 && (text = harness_slurp(path)) != NULL) {
+		kill((pid_t)atol(text), SIGTERM);	/* it started: stop it */
+		free(text);
+	}
+	cr_assert_eq(r, 1, "%s", out);
+	snprintf(want, sizeof(want), "octd: open %s: a symbolic link: refused\n",
+	    logpath("octd"));
+	cr_assert(strstr(out, want) != NULL, "%s", out);
+	text = harness_slurp(target);
+	cr_assert_str_eq(text, "", "nothing written through the link");
+	free(text);
 }
