@@ -323,3 +323,37 @@ Test(octctl_daemon, push_dry_run_builds_the_batches_and_changes_nothing)
 	file_hash(db, db1);
 	cr_assert_eq(memcmp(db0, db1, 32), 0, "oct.db unchanged");
 }
+
+/* Any count of lines: what the file holds is printed, never a crash. */
+Test(octctl_daemon, logs_takes_any_count_of_lines)
+{
+	const char	*counts[] = { "2147483647", "4294967297",
+			    "99999999999999999999" };
+	char		 out[16384], path[600], *text;
+	FILE		*f;
+	size_t		 i;
+	int		 k;
+
+	harness_setup(&run, NULL);
+	snprintf(path, sizeof(path), "%s/log", run.dir);
+	cr_assert_eq(mkdir(path, 0750), 0);
+	snprintf(path, sizeof(path), "%s/log/octd.log", run.dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	for (k = 0; k < 100; k++)
+		fprintf(f, "2026-01-01T00:%02d:%02d.000Z octd[1] info: line "
+		    "%d\n", k / 60, k % 60, k);
+	fclose(f);
+	text = harness_slurp(path);
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		cr_assert_eq(ctl(out, sizeof(out), "logs", "octd", "-n",
+		    counts[i]), 0, "-n %s: %s", counts[i], out);
+		cr_assert_str_eq(out, text, "-n %s: the whole log", counts[i]);
+	}
+	cr_assert_eq(ctl(out, sizeof(out), "logs", "octd", "-n", "3"), 0);
+	cr_assert_str_eq(out, strstr(text, "2026-01-01T00:01:37.000Z octd[1] "
+	    "info: line 97\n"));
+	cr_assert_eq(ctl(out, sizeof(out), "logs", "-n", "-1", NULL), 2);
+	cr_assert_str_eq(out, "octctl: -n takes a number of lines\n");
+	free(text);
+}
