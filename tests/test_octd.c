@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -447,4 +449,60 @@ Test(octd, refuses_to_start_on_a_linked_log)
 	text = harness_slurp(target);
 	cr_assert_str_eq(text, "", "nothing written through the link");
 	free(text);
+}
+
+/* Whether octd closed its end of each of the clients (POLLHUP). */
+static int
+all_hung_up(void *arg)
+{
+	struct pollfd	*pfd = arg;
+	int		 i;
+
+	for (i = 0; i < 5; i++)
+		if (poll(&pfd[i], 1, 0) != 1 || !(pfd[i].revents & POLLHUP))
+			return 0;
+	return 1;
+}
+
+/*
+ * Clients that send an over-long request to control.sock and will not
+ * take the answer (they shut down their reading side, as a reset does):
+ * octd closes and frees each of them, and exits 0 (ASan's leak check).
+ */
+Test(octd, control_frees_a_client_gone_after_a_request_too_long)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 pfd[5];
+	static char		 junk[70000];
+	int			 i;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	memset(junk, 'x', sizeof(junk));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	cr_assert_lt(strlen(run.dir) + 18, sizeof(sun.sun_path));
+	memcpy(sun.sun_path, run.dir, strlen(run.dir));
+	strcat(sun.sun_path, "/run/control.sock");
+	/* stopped, octd finds each whole request and the shutdown at once */
+	cr_assert_eq(kill(run.pid, SIGSTOP), 0);
+	for (i = 0; i < 5; i++) {
+		pfd[i].fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		pfd[i].events = POLLIN;
+		cr_assert(pfd[i].fd != -1);
+		cr_assert_eq(connect(pfd[i].fd, (struct sockaddr *)&sun,
+		    sizeof(sun)), 0, "%s", strerror(errno));
+		cr_assert_eq(write(pfd[i].fd, junk, sizeof(junk)),
+		    (ssize_t)sizeof(junk));
+		cr_assert_eq(shutdown(pfd[i].fd, SHUT_RD), 0);
+	}
+	cr_assert_eq(kill(run.pid, SIGCONT), 0);
+	cr_assert(harness_wait(all_hung_up, pfd, 5000), "octd keeps clients "
+	    "it cannot answer");
+	for (i = 0; i < 5; i++)
+		close(pfd[i].fd);
+	cr_assert_eq(kill(run.pid, SIGTERM), 0);
+	cr_assert(harness_wait(octd_exited, &run, 10000));
+	cr_assert(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
+	    "octd exit status 0x%x", run.status);
 }
