@@ -1,6 +1,7 @@
 /* test_ctl.c: octctl as an operator runs it. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,4 +357,32 @@ Test(octctl_daemon, logs_takes_any_count_of_lines)
 	cr_assert_eq(ctl(out, sizeof(out), "logs", "-n", "-1", NULL), 2);
 	cr_assert_str_eq(out, "octctl: -n takes a number of lines\n");
 	free(text);
+}
+
+/* A data_dir octd cannot make: octctl reload says why and exits 1. */
+Test(octctl_daemon, reload_refused_when_data_dir_cannot_be_made)
+{
+	char	 out[2048], want[1600], bad[600];
+	FILE	*f;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	snprintf(bad, sizeof(bad), "%s/afile", run.dir);
+	cr_assert_eq(close(creat(bad, 0600)), 0);
+	strcat(bad, "/data");
+	f = fopen(run.conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "listen = 127.0.0.1:%d\ndata_dir = %s\nlog_dir = %s/log\n"
+	    "run_dir = %s/run\nmetrics_interval_ms = 0\n", run.port, bad,
+	    run.dir, run.dir);
+	fclose(f);
+	cr_assert_eq(ctl(out, sizeof(out), "reload", NULL, NULL, NULL), 1, "%s",
+	    out);
+	snprintf(want, sizeof(want), "octctl: reload refused, octd keeps its "
+	    "running configuration: %s: data_dir: mkdir %s: Not a directory\n",
+	    run.conf, bad);
+	cr_assert_str_eq(out, want);
+	cr_assert(!harness_reaped(&run), "octd still runs");
+	cr_assert_eq(ctl(out, sizeof(out), "status", NULL, NULL, NULL), 0, "%s",
+	    out);
 }

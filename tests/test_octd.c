@@ -506,3 +506,45 @@ Test(octd, control_frees_a_client_gone_after_a_request_too_long)
 	cr_assert(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
 	    "octd exit status 0x%x", run.status);
 }
+
+/* Write oct.conf by hand: run's lines, but data_dir as given. */
+static void
+write_conf_data_dir(const char *data_dir)
+{
+	FILE *f = fopen(run.conf, "w");
+
+	cr_assert_not_null(f);
+	fprintf(f, "listen = 127.0.0.1:%d\ndata_dir = %s\nlog_dir = %s/log\n"
+	    "run_dir = %s/run\nmetrics_interval_ms = 0\n", run.port, data_dir,
+	    run.dir, run.dir);
+	fclose(f);
+}
+
+/* A data_dir octd cannot make: the reload is refused, octd runs on. */
+Test(octd, hup_with_a_data_dir_that_cannot_be_made_keeps_the_old_one)
+{
+	struct http_res	 res;
+	char		 bad[600], want[1600];
+	pid_t		 wri;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	wri = worker("writerd");
+	snprintf(bad, sizeof(bad), "%s/afile", run.dir);
+	cr_assert_eq(close(creat(bad, 0600)), 0);
+	strcat(bad, "/data");
+	write_conf_data_dir(bad);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(log_has_refusal, NULL, 5000));
+	snprintf(want, sizeof(want), "error: reload refused, keeping the running"
+	    " configuration: %s: data_dir: mkdir %s: Not a directory", run.conf,
+	    bad);
+	cr_assert_eq(harness_count(logpath("octd"), want), 1, "want: %s", want);
+	cr_assert(!harness_reaped(&run), "octd still runs");
+	cr_assert_eq(worker("writerd"), wri, "no worker restarted");
+	cr_assert_eq(http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"after\"}", &res), 0);
+	cr_assert_eq(res.status, 200, "%s", res.body);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1,
+	    "stored in the old data_dir");
+}
