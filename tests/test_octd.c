@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -547,4 +548,27 @@ Test(octd, hup_with_a_data_dir_that_cannot_be_made_keeps_the_old_one)
 	cr_assert_eq(res.status, 200, "%s", res.body);
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1,
 	    "stored in the old data_dir");
+}
+
+/* No descriptor for a worker's channel: octd retries, later, and goes on. */
+Test(octd, a_failed_socketpair_is_retried_later)
+{
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	harness_spawn_blocked(&run, RLIMIT_NOFILE, "warn: socketpair for "
+	    "pushd: Too many open files; trying again in ");
+	cr_assert_eq(harness_count(logpath("octd"), "trying again in 200 ms"),
+	    1, "the retries back off");
+}
+
+/* No process for a worker: the same (root is exempt: see test_user.c). */
+Test(octd, a_failed_fork_is_retried_later)
+{
+	if (geteuid() == 0)
+		cr_skip_test("root ignores RLIMIT_NPROC; test_user runs this "
+		    "as nobody");
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	harness_spawn_blocked(&run, RLIMIT_NPROC, "warn: fork for pushd: "
+	    "Resource temporarily unavailable; trying again in ");
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -218,14 +219,13 @@ ignored_logged(void *arg)
 	    harness_count(logpath("octd"), "all workers ready") == 1;
 }
 
-Test(user, ignored_when_octd_is_not_root)
+/* Start octd -f as nobody on run (set up, owned by nobody). */
+static void
+start_as_nobody(void)
 {
-	char	 path[600];
 	pid_t	 pid;
 	int	 null;
 
-	need_root_and_nobody();
-	harness_setup(&run, "user = nobody\n");
 	cr_assert_eq(chown(run.dir, nobody_uid, nobody_gid), 0);
 	cr_assert_eq(chown(run.conf, nobody_uid, nobody_gid), 0);
 	pid = fork();
@@ -244,10 +244,41 @@ Test(user, ignored_when_octd_is_not_root)
 	}
 	setpgid(pid, pid);
 	run.pid = pid;
+}
+
+Test(user, ignored_when_octd_is_not_root)
+{
+	char path[600];
+
+	need_root_and_nobody();
+	harness_setup(&run, "user = nobody\n");
+	start_as_nobody();
 	cr_assert(harness_wait(ignored_logged, NULL, 10000), "%s",
 	    harness_slurp(logpath("octd")));
 	snprintf(path, sizeof(path), "%s/data", run.dir);
 	assert_owned(path);
+}
+
+static int
+all_ready(void *arg)
+{
+	(void)arg;
+	return harness_count(logpath("octd"), "all workers ready") == 1;
+}
+
+/*
+ * fork fails (RLIMIT_NPROC, which root is exempt from: octd runs as
+ * nobody here): octd says so, tries again later and goes on.
+ */
+Test(user, a_failed_fork_is_retried_later)
+{
+	need_root_and_nobody();
+	harness_setup(&run, NULL);
+	start_as_nobody();
+	cr_assert(harness_wait(all_ready, NULL, 10000), "%s",
+	    harness_slurp(logpath("octd")));
+	harness_spawn_blocked(&run, RLIMIT_NPROC, "warn: fork for pushd: "
+	    "Resource temporarily unavailable; trying again in ");
 }
 
 struct planted {
