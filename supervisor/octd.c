@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +42,16 @@ static struct {
 	int			 up;		/* all workers were ready once */
 } octd = { .pid_fd = -1, .ready_fd = -1 };
 
+/* -h: on stdout, exit 0; a mistake: on stderr, exit 1. */
 static void __attribute__((noreturn))
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: octd [-ftV] [-c file]\n");
-	exit(1);
+	fprintf(f, "usage: octd [-fhtV] [-c file]\n"
+	    "  -c file  the configuration (default %s/oct/oct.conf)\n"
+	    "  -f       stay in the foreground\n"
+	    "  -t       check the configuration and the key file, and exit\n"
+	    "  -h       this help; -V: the version\n", OCT_SYSCONFDIR);
+	exit(status);
 }
 
 /*
@@ -452,22 +458,28 @@ run(const char *libexec, int foreground)
 int
 main(int argc, char *argv[])
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char	*path = OCT_SYSCONFDIR "/oct/oct.conf", *libexec;
 	char		*abs_libexec;
 	char		 err[1024], cwd[PATH_MAX];
 	int		 ch, foreground = 0, check = 0;
 
-	while ((ch = getopt(argc, argv, "c:ftV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhtV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'f': foreground = 1; break;
+		case 'h': usage(stdout, 0);
 		case 't': check = 1; break;
 		case 'V': printf("octd %s\n", OCT_VERSION); return 0;
-		default: usage();
+		default: usage(stderr, 1);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 1);
 	log_init("octd", LOG_INFO);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "octd: sodium_init failed\n");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -385,4 +386,108 @@ Test(octctl_daemon, reload_refused_when_data_dir_cannot_be_made)
 	cr_assert(!harness_reaped(&run), "octd still runs");
 	cr_assert_eq(ctl(out, sizeof(out), "status", NULL, NULL, NULL), 0, "%s",
 	    out);
+}
+
+/* Run argv with stdout into out and stderr to /dev/null; exit status. */
+static int
+run_stdout(char *const argv[], char *out, size_t outlen)
+{
+	int	 fds[2], status, null;
+	size_t	 len = 0;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	cr_assert(pipe(fds) == 0);
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		if ((null = open("/dev/null", O_WRONLY)) != -1)
+			dup2(null, STDERR_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len + 1 < outlen &&
+	    (n = read(fds[0], out + len, outlen - len - 1)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(fds[0]);
+	cr_assert(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* -h, --help, -V, --version: on stdout, exit 0; argv[last] is the flag. */
+static void
+assert_help_and_version(char **argv, int last, const char *usage,
+    const char *name)
+{
+	const char	*flags[] = { "-h", "--help", "-V", "--version" };
+	char		 out[4096], want[128];
+	int		 i;
+
+	snprintf(want, sizeof(want), "%s %s\n", name, PACKAGE_VERSION);
+	for (i = 0; i < 4; i++) {
+		argv[last] = (char *)flags[i];
+		cr_assert_eq(run_stdout(argv, out, sizeof(out)), 0, "%s %s",
+		    argv[last - 1], flags[i]);
+		if (i < 2)
+			cr_assert(strncmp(out, usage, strlen(usage)) == 0,
+			    "%s %s: %s", argv[last - 1], flags[i], out);
+		else
+			cr_assert_str_eq(out, want, "%s %s", argv[last - 1],
+			    flags[i]);
+	}
+}
+
+Test(octctl, every_program_and_command_answers_help_and_version)
+{
+	const char	*progs[] = { "octd", "oct-ingestd", "oct-writerd",
+			    "oct-pushd", "octctl", "oct-receiver" };
+	const char	*cmds[] = { "status", "reload", "push", "push-status",
+			    "logs", "pubkey", "keygen", "send" };
+	char		*argv[6], usage[128];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		argv[0] = (char *)harness_bin(progs[i]);
+		argv[2] = NULL;
+		snprintf(usage, sizeof(usage), "usage: %s ", progs[i]);
+		assert_help_and_version(argv, 1, usage, progs[i]);
+	}
+	/* a command's own usage line, even with a config that is not there */
+	argv[0] = (char *)harness_bin("octctl");
+	argv[1] = "-c";
+	argv[2] = "/nonexistent/oct.conf";
+	argv[5] = NULL;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		argv[3] = (char *)cmds[i];
+		snprintf(usage, sizeof(usage), "usage: octctl [-c file] %s",
+		    cmds[i]);
+		assert_help_and_version(argv, 4, usage, "octctl");
+	}
+}
+
+/* pubkey: the key octd made on first start, as keygen would print it. */
+Test(octctl_daemon, pubkey_prints_the_configured_key)
+{
+	char	 out[2048], want[1024], b64[64], path[400];
+
+	harness_setup(&run, NULL);
+	snprintf(path, sizeof(path), "%s/data/signing.key", run.dir);
+	cr_assert_eq(ctl(out, sizeof(out), "pubkey", NULL, NULL, NULL), 1);
+	snprintf(want, sizeof(want), "octctl: no signing key at %s "
+	    "(signing_key): octd makes one on first start, or run octctl "
+	    "keygen\n", path);
+	cr_assert_str_eq(out, want);
+	harness_start(&run);
+	harness_pubkey(&run, b64, sizeof(b64));
+	cr_assert_eq(ctl(out, sizeof(out), "pubkey", NULL, NULL, NULL), 0, "%s",
+	    out);
+	snprintf(want, sizeof(want), "public key: %s\nstandard webhooks: "
+	    "whpk_%s\n", b64, b64);
+	cr_assert_str_eq(out, want);
+	cr_assert_eq(ctl(out, sizeof(out), "pubkey", "extra", NULL, NULL), 2);
 }

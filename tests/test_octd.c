@@ -420,7 +420,7 @@ Test(octd, version_and_usage)
 	cr_assert_eq(harness_run(v, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, want);
 	cr_assert_eq(harness_run(bad, out, sizeof(out)), 1);
-	cr_assert(strstr(out, "usage: octd [-ftV] [-c file]"), "%s", out);
+	cr_assert(strstr(out, "usage: octd [-fhtV] [-c file]"), "%s", out);
 }
 
 /* octd.log is a link (log_dir may be the workers' user's): not followed. */
