@@ -58,7 +58,8 @@ ring_add(struct ring *r, char *line)
 	}
 	if (r->len == r->cap) {
 		/* never above max: the ring turns at cap once it is full */
-		cap = r->cap == 0 ? 64 : r->cap > r->max / 2 ? r->max : r->cap * 2;
+		cap = r->cap == 0 ? 64 : r->cap > r->max / 2 ? r->max :
+		    r->cap * 2;
 		if (cap > r->max)
 			cap = r->max;
 		if ((v = calloc(cap, sizeof(*v))) == NULL)
@@ -168,7 +169,8 @@ open_logs(struct ctl *c, int which, int f, size_t n, struct tail *t)
 			if (which == -1)
 				continue;
 			fprintf(stderr, "octctl: %s: %s\n", t[nt].path,
-			    errno == ENOENT ? "no such log yet" : strerror(errno));
+			    errno == ENOENT ? "no such log yet" :
+			    strerror(errno));
 			return -1;
 		}
 		if (t[nt].f != NULL) {

@@ -75,7 +75,8 @@ help_or_version(const struct cmd *cmd, int argc, char **argv)
 			printf("octctl %s\n", OCT_VERSION);
 			return 1;
 		}
-		if (strcmp(argv[i], "-h") != 0 && strcmp(argv[i], "--help") != 0)
+		if (strcmp(argv[i], "-h") != 0 &&
+		    strcmp(argv[i], "--help") != 0)
 			continue;
 		printf("usage: octctl [-c file] %s\n", cmd->usage);
 		return 1;
@@ -131,8 +132,9 @@ cmd_pubkey(struct ctl *ctl, int argc, char *argv[])
 	if (argc != 1)
 		ctl_usage();
 	if (access(path, F_OK) == -1 && errno == ENOENT) {
-		fprintf(stderr, "octctl: no signing key at %s (signing_key): octd "
-		    "makes one on first start, or run octctl keygen\n", path);
+		fprintf(stderr, "octctl: no signing key at %s (signing_key): "
+		    "octd makes one on first start, or run octctl keygen\n",
+		    path);
 		return 1;
 	}
 	if (key_load(path, &k, err, sizeof(err)) == -1) {

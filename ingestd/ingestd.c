@@ -109,9 +109,9 @@ static const struct child_ops ingestd_ops = {
 static void __attribute__((noreturn))
 usage(FILE *f, int status)
 {
-	fprintf(f, "usage: oct-ingestd [-hV]\noct-ingestd is started by octd, which "
-	    "hands it its configuration on\ndescriptor 3; it is not run by "
-	    "hand.\n");
+	fprintf(f, "usage: oct-ingestd [-hV]\n"
+	    "oct-ingestd is started by octd, which hands it its configuration\n"
+	    "on descriptor 3; it is not run by hand.\n");
 	exit(status);
 }
 

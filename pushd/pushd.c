@@ -84,9 +84,9 @@ static const struct child_ops pushd_ops = {
 static void __attribute__((noreturn))
 usage(FILE *f, int status)
 {
-	fprintf(f, "usage: oct-pushd [-hV]\noct-pushd is started by octd, which "
-	    "hands it its configuration on\ndescriptor 3; it is not run by "
-	    "hand.\n");
+	fprintf(f, "usage: oct-pushd [-hV]\n"
+	    "oct-pushd is started by octd, which hands it its configuration\n"
+	    "on descriptor 3; it is not run by hand.\n");
 	exit(status);
 }
 

@@ -400,7 +400,8 @@ restart_cb(evutil_socket_t fd, short ev, void *arg)
 	if (!sup.stopping || still_needed(p))
 		proc_start(p);
 	else {
-		p->state = PS_IDLE;	/* needed no more: the stop goes on */
+		/* needed no more: the stop goes on */
+		p->state = PS_IDLE;
 		stop_next();
 	}
 }

@@ -203,9 +203,9 @@ static const struct child_ops writerd_ops = {
 static void __attribute__((noreturn))
 usage(FILE *f, int status)
 {
-	fprintf(f, "usage: oct-writerd [-hV]\noct-writerd is started by octd, which "
-	    "hands it its configuration on\ndescriptor 3; it is not run by "
-	    "hand.\n");
+	fprintf(f, "usage: oct-writerd [-hV]\n"
+	    "oct-writerd is started by octd, which hands it its configuration\n"
+	    "on descriptor 3; it is not run by hand.\n");
 	exit(status);
 }
 
