@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,8 +46,62 @@ log_name(void)
 }
 
 /*
- * Open path for appending and make it standard error. Returns 0, or -1 with
- * errno set, in which case the old standard error stays.
+ * Open path to append log records to it, refusing anything but a regular
+ * file of one link: log_dir may belong to the user the workers run as, so
+ * a worker could plant a symbolic link (or a hard link) there to make
+ * root append to, or chown, a file of its choosing (Postfix's safe_open()
+ * refuses the same). O_NONBLOCK keeps a planted FIFO from blocking the
+ * open; it is cleared once the file is known to be regular.
+ *
+ * Returns the close-on-exec descriptor, or -1 with errno: ELOOP for a
+ * symbolic link, EMLINK for a file with other hard links, ENXIO for
+ * anything that is not a regular file; log_strerror() says it in words.
+ */
+int
+log_file(const char *path)
+{
+	struct stat	st;
+	int		fd, saved;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK, 0640);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		saved = errno;
+	else if (!S_ISREG(st.st_mode))
+		saved = ENXIO;
+	else if (st.st_nlink != 1)
+		saved = EMLINK;
+	else if (fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) == -1)
+		saved = errno;
+	else
+		return fd;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+const char *
+log_strerror(int err)
+{
+	switch (err) {
+	case ELOOP:
+		return "a symbolic link: refused";
+	case EMLINK:
+		return "a file with other hard links: refused";
+	case ENXIO:
+	case EISDIR:
+		return "not a regular file: refused";
+	default:
+		return strerror(err);
+	}
+}
+
+/*
+ * Open path with log_file() and make it standard error. Returns 0, or -1
+ * with errno set, in which case the old standard error stays; path is
+ * remembered either way, so log_reopen() tries again once it is fixed.
  */
 int
 log_open(const char *path)
@@ -58,8 +113,11 @@ log_open(const char *path)
 		log_path = NULL;
 		return 0;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1)
+	if (log_path == NULL || strcmp(log_path, path) != 0) {
+		free(log_path);
+		log_path = strdup(path);
+	}
+	if ((fd = log_file(path)) == -1)
 		return -1;
 	if (fd != STDERR_FILENO) {
 		if (dup2(fd, STDERR_FILENO) == -1) {
@@ -69,10 +127,6 @@ log_open(const char *path)
 			return -1;
 		}
 		close(fd);
-	}
-	if (log_path == NULL || strcmp(log_path, path) != 0) {
-		free(log_path);
-		log_path = strdup(path);
 	}
 	return 0;
 }

@@ -5,7 +5,8 @@
  *   2026-11-22T10:00:00.123Z ingestd[1234] warn: message key=value
  * log_open() points standard error at the process's own file, so whatever a
  * library or a sanitizer prints lands there too; log_reopen() does it again
- * after logrotate moved the file. Control characters in a message are
+ * after logrotate moved the file. Neither follows a symbolic link or opens
+ * anything but a regular file (log_file()). Control characters in a message are
  * escaped as \xNN: messages quote what clients send. errno is preserved.
  */
 #ifndef OCT_LOG_H
@@ -17,6 +18,10 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FATAL };
 
 void	log_init(const char *name, enum log_level min);
 int	log_open(const char *path);	/* NULL: keep standard error */
+/* A log file opened for appending, never through a link; see log.c. */
+int	log_file(const char *path);
+/* errno after log_file() or log_open(), in words. */
+const char *log_strerror(int err);
 int	log_reopen(void);
 void	log_set_level(enum log_level min);
 const char *log_name(void);

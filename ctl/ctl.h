@@ -14,6 +14,7 @@ struct ctl {
 };
 
 int	 cmd_keygen(struct ctl *, int, char **);
+int	 cmd_pubkey(struct ctl *, int, char **);
 int	 cmd_status(struct ctl *, int, char **);
 int	 cmd_reload(struct ctl *, int, char **);
 int	 cmd_push(struct ctl *, int, char **);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,37 +27,77 @@ struct tail {
 	FILE	*f;
 	ino_t	 ino;
 	char	**lines;	/* the last n, oldest first */
-	int	 n;
+	size_t	 n;
 };
 
-/* Read the last max lines of t->f into t->lines. */
-static void
-last_lines(struct tail *t, int max)
+/*
+ * The last lines read so far, at most max: a ring that grows with what is
+ * read, never with max, so "-n 2147483647" costs what the file holds.
+ */
+struct ring {
+	char	**v;
+	size_t	  cap, start, len, max;
+};
+
+/* Keep line (ours now); the oldest goes once there are max. -1: no memory. */
+static int
+ring_add(struct ring *r, char *line)
 {
-	char	*line = NULL, **ring = calloc((size_t)max + 1, sizeof(char *));
-	size_t	 cap = 0;
-	long	 total = 0;
-	int	 i;
+	char	**v;
+	size_t	  cap, i;
 
-	while (getline(&line, &cap, t->f) != -1) {
-		free(ring[total % (max + 1)]);
-		ring[total % (max + 1)] = strdup(line);
-		total++;
+	if (r->len == r->max) {
+		if (r->max == 0) {
+			free(line);
+			return 0;
+		}
+		free(r->v[r->start]);
+		r->v[r->start] = line;
+		r->start = (r->start + 1) % r->cap;
+		return 0;
 	}
+	if (r->len == r->cap) {
+		/* never above max: the ring turns at cap once it is full */
+		cap = r->cap == 0 ? 64 : r->cap > r->max / 2 ? r->max :
+		    r->cap * 2;
+		if (cap > r->max)
+			cap = r->max;
+		if ((v = calloc(cap, sizeof(*v))) == NULL)
+			return -1;
+		for (i = 0; i < r->len; i++)
+			v[i] = r->v[(r->start + i) % r->cap];
+		free(r->v);
+		r->v = v;
+		r->cap = cap;
+		r->start = 0;
+	}
+	r->v[(r->start + r->len++) % r->cap] = line;
+	return 0;
+}
+
+/* Read the last max lines of t->f into t->lines; 0, or -1: no memory. */
+static int
+last_lines(struct tail *t, size_t max)
+{
+	struct ring	 r = { NULL, 0, 0, 0, max };
+	char		*line = NULL, *copy;
+	size_t		 cap = 0, i;
+	int		 ok = 1;
+
+	while (ok && getline(&line, &cap, t->f) != -1)
+		ok = (copy = strdup(line)) != NULL && ring_add(&r, copy) == 0;
 	free(line);
-	t->n = total < max ? (int)total : max;
-	t->lines = calloc((size_t)t->n + 1, sizeof(char *));
-	for (i = 0; i < t->n; i++)
-		t->lines[i] = ring[(total - t->n + i) % (max + 1)];
-	for (i = 0; i <= max; i++) {
-		int used = 0, j;
-
-		for (j = 0; j < t->n; j++)
-			used |= t->lines[j] == ring[i];
-		if (!used)
-			free(ring[i]);
+	if (ok && (t->lines = calloc(r.len + 1, sizeof(char *))) == NULL)
+		ok = 0;
+	for (i = 0; i < r.len; i++) {
+		if (ok)
+			t->lines[i] = r.v[(r.start + i) % r.cap];
+		else
+			free(r.v[(r.start + i) % r.cap]);
 	}
-	free(ring);
+	t->n = ok ? r.len : 0;
+	free(r.v);
+	return ok ? 0 : -1;
 }
 
 static int
@@ -95,22 +136,114 @@ follow(struct tail *t, int n)
 	}
 }
 
+/* -n's argument: 0, or -1 if it is no count; a huge count means all. */
+static int
+parse_count(const char *arg, size_t *n)
+{
+	unsigned long long	 v;
+	char			*end;
+
+	if (*arg < '0' || *arg > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*end != '\0')
+		return -1;
+	*n = errno == ERANGE || v > SIZE_MAX ? SIZE_MAX : (size_t)v;
+	return 0;
+}
+
+/* Open the logs asked for into t; their count, or -1 after a message. */
+static int
+open_logs(struct ctl *c, int which, int f, size_t n, struct tail *t)
+{
+	struct stat	st;
+	int		i, nt = 0;
+
+	for (i = 0; i < NLOGS; i++) {
+		if (which != -1 && i != which)
+			continue;
+		snprintf(t[nt].path, sizeof(t[nt].path), "%s/%s.log",
+		    c->conf.log_dir, names[i]);
+		if ((t[nt].f = fopen(t[nt].path, "r")) == NULL && !f) {
+			if (which == -1)
+				continue;
+			fprintf(stderr, "octctl: %s: %s\n", t[nt].path,
+			    errno == ENOENT ? "no such log yet" :
+			    strerror(errno));
+			return -1;
+		}
+		if (t[nt].f != NULL) {
+			if (fstat(fileno(t[nt].f), &st) == 0)
+				t[nt].ino = st.st_ino;
+			if (last_lines(&t[nt], n) == -1) {
+				fprintf(stderr, "octctl: %s: out of memory\n",
+				    t[nt].path);
+				return -1;
+			}
+		}
+		nt++;
+	}
+	return nt;
+}
+
+/* Print the last n lines of the nt logs in t, merged by time; frees them. */
+static int
+print_last(struct tail *t, int nt, size_t n)
+{
+	char	**all;
+	size_t	  total = 0, i, j;
+	int	  k;
+
+	for (k = 0; k < nt; k++)
+		total += t[k].n;
+	if ((all = calloc(total + 1, sizeof(char *))) == NULL) {
+		fprintf(stderr, "octctl: out of memory\n");
+		return -1;
+	}
+	for (k = 0, total = 0; k < nt; k++)
+		for (j = 0; j < t[k].n; j++)
+			all[total++] = t[k].lines[j];
+	qsort(all, total, sizeof(char *), by_time);
+	for (i = total > n ? total - n : 0; i < total; i++)
+		fputs(all[i], stdout);
+	for (i = 0; i < total; i++)
+		free(all[i]);
+	free(all);
+	for (k = 0; k < nt; k++) {
+		free(t[k].lines);
+		t[k].lines = NULL;
+		t[k].n = 0;
+	}
+	return 0;
+}
+
+static void
+close_logs(struct tail *t, int nt)
+{
+	int i;
+
+	for (i = 0; i < nt; i++) {
+		free(t[i].lines);
+		if (t[i].f != NULL)
+			fclose(t[i].f);
+	}
+}
+
 int
 cmd_logs(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
 	struct tail	 t[NLOGS];
-	char		**all;
-	char		*end;
-	int		 ch, n = 20, f = 0, i, j, nt = 0, total = 0, which = -1;
+	size_t		 n = 20;
+	int		 ch, f = 0, i, nt, which = -1, r = 0;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "fn:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': f = 1; break;
 		case 'n':
-			n = (int)strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || n < 0) {
+			if (parse_count(optarg, &n) == -1) {
 				fprintf(stderr, "octctl: -n takes a number of "
 				    "lines\n");
 				return 2;
@@ -119,7 +252,7 @@ cmd_logs(struct ctl *c, int argc, char **argv)
 		default: ctl_usage();
 		}
 	}
-	if (n < 0 || argc - optind > 1)
+	if (argc - optind > 1)
 		ctl_usage();
 	if (argc - optind == 1) {
 		for (i = 0; i < NLOGS; i++)
@@ -137,46 +270,11 @@ cmd_logs(struct ctl *c, int argc, char **argv)
 		return 1;
 	}
 	memset(t, 0, sizeof(t));
-	for (i = 0; i < NLOGS; i++) {
-		if (which != -1 && i != which)
-			continue;
-		snprintf(t[nt].path, sizeof(t[nt].path), "%s/%s.log",
-		    c->conf.log_dir, names[i]);
-		if ((t[nt].f = fopen(t[nt].path, "r")) == NULL && !f) {
-			if (which != -1) {
-				fprintf(stderr, "octctl: %s: %s\n", t[nt].path,
-				    errno == ENOENT ? "no such log yet" :
-				    strerror(errno));
-				return 1;
-			}
-			continue;
-		}
-		if (t[nt].f != NULL) {
-			struct stat st;
-
-			if (fstat(fileno(t[nt].f), &st) == 0)
-				t[nt].ino = st.st_ino;
-			last_lines(&t[nt], n);
-			total += t[nt].n;
-		}
-		nt++;
-	}
-	all = calloc((size_t)total + 1, sizeof(char *));
-	for (i = 0, total = 0; i < nt; i++)
-		for (j = 0; j < t[i].n; j++)
-			all[total++] = t[i].lines[j];
-	qsort(all, (size_t)total, sizeof(char *), by_time);
-	for (i = total > n ? total - n : 0; i < total; i++)
-		fputs(all[i], stdout);
-	for (i = 0; i < total; i++)
-		free(all[i]);
-	free(all);
-	for (i = 0; i < nt; i++)
-		free(t[i].lines);
-	if (f)
+	if ((nt = open_logs(c, which, f, n, t)) == -1 ||
+	    print_last(t, nt, n) == -1)
+		r = 1;
+	else if (f)
 		follow(t, nt);
-	for (i = 0; i < nt; i++)
-		if (t[i].f != NULL)
-			fclose(t[i].f);
-	return 0;
+	close_logs(t, nt == -1 ? NLOGS : nt);
+	return r;
 }

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,20 +34,54 @@ static const struct cmd {
 	    "[--batch-size N]", 0 },
 	{ "push-status", cmd_push_status, "push-status [--json]", 0 },
 	{ "logs", cmd_logs, "logs [octd|ingestd|writerd|pushd] [-f] [-n N]", 0 },
+	{ "pubkey", cmd_pubkey, "pubkey", 0 },
 	{ "keygen", cmd_keygen, "keygen [-o file] [--force]", 0 },
 	{ "send", cmd_send, "send trace|error|metric JSON", 0 },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
-void
-ctl_usage(void)
+static void
+print_usage(FILE *f)
 {
 	size_t i;
 
 	for (i = 0; i < NCMDS; i++)
-		fprintf(stderr, "%s octctl [-c file] %s\n", i ? "      " :
-		    "usage:", cmds[i].usage);
+		fprintf(f, "%s octctl [-c file] %s\n", i ? "      " : "usage:",
+		    cmds[i].usage);
+	fprintf(f, "       octctl [COMMAND] -h | -V\n");
+}
+
+void
+ctl_usage(void)
+{
+	print_usage(stderr);
 	exit(2);
+}
+
+/*
+ * -h/--help or -V/--version among a command's words (before "--"): the
+ * same answer for every command, here rather than in each: cmd's usage
+ * line or the version on stdout. Returns 1 if it answered, 0 if the
+ * words are the command's.
+ */
+static int
+help_or_version(const struct cmd *cmd, int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "-V") == 0 ||
+		    strcmp(argv[i], "--version") == 0) {
+			printf("octctl %s\n", OCT_VERSION);
+			return 1;
+		}
+		if (strcmp(argv[i], "-h") != 0 &&
+		    strcmp(argv[i], "--help") != 0)
+			continue;
+		printf("usage: octctl [-c file] %s\n", cmd->usage);
+		return 1;
+	}
+	return 0;
 }
 
 /* keygen: a new key (0600), and its public half printed two ways. */
@@ -82,6 +117,36 @@ cmd_keygen(struct ctl *ctl, int argc, char *argv[])
 	return 0;
 }
 
+/*
+ * pubkey: the public half of the configured signing_key (the one octd
+ * made on first start included), the two lines keygen prints.
+ */
+int
+cmd_pubkey(struct ctl *ctl, int argc, char *argv[])
+{
+	const char	*path = ctl->conf.signing_key;
+	struct key	 k;
+	char		 err[1024], b64[64];
+
+	(void)argv;
+	if (argc != 1)
+		ctl_usage();
+	if (access(path, F_OK) == -1 && errno == ENOENT) {
+		fprintf(stderr, "octctl: no signing key at %s (signing_key): "
+		    "octd makes one on first start, or run octctl keygen\n",
+		    path);
+		return 1;
+	}
+	if (key_load(path, &k, err, sizeof(err)) == -1) {
+		fprintf(stderr, "octctl: %s\n", err);
+		return 1;
+	}
+	key_pub_b64(&k, b64, sizeof(b64));
+	printf("public key: %s\nstandard webhooks: whpk_%s\n", b64, b64);
+	sodium_memzero(&k, sizeof(k));
+	return 0;
+}
+
 /* Defaults, and the run_dir the file names, however broken the rest. */
 static int
 peek_run_dir(struct ctl *c)
@@ -99,6 +164,11 @@ peek_run_dir(struct ctl *c)
 int
 main(int argc, char *argv[])
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct ctl	 c;
 	char		 err[1024];
 	size_t		 i;
@@ -106,9 +176,15 @@ main(int argc, char *argv[])
 
 	memset(&c, 0, sizeof(c));
 	c.conf_path = OCT_SYSCONFDIR "/oct/oct.conf";
-	while ((ch = getopt(argc, argv, "+c:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': c.conf_path = optarg; explicit = 1; break;
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		case 'V':
+			printf("octctl %s\n", OCT_VERSION);
+			return 0;
 		default: ctl_usage();
 		}
 	}
@@ -119,6 +195,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < NCMDS; i++)
 		if (strcmp(argv[0], cmds[i].name) == 0)
 			break;
+	if (i < NCMDS && help_or_version(&cmds[i], argc - 1, argv + 1))
+		return 0;
 	if (i == NCMDS) {
 		fprintf(stderr, "octctl: unknown command '%s'\n", argv[0]);
 		return 2;

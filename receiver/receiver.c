@@ -221,12 +221,14 @@ handle(struct evhttp_request *req, void *arg)
 	json_decref(env);
 }
 
+/* -h: on stdout, exit 0; a mistake: on stderr, exit 2. */
 static void __attribute__((noreturn))
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: oct-receiver --listen ADDR --db FILE --pubkey "
-	    "KEY [--pubkey KEY ...] [--max-skew-s N]\n");
-	exit(2);
+	fprintf(f, "usage: oct-receiver --listen ADDR --db FILE --pubkey "
+	    "KEY [--pubkey KEY ...] [--max-skew-s N]\n"
+	    "       oct-receiver -h | -V\n");
+	exit(status);
 }
 
 static void
@@ -245,6 +247,8 @@ main(int argc, char *argv[])
 		{ "db", required_argument, NULL, 'd' },
 		{ "pubkey", required_argument, NULL, 'k' },
 		{ "max-skew-s", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char		*listen = NULL, *db = NULL;
@@ -257,8 +261,12 @@ main(int argc, char *argv[])
 	log_init("receiver", LOG_INFO);
 	if (sodium_init() < 0)
 		fatalx("sodium_init");
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'h': usage(stdout, 0);
+		case 'V':
+			printf("oct-receiver %s\n", OCT_VERSION);
+			return 0;
 		case 'l': listen = optarg; break;
 		case 'd': db = optarg; break;
 		case 's': rc.skew_s = atol(optarg); break;
@@ -272,12 +280,12 @@ main(int argc, char *argv[])
 			}
 			rc.keys.n++;
 			break;
-		default: usage();
+		default: usage(stderr, 2);
 		}
 	}
 	if (listen == NULL || db == NULL || rc.keys.n == 0 || optind != argc ||
 	    rc.skew_s <= 0)
-		usage();
+		usage(stderr, 2);
 	if (conf_parse_addr(listen, host, sizeof(host), &port) == -1) {
 		fprintf(stderr, "oct-receiver: --listen %s: expected IPv4:port "
 		    "or [IPv6]:port\n", listen);

@@ -172,7 +172,10 @@ on_read(struct bufferevent *bev, void *arg)
 	(void)arg;
 	if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) == NULL) {
 		if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
-			bufferevent_setcb(bev, NULL, on_write_done, NULL, NULL);
+			/* read no more; freed once written, or on error */
+			bufferevent_setcb(bev, NULL, on_write_done,
+			    on_event_close, NULL);
+			bufferevent_disable(bev, EV_READ);
 			reply_error(bev, "request too long");
 		}
 		return;
@@ -204,8 +207,12 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)sa;
 	(void)salen;
 	(void)arg;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("control: refused a client: SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	if (cred.uid != 0 && cred.uid != geteuid()) {
 		log_warnx("control: refused a client with uid %ld",
 		    (long)cred.uid);
 		close(fd);

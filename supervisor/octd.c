@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +42,16 @@ static struct {
 	int			 up;		/* all workers were ready once */
 } octd = { .pid_fd = -1, .ready_fd = -1 };
 
+/* -h: on stdout, exit 0; a mistake: on stderr, exit 1. */
 static void __attribute__((noreturn))
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: octd [-ftV] [-c file]\n");
-	exit(1);
+	fprintf(f, "usage: octd [-fhtV] [-c file]\n"
+	    "  -c file  the configuration (default %s/oct/oct.conf)\n"
+	    "  -f       stay in the foreground\n"
+	    "  -t       check the configuration and the key file, and exit\n"
+	    "  -h       this help; -V: the version\n", OCT_SYSCONFDIR);
+	exit(status);
 }
 
 /*
@@ -85,23 +91,67 @@ check_only(const struct conf *c)
 	return 0;
 }
 
-static void
-make_dirs(const struct conf *c)
+/* mkdir -p path; 0, or -1 with errno (ENOTDIR: it is something else). */
+static int
+make_dir(const char *path, mode_t mode)
 {
-	struct { const char *path; mode_t mode; } d[] = {
-		{ c->data_dir, 0700 }, { c->log_dir, 0750 }, { c->run_dir, 0755 },
+	struct stat st;
+
+	if (mkdir_p(path, mode) == -1 || stat(path, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Make data_dir, log_dir and run_dir when missing. Returns 0, or -1 with
+ * err naming the key and why: at start octd exits with it, on a reload
+ * the new config is refused with it and the old one runs on.
+ */
+static int
+make_dirs(const struct conf *c, char *err, size_t errlen)
+{
+	struct { const char *key, *path; mode_t mode; } d[] = {
+		{ "data_dir", c->data_dir, 0700 },
+		{ "log_dir", c->log_dir, 0750 },
+		{ "run_dir", c->run_dir, 0755 },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
 		if (strcmp(d[i].path, "-") == 0)
 			continue;
-		if (mkdir_p(d[i].path, d[i].mode) == -1) {
-			fprintf(stderr, "octd: mkdir %s: %s\n", d[i].path,
-			    strerror(errno));
-			exit(1);
+		if (make_dir(d[i].path, d[i].mode) == -1) {
+			snprintf(err, errlen, "%s: %s: mkdir %s: %s", c->file,
+			    d[i].key, d[i].path, strerror(errno));
+			return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * Whether octd may write to its log in c's log_dir (log_file(): not
+ * through a link): 0, or -1 with err. Asked before the terminal is gone
+ * and before a reload that moves the log is taken.
+ */
+static int
+check_log(const struct conf *c, char *err, size_t errlen)
+{
+	char	*path;
+	int	 fd;
+
+	if ((path = conf_log_path(c, "octd")) == NULL)
+		return 0;
+	if ((fd = log_file(path)) == -1)
+		snprintf(err, errlen, "open %s: %s", path, log_strerror(errno));
+	else
+		close(fd);
+	free(path);
+	return fd == -1 ? -1 : 0;
 }
 
 /*
@@ -275,7 +325,10 @@ octd_reload(char *err, size_t errlen)
 		conf_free(&next);
 		return refuse(err);
 	}
-	if (priv_setup(&next, err, errlen) == -1) {
+	if (make_dirs(&next, err, errlen) == -1 ||
+	    (strcmp(next.log_dir, octd.conf.log_dir) != 0 &&
+	    check_log(&next, err, errlen) == -1) ||
+	    priv_setup(&next, err, errlen) == -1) {
 		conf_free(&next);
 		return refuse(err);
 	}
@@ -283,10 +336,9 @@ octd_reload(char *err, size_t errlen)
 	conf_free(&octd.conf);
 	octd.conf = next;
 	if (mask & PROC_BIT(PROC_SUPERVISOR)) {
-		make_dirs(&octd.conf);
 		logpath = conf_log_path(&octd.conf, "octd");
 		if (log_open(logpath) == -1)
-			log_warn("open %s", logpath);
+			log_errorx("open %s: %s", logpath, log_strerror(errno));
 		free(logpath);
 	}
 	ensure_key(&octd.conf);
@@ -325,7 +377,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		break;
 	case SIGUSR1:
 		if (log_reopen() == -1)
-			log_warn("reopen log");
+			log_errorx("reopen %s/octd.log: %s", octd.conf.log_dir,
+			    log_strerror(errno));
 		else
 			log_info("log reopened");
 		proc_reopen_logs();
@@ -341,10 +394,17 @@ run(const char *libexec, int foreground)
 	char		 err[1024], *logpath;
 	size_t		 i;
 
-	make_dirs(&octd.conf);
+	if (make_dirs(&octd.conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "octd: %s\n", err);
+		exit(1);
+	}
 	if (asprintf(&octd.pid_path, "%s/octd.pid", octd.conf.run_dir) == -1)
 		exit(1);
 	if ((octd.pid_fd = pidfile_open(octd.pid_path, err, sizeof(err))) == -1) {
+		fprintf(stderr, "octd: %s\n", err);
+		exit(1);
+	}
+	if (check_log(&octd.conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "octd: %s\n", err);
 		exit(1);
 	}
@@ -355,7 +415,8 @@ run(const char *libexec, int foreground)
 	if (!foreground)
 		daemonize();
 	if (logpath != NULL && log_open(logpath) == -1) {
-		fprintf(stderr, "octd: open %s: %s\n", logpath, strerror(errno));
+		fprintf(stderr, "octd: open %s: %s\n", logpath,
+		    log_strerror(errno));
 		exit(1);
 	}
 	free(logpath);
@@ -397,22 +458,28 @@ run(const char *libexec, int foreground)
 int
 main(int argc, char *argv[])
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char	*path = OCT_SYSCONFDIR "/oct/oct.conf", *libexec;
 	char		*abs_libexec;
 	char		 err[1024], cwd[PATH_MAX];
 	int		 ch, foreground = 0, check = 0;
 
-	while ((ch = getopt(argc, argv, "c:ftV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhtV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'f': foreground = 1; break;
+		case 'h': usage(stdout, 0);
 		case 't': check = 1; break;
 		case 'V': printf("octd %s\n", OCT_VERSION); return 0;
-		default: usage();
+		default: usage(stderr, 1);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 1);
 	log_init("octd", LOG_INFO);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "octd: sodium_init failed\n");
@@ -437,9 +504,12 @@ main(int argc, char *argv[])
 	libexec = getenv("OCT_LIBEXEC_DIR");
 	if (libexec == NULL || *libexec == '\0')
 		libexec = OCT_LIBEXECDIR;
-	if (proc_check_binaries(libexec, err, sizeof(err)) == -1 ||
-	    (abs_libexec = realpath(libexec, NULL)) == NULL) {
+	if (proc_check_binaries(libexec, err, sizeof(err)) == -1) {
 		fprintf(stderr, "octd: %s\n", err);
+		return 1;
+	}
+	if ((abs_libexec = realpath(libexec, NULL)) == NULL) {
+		fprintf(stderr, "octd: %s: %s\n", libexec, strerror(errno));
 		return 1;
 	}
 	run(abs_libexec, foreground);

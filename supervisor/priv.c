@@ -74,23 +74,42 @@ priv_setup(const struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* chown path (not following a symlink) to the user unless it is already. */
+/*
+ * chown name (under dirfd) to the user unless it is already. data_dir and
+ * log_dir are the user's, so it could have planted a symbolic or a hard
+ * link there to make root hand it a file of its choice: the file is
+ * reached through an O_PATH descriptor that does not follow a link, and
+ * only a directory or a regular file of one link is changed.
+ */
 static void
 own_at(int dirfd, const char *name, const char *shown)
 {
-	struct stat st;
+	struct stat	st;
+	const char	*why = NULL;
+	int		fd;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+	if ((fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		if (errno != ENOENT)
-			log_warn("stat %s", shown);
+			log_warn("open %s", shown);
 		return;
 	}
-	if (st.st_uid == priv.uid && st.st_gid == priv.gid)
-		return;
-	if (fchownat(dirfd, name, priv.uid, priv.gid, AT_SYMLINK_NOFOLLOW) == -1)
-		log_warn("chown %s to %s", shown, priv.name);
-	else
-		log_info("chowned %s to %s", shown, priv.name);
+	if (fstat(fd, &st) == -1)
+		log_warn("stat %s", shown);
+	else if (S_ISLNK(st.st_mode))
+		why = log_strerror(ELOOP);
+	else if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		why = log_strerror(ENXIO);
+	else if (S_ISREG(st.st_mode) && st.st_nlink != 1)
+		why = log_strerror(EMLINK);
+	else if (st.st_uid != priv.uid || st.st_gid != priv.gid) {
+		if (fchownat(fd, "", priv.uid, priv.gid, AT_EMPTY_PATH) == -1)
+			log_warn("chown %s to %s", shown, priv.name);
+		else
+			log_info("chowned %s to %s", shown, priv.name);
+	}
+	if (why != NULL)
+		log_warnx("chown %s to %s: %s", shown, priv.name, why);
+	close(fd);
 }
 
 /* The regular files directly in dir (oct.db and company, signing.key). */

@@ -88,6 +88,7 @@ static struct {
 } sup;
 
 static void	proc_start(struct proc *);
+static void	spawn_failed(struct proc *, const char *);
 static void	send_restarts(void);
 static int	relay_report(struct proc *, struct msg *);
 static void	stop_next(void);
@@ -146,9 +147,12 @@ connect_peers(struct proc *p)
 		if (!(p->peers & PROC_BIT(i)) || !alive(q))
 			continue;
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-			log_warn("socketpair for %s-%s", proc_name(p->id),
-			    proc_name(q->id));
-			continue;
+			/* useless without it: its death restarts it later */
+			log_warn("socketpair for %s-%s; killing %s[%ld]",
+			    proc_name(p->id), proc_name(q->id),
+			    proc_name(p->id), (long)p->pid);
+			kill(p->pid, SIGKILL);
+			return;
 		}
 		grow_buffer(sv[0]);
 		grow_buffer(sv[1]);
@@ -191,32 +195,58 @@ exec_worker(struct proc *p, int chan, int logfd)
 
 static void proc_read(evutil_socket_t, short, void *);
 
+/*
+ * The worker's log, opened here as root and handed to the user: only a
+ * regular file, never through a link (log_file()), since log_dir is the
+ * user's. One that is refused is not repaired: the worker then starts
+ * with standard error on /dev/null and its own open, as the user, is
+ * refused the same way, so it logs nowhere until the file is fixed and
+ * it restarts or gets SIGUSR1; octd.log says so. Returns the fd, or -1
+ * when log_dir is "-" (the worker shares octd's standard error).
+ */
+static int
+open_log(struct proc *p)
+{
+	char	*path;
+	int	 fd;
+
+	if ((path = conf_log_path(sup.conf, proc_name(p->id))) == NULL)
+		return -1;
+	if ((fd = log_file(path)) == -1) {
+		log_errorx("open %s: %s; %s runs without a log until it is "
+		    "fixed", path, log_strerror(errno), proc_name(p->id));
+		/* not octd's own standard error: that is octd.log */
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	} else if (priv_own_fd(fd) == -1)
+		log_warn("chown %s", path);
+	free(path);
+	return fd;
+}
+
 static void
 proc_start(struct proc *p)
 {
-	char	*logpath, *text;
-	int	 sv[2], logfd = -1;
+	char	*text;
+	int	 sv[2], logfd;
 	pid_t	 pid;
 
 	p->again = p->hung = 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
-		fatal("socketpair for %s", proc_name(p->id));
-	if ((logpath = conf_log_path(sup.conf, proc_name(p->id))) != NULL) {
-		logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		    0640);
-		if (logfd == -1)
-			log_warn("open %s", logpath);
-		else if (priv_own_fd(logfd) == -1)
-			log_warn("chown %s", logpath);
-		free(logpath);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		spawn_failed(p, "socketpair");
+		return;
 	}
-	if ((pid = fork()) == -1)
-		fatal("fork %s", proc_name(p->id));
+	logfd = open_log(p);
+	if ((pid = fork()) == -1) {
+		spawn_failed(p, "fork");
+		close(sv[0]);
+	}
 	if (pid == 0)
 		exec_worker(p, sv[1], logfd);
 	close(sv[1]);
 	if (logfd != -1)
 		close(logfd);
+	if (pid == -1)
+		return;
 	p->pid = pid;
 	p->fd = sv[0];
 	if (fd_nonblock(p->fd) == -1)
@@ -365,8 +395,15 @@ restart_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if (p->state == PS_WAITING && (!sup.stopping || still_needed(p)))
+	if (p->state != PS_WAITING)
+		return;
+	if (!sup.stopping || still_needed(p))
 		proc_start(p);
+	else {
+		/* needed no more: the stop goes on */
+		p->state = PS_IDLE;
+		stop_next();
+	}
 }
 
 static void
@@ -392,40 +429,82 @@ describe(int status, char *buf, size_t len)
  * own before they were all up; it is told once, and may wait again.
  */
 static void
-fail_waiter(struct proc *p, const char *how, pid_t pid)
+fail_waiter(const char *why)
 {
 	void	(*cb)(const char *) = sup.waiter;
-	char	  why[256];
 
 	if (cb == NULL)
 		return;
 	sup.waiter = NULL;
-	snprintf(why, sizeof(why), "%s[%ld] %s", proc_name(p->id), (long)pid,
-	    how);
 	cb(why);
+}
+
+/*
+ * The delay before p's next start: from 100 ms doubling to 30 s, back to
+ * 100 ms once p had stayed up 60 s.
+ */
+static int64_t
+next_backoff(struct proc *p)
+{
+	int64_t delay;
+
+	if (p->backoff_ms == 0 || mono_ms() - p->started_at >= BACKOFF_RESET_MS)
+		p->backoff_ms = BACKOFF_MIN_MS;
+	delay = p->backoff_ms;
+	p->backoff_ms = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+	return delay;
+}
+
+/* Leave p waiting; restart_cb() starts it after delay ms. */
+static void
+wait_restart(struct proc *p, int64_t delay)
+{
+	struct timeval tv;
+
+	p->state = PS_WAITING;
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	evtimer_add(p->ev_restart, &tv);
 }
 
 /* Schedule the restart of a worker that died on its own. */
 static void
 schedule_restart(struct proc *p, const char *how, pid_t pid)
 {
-	struct timeval	tv;
-	int64_t		delay, now = mono_ms();
+	char	why[256];
+	int64_t	delay = next_backoff(p);
 
-	if (p->backoff_ms == 0 || now - p->started_at >= BACKOFF_RESET_MS)
-		p->backoff_ms = BACKOFF_MIN_MS;
-	delay = p->backoff_ms;
-	p->backoff_ms = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
 	p->restarts++;
-	p->state = PS_WAITING;
+	wait_restart(p, delay);
 	send_restarts();
 	log_warnx("%s[%ld] %s%s; restarting in %lld ms", proc_name(p->id),
 	    (long)pid, how, p->hung ? " (no heartbeat for 15 s)" : "",
 	    (long long)delay);
-	fail_waiter(p, how, pid);
-	tv.tv_sec = delay / 1000;
-	tv.tv_usec = (delay % 1000) * 1000;
-	evtimer_add(p->ev_restart, &tv);
+	snprintf(why, sizeof(why), "%s[%ld] %s", proc_name(p->id), (long)pid,
+	    how);
+	fail_waiter(why);
+}
+
+/*
+ * p could not be started: socketpair or fork failed (EMFILE, EAGAIN
+ * under RLIMIT_NPROC, ENOMEM), errno says why. Not fatal, as in
+ * Postfix's master: say so and try again after the backoff, which keeps
+ * growing while it fails (started_at is now, so it is not reset).
+ */
+static void
+spawn_failed(struct proc *p, const char *what)
+{
+	char	why[256];
+	int	err = errno;
+	int64_t	delay = next_backoff(p);
+
+	p->started_at = mono_ms();
+	wait_restart(p, delay);
+	log_warnx("%s for %s: %s; trying again in %lld ms", what,
+	    proc_name(p->id), strerror(err), (long long)delay);
+	snprintf(why, sizeof(why), "%s for %s failed (%s)", what,
+	    proc_name(p->id), strerror(err));
+	fail_waiter(why);
 }
 
 static void

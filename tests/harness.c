@@ -5,11 +5,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -429,4 +432,89 @@ file_int(const char *path, const char *sql)
 	}
 	sqlite3_close(db);
 	return v;
+}
+
+struct blocked {
+	struct octd_run	*run;
+	const char	*want;
+	pid_t		 old;
+};
+
+static int
+spawn_refused(void *arg)
+{
+	struct blocked	*b = arg;
+	char		 path[600];
+
+	snprintf(path, sizeof(path), "%s/log/octd.log", b->run->dir);
+	return harness_count(path, b->want) >= 2;
+}
+
+static int
+pushd_back(void *arg)
+{
+	struct blocked	*b = arg;
+	pid_t		 now = harness_worker(b->run, "pushd");
+
+	return now != 0 && now != b->old;
+}
+
+/*
+ * prlimit(pid, resource, set, get) as the user pid runs as: without
+ * CAP_SYS_RESOURCE (as in many containers) root may not read or change
+ * the limits of another user's process; that user may. Returns 0 or an
+ * errno.
+ */
+static int
+limit_as_owner(pid_t pid, int resource, const struct rlimit *set,
+    struct rlimit *get)
+{
+	struct rlimit	rl;
+	struct stat	st;
+	char		path[64];
+	pid_t		child;
+	int		status, fds[2];
+
+	snprintf(path, sizeof(path), "/proc/%ld", (long)pid);
+	if (stat(path, &st) == -1 || pipe(fds) == -1)
+		return errno;
+	if ((child = fork()) == 0) {
+		if (st.st_uid != geteuid() && (setgroups(1, &st.st_gid) == -1 ||
+		    setgid(st.st_gid) == -1 || setuid(st.st_uid) == -1))
+			_exit(errno);
+		if (prlimit(pid, resource, set, &rl) == -1)
+			_exit(errno);
+		_exit(write(fds[1], &rl, sizeof(rl)) == sizeof(rl) ? 0 : EIO);
+	}
+	close(fds[1]);
+	if (child == -1 || waitpid(child, &status, 0) != child ||
+	    !WIFEXITED(status)) {
+		close(fds[0]);
+		return ECHILD;
+	}
+	if (WEXITSTATUS(status) == 0 && get != NULL &&
+	    read(fds[0], get, sizeof(*get)) != sizeof(*get))
+		status = EIO << 8;
+	close(fds[0]);
+	return WEXITSTATUS(status);
+}
+
+void
+harness_spawn_blocked(struct octd_run *r, int resource, const char *want)
+{
+	struct blocked	b = { r, want, harness_worker(r, "pushd") };
+	struct rlimit	old, none;
+
+	cr_assert_neq(b.old, 0);
+	cr_assert_eq(limit_as_owner(r->pid, resource, NULL, &old), 0);
+	none = old;
+	none.rlim_cur = 0;
+	cr_assert_eq(limit_as_owner(r->pid, resource, &none, NULL), 0);
+	cr_assert_eq(kill(b.old, SIGKILL), 0);
+	cr_assert(harness_wait(spawn_refused, &b, 5000), "no two \"%s\" in "
+	    "octd.log", want);
+	cr_assert(!harness_reaped(r), "octd goes on");
+	cr_assert_eq(harness_worker(r, "pushd"), 0);
+	cr_assert_eq(limit_as_owner(r->pid, resource, &old, NULL), 0);
+	cr_assert(harness_wait(pushd_back, &b, 10000), "pushd started again");
 }

@@ -75,4 +75,12 @@ pid_t	 harness_receiver(const char *db, const char *pubkey, int *port);
 /* SELECT returning one integer from any SQLite file; -1 on error. */
 long long file_int(const char *path, const char *sql);
 
+/*
+ * Lower the soft limit on resource (RLIMIT_NOFILE, RLIMIT_NPROC) of run's
+ * octd to 0 and kill its pushd: octd must log want (the spawn that failed)
+ * at least twice and go on; then give the limit back and see pushd again.
+ */
+void	 harness_spawn_blocked(struct octd_run *, int resource,
+	    const char *want);
+
 #endif

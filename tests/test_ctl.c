@@ -1,11 +1,13 @@
 /* test_ctl.c: octctl as an operator runs it. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -322,4 +324,170 @@ Test(octctl_daemon, push_dry_run_builds_the_batches_and_changes_nothing)
 	    "itself: %s", out);
 	file_hash(db, db1);
 	cr_assert_eq(memcmp(db0, db1, 32), 0, "oct.db unchanged");
+}
+
+/* Any count of lines: what the file holds is printed, never a crash. */
+Test(octctl_daemon, logs_takes_any_count_of_lines)
+{
+	const char	*counts[] = { "2147483647", "4294967297",
+			    "99999999999999999999" };
+	char		 out[16384], path[600], *text;
+	FILE		*f;
+	size_t		 i;
+	int		 k;
+
+	harness_setup(&run, NULL);
+	snprintf(path, sizeof(path), "%s/log", run.dir);
+	cr_assert_eq(mkdir(path, 0750), 0);
+	snprintf(path, sizeof(path), "%s/log/octd.log", run.dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	for (k = 0; k < 100; k++)
+		fprintf(f, "2026-01-01T00:%02d:%02d.000Z octd[1] info: line "
+		    "%d\n", k / 60, k % 60, k);
+	fclose(f);
+	text = harness_slurp(path);
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		cr_assert_eq(ctl(out, sizeof(out), "logs", "octd", "-n",
+		    counts[i]), 0, "-n %s: %s", counts[i], out);
+		cr_assert_str_eq(out, text, "-n %s: the whole log", counts[i]);
+	}
+	cr_assert_eq(ctl(out, sizeof(out), "logs", "octd", "-n", "3"), 0);
+	cr_assert_str_eq(out, strstr(text, "2026-01-01T00:01:37.000Z octd[1] "
+	    "info: line 97\n"));
+	cr_assert_eq(ctl(out, sizeof(out), "logs", "-n", "-1", NULL), 2);
+	cr_assert_str_eq(out, "octctl: -n takes a number of lines\n");
+	free(text);
+}
+
+/* A data_dir octd cannot make: octctl reload says why and exits 1. */
+Test(octctl_daemon, reload_refused_when_data_dir_cannot_be_made)
+{
+	char	 out[2048], want[1600], bad[600];
+	FILE	*f;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	snprintf(bad, sizeof(bad), "%s/afile", run.dir);
+	cr_assert_eq(close(creat(bad, 0600)), 0);
+	strcat(bad, "/data");
+	f = fopen(run.conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "listen = 127.0.0.1:%d\ndata_dir = %s\nlog_dir = %s/log\n"
+	    "run_dir = %s/run\nmetrics_interval_ms = 0\n", run.port, bad,
+	    run.dir, run.dir);
+	fclose(f);
+	cr_assert_eq(ctl(out, sizeof(out), "reload", NULL, NULL, NULL), 1, "%s",
+	    out);
+	snprintf(want, sizeof(want), "octctl: reload refused, octd keeps its "
+	    "running configuration: %s: data_dir: mkdir %s: Not a directory\n",
+	    run.conf, bad);
+	cr_assert_str_eq(out, want);
+	cr_assert(!harness_reaped(&run), "octd still runs");
+	cr_assert_eq(ctl(out, sizeof(out), "status", NULL, NULL, NULL), 0, "%s",
+	    out);
+}
+
+/* Run argv with stdout into out and stderr to /dev/null; exit status. */
+static int
+run_stdout(char *const argv[], char *out, size_t outlen)
+{
+	int	 fds[2], status, null;
+	size_t	 len = 0;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	cr_assert(pipe(fds) == 0);
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		if ((null = open("/dev/null", O_WRONLY)) != -1)
+			dup2(null, STDERR_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len + 1 < outlen &&
+	    (n = read(fds[0], out + len, outlen - len - 1)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(fds[0]);
+	cr_assert(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* -h, --help, -V, --version: on stdout, exit 0; argv[last] is the flag. */
+static void
+assert_help_and_version(char **argv, int last, const char *usage,
+    const char *name)
+{
+	const char	*flags[] = { "-h", "--help", "-V", "--version" };
+	char		 out[4096], want[128];
+	int		 i;
+
+	snprintf(want, sizeof(want), "%s %s\n", name, PACKAGE_VERSION);
+	for (i = 0; i < 4; i++) {
+		argv[last] = (char *)flags[i];
+		cr_assert_eq(run_stdout(argv, out, sizeof(out)), 0, "%s %s",
+		    argv[last - 1], flags[i]);
+		if (i < 2)
+			cr_assert(strncmp(out, usage, strlen(usage)) == 0,
+			    "%s %s: %s", argv[last - 1], flags[i], out);
+		else
+			cr_assert_str_eq(out, want, "%s %s", argv[last - 1],
+			    flags[i]);
+	}
+}
+
+Test(octctl, every_program_and_command_answers_help_and_version)
+{
+	const char	*progs[] = { "octd", "oct-ingestd", "oct-writerd",
+			    "oct-pushd", "octctl", "oct-receiver" };
+	const char	*cmds[] = { "status", "reload", "push", "push-status",
+			    "logs", "pubkey", "keygen", "send" };
+	char		*argv[6], usage[128];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		argv[0] = (char *)harness_bin(progs[i]);
+		argv[2] = NULL;
+		snprintf(usage, sizeof(usage), "usage: %s ", progs[i]);
+		assert_help_and_version(argv, 1, usage, progs[i]);
+	}
+	/* a command's own usage line, even with a config that is not there */
+	argv[0] = (char *)harness_bin("octctl");
+	argv[1] = "-c";
+	argv[2] = "/nonexistent/oct.conf";
+	argv[5] = NULL;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		argv[3] = (char *)cmds[i];
+		snprintf(usage, sizeof(usage), "usage: octctl [-c file] %s",
+		    cmds[i]);
+		assert_help_and_version(argv, 4, usage, "octctl");
+	}
+}
+
+/* pubkey: the key octd made on first start, as keygen would print it. */
+Test(octctl_daemon, pubkey_prints_the_configured_key)
+{
+	char	 out[2048], want[1024], b64[64], path[400];
+
+	harness_setup(&run, NULL);
+	snprintf(path, sizeof(path), "%s/data/signing.key", run.dir);
+	cr_assert_eq(ctl(out, sizeof(out), "pubkey", NULL, NULL, NULL), 1);
+	snprintf(want, sizeof(want), "octctl: no signing key at %s "
+	    "(signing_key): octd makes one on first start, or run octctl "
+	    "keygen\n", path);
+	cr_assert_str_eq(out, want);
+	harness_start(&run);
+	harness_pubkey(&run, b64, sizeof(b64));
+	cr_assert_eq(ctl(out, sizeof(out), "pubkey", NULL, NULL, NULL), 0, "%s",
+	    out);
+	snprintf(want, sizeof(want), "public key: %s\nstandard webhooks: "
+	    "whpk_%s\n", b64, b64);
+	cr_assert_str_eq(out, want);
+	cr_assert_eq(ctl(out, sizeof(out), "pubkey", "extra", NULL, NULL), 2);
 }

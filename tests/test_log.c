@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -100,4 +102,47 @@ Test(log, level_filter)
 	log_errorx("loud");
 	cr_assert_eq(harness_count(path, "quiet"), 0);
 	cr_assert_eq(harness_count(path, "error: loud"), 1);
+}
+
+/*
+ * A link or a FIFO planted where a log is rotated to: refused, the old
+ * log kept, the target untouched; once removed, a reopen makes the file.
+ */
+Test(log, reopen_refuses_links_and_other_files)
+{
+	char	 target[160], other[160], *text;
+
+	snprintf(target, sizeof(target), "%s/target", dir);
+	snprintf(other, sizeof(other), "%s.1", path);
+	text = harness_slurp(path);
+	cr_assert_not_null(text);
+	free(text);
+	cr_assert_eq(rename(path, other), 0);
+	cr_assert_eq(close(creat(target, 0600)), 0);
+
+	cr_assert_eq(symlink(target, path), 0);
+	cr_assert_eq(log_reopen(), -1);
+	cr_assert_eq(errno, ELOOP);
+	cr_assert_str_eq(log_strerror(errno), "a symbolic link: refused");
+	cr_assert_eq(unlink(path), 0);
+
+	cr_assert_eq(link(target, path), 0);
+	cr_assert_eq(log_reopen(), -1);
+	cr_assert_str_eq(log_strerror(errno), "a file with other hard links: "
+	    "refused");
+	cr_assert_eq(unlink(path), 0);
+
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_assert_eq(log_reopen(), -1, "no reader: the open does not block");
+	cr_assert_str_eq(log_strerror(errno), "not a regular file: refused");
+	cr_assert_eq(unlink(path), 0);
+
+	log_info("kept");
+	cr_assert_eq(harness_count(other, "kept"), 1, "the old log goes on");
+	text = harness_slurp(target);
+	cr_assert_str_eq(text, "", "the target is untouched");
+	free(text);
+	cr_assert_eq(log_reopen(), 0);
+	log_info("fixed");
+	cr_assert_eq(harness_count(path, "fixed"), 1);
 }

@@ -7,12 +7,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -416,5 +420,155 @@ Test(octd, version_and_usage)
 	cr_assert_eq(harness_run(v, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, want);
 	cr_assert_eq(harness_run(bad, out, sizeof(out)), 1);
-	cr_assert(strstr(out, "usage: octd [-ftV] [-c file]"), "%s", out);
+	cr_assert(strstr(out, "usage: octd [-fhtV] [-c file]"), "%s", out);
+}
+
+/* octd.log is a link (log_dir may be the workers' user's): not followed. */
+Test(octd, refuses_to_start_on_a_linked_log)
+{
+	char	 out[2048], want[1200], target[600], path[600], *text;
+	char	*argv[] = { (char *)harness_bin("octd"), "-c", NULL, NULL };
+	int	 r;
+
+	harness_setup(&run, NULL);
+	argv[2] = run.conf;
+	snprintf(target, sizeof(target), "%s/target", run.dir);
+	cr_assert_eq(close(creat(target, 0600)), 0);
+	snprintf(path, sizeof(path), "%s/log", run.dir);
+	cr_assert_eq(mkdir(path, 0750), 0);
+	cr_assert_eq(symlink(target, logpath("octd")), 0);
+	r = harness_run(argv, out, sizeof(out));
+	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
+	if (r == 0 && (text = harness_slurp(path)) != NULL) {
+		kill((pid_t)atol(text), SIGTERM);	/* it started: stop it */
+		free(text);
+	}
+	cr_assert_eq(r, 1, "%s", out);
+	snprintf(want, sizeof(want), "octd: open %s: a symbolic link: refused\n",
+	    logpath("octd"));
+	cr_assert(strstr(out, want) != NULL, "%s", out);
+	text = harness_slurp(target);
+	cr_assert_str_eq(text, "", "nothing written through the link");
+	free(text);
+}
+
+/* Whether octd closed its end of each of the clients (POLLHUP). */
+static int
+all_hung_up(void *arg)
+{
+	struct pollfd	*pfd = arg;
+	int		 i;
+
+	for (i = 0; i < 5; i++)
+		if (poll(&pfd[i], 1, 0) != 1 || !(pfd[i].revents & POLLHUP))
+			return 0;
+	return 1;
+}
+
+/*
+ * Clients that send an over-long request to control.sock and will not
+ * take the answer (they shut down their reading side, as a reset does):
+ * octd closes and frees each of them, and exits 0 (ASan's leak check).
+ */
+Test(octd, control_frees_a_client_gone_after_a_request_too_long)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 pfd[5];
+	static char		 junk[70000];
+	int			 i;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	memset(junk, 'x', sizeof(junk));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	cr_assert_lt(strlen(run.dir) + 18, sizeof(sun.sun_path));
+	memcpy(sun.sun_path, run.dir, strlen(run.dir));
+	strcat(sun.sun_path, "/run/control.sock");
+	/* stopped, octd finds each whole request and the shutdown at once */
+	cr_assert_eq(kill(run.pid, SIGSTOP), 0);
+	for (i = 0; i < 5; i++) {
+		pfd[i].fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		pfd[i].events = POLLIN;
+		cr_assert(pfd[i].fd != -1);
+		cr_assert_eq(connect(pfd[i].fd, (struct sockaddr *)&sun,
+		    sizeof(sun)), 0, "%s", strerror(errno));
+		cr_assert_eq(write(pfd[i].fd, junk, sizeof(junk)),
+		    (ssize_t)sizeof(junk));
+		cr_assert_eq(shutdown(pfd[i].fd, SHUT_RD), 0);
+	}
+	cr_assert_eq(kill(run.pid, SIGCONT), 0);
+	cr_assert(harness_wait(all_hung_up, pfd, 5000), "octd keeps clients "
+	    "it cannot answer");
+	for (i = 0; i < 5; i++)
+		close(pfd[i].fd);
+	cr_assert_eq(kill(run.pid, SIGTERM), 0);
+	cr_assert(harness_wait(octd_exited, &run, 10000));
+	cr_assert(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
+	    "octd exit status 0x%x", run.status);
+}
+
+/* Write oct.conf by hand: run's lines, but data_dir as given. */
+static void
+write_conf_data_dir(const char *data_dir)
+{
+	FILE *f = fopen(run.conf, "w");
+
+	cr_assert_not_null(f);
+	fprintf(f, "listen = 127.0.0.1:%d\ndata_dir = %s\nlog_dir = %s/log\n"
+	    "run_dir = %s/run\nmetrics_interval_ms = 0\n", run.port, data_dir,
+	    run.dir, run.dir);
+	fclose(f);
+}
+
+/* A data_dir octd cannot make: the reload is refused, octd runs on. */
+Test(octd, hup_with_a_data_dir_that_cannot_be_made_keeps_the_old_one)
+{
+	struct http_res	 res;
+	char		 bad[600], want[1600];
+	pid_t		 wri;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	wri = worker("writerd");
+	snprintf(bad, sizeof(bad), "%s/afile", run.dir);
+	cr_assert_eq(close(creat(bad, 0600)), 0);
+	strcat(bad, "/data");
+	write_conf_data_dir(bad);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(log_has_refusal, NULL, 5000));
+	snprintf(want, sizeof(want), "error: reload refused, keeping the running"
+	    " configuration: %s: data_dir: mkdir %s: Not a directory", run.conf,
+	    bad);
+	cr_assert_eq(harness_count(logpath("octd"), want), 1, "want: %s", want);
+	cr_assert(!harness_reaped(&run), "octd still runs");
+	cr_assert_eq(worker("writerd"), wri, "no worker restarted");
+	cr_assert_eq(http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"after\"}", &res), 0);
+	cr_assert_eq(res.status, 200, "%s", res.body);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1,
+	    "stored in the old data_dir");
+}
+
+/* No descriptor for a worker's channel: octd retries, later, and goes on. */
+Test(octd, a_failed_socketpair_is_retried_later)
+{
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	harness_spawn_blocked(&run, RLIMIT_NOFILE, "warn: socketpair for "
+	    "pushd: Too many open files; trying again in ");
+	cr_assert_eq(harness_count(logpath("octd"), "trying again in 200 ms"),
+	    1, "the retries back off");
+}
+
+/* No process for a worker: the same (root is exempt: see test_user.c). */
+Test(octd, a_failed_fork_is_retried_later)
+{
+	if (geteuid() == 0)
+		cr_skip_test("root ignores RLIMIT_NPROC; test_user runs this "
+		    "as nobody");
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	harness_spawn_blocked(&run, RLIMIT_NPROC, "warn: fork for pushd: "
+	    "Resource temporarily unavailable; trying again in ");
 }

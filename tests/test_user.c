@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -218,14 +219,13 @@ ignored_logged(void *arg)
 	    harness_count(logpath("octd"), "all workers ready") == 1;
 }
 
-Test(user, ignored_when_octd_is_not_root)
+/* Start octd -f as nobody on run (set up, owned by nobody). */
+static void
+start_as_nobody(void)
 {
-	char	 path[600];
 	pid_t	 pid;
 	int	 null;
 
-	need_root_and_nobody();
-	harness_setup(&run, "user = nobody\n");
 	cr_assert_eq(chown(run.dir, nobody_uid, nobody_gid), 0);
 	cr_assert_eq(chown(run.conf, nobody_uid, nobody_gid), 0);
 	pid = fork();
@@ -244,8 +244,155 @@ Test(user, ignored_when_octd_is_not_root)
 	}
 	setpgid(pid, pid);
 	run.pid = pid;
+}
+
+Test(user, ignored_when_octd_is_not_root)
+{
+	char path[600];
+
+	need_root_and_nobody();
+	harness_setup(&run, "user = nobody\n");
+	start_as_nobody();
 	cr_assert(harness_wait(ignored_logged, NULL, 10000), "%s",
 	    harness_slurp(logpath("octd")));
 	snprintf(path, sizeof(path), "%s/data", run.dir);
 	assert_owned(path);
+}
+
+static int
+all_ready(void *arg)
+{
+	(void)arg;
+	return harness_count(logpath("octd"), "all workers ready") == 1;
+}
+
+/*
+ * fork fails (RLIMIT_NPROC, which root is exempt from: octd runs as
+ * nobody here): octd says so, tries again later and goes on.
+ */
+Test(user, a_failed_fork_is_retried_later)
+{
+	need_root_and_nobody();
+	harness_setup(&run, NULL);
+	start_as_nobody();
+	cr_assert(harness_wait(all_ready, NULL, 10000), "%s",
+	    harness_slurp(logpath("octd")));
+	harness_spawn_blocked(&run, RLIMIT_NPROC, "warn: fork for pushd: "
+	    "Resource temporarily unavailable; trying again in ");
+}
+
+struct planted {
+	const char	*path;	/* which log */
+	const char	*text;	/* the line octd must write there */
+};
+
+static int
+has_line(void *arg)
+{
+	struct planted *p = arg;
+
+	return harness_count(p->path, p->text) >= 1;
+}
+
+/* octd.log says it refused name's log, for why. */
+static void
+assert_refused(const char *name, const char *why)
+{
+	struct planted	p = { logpath("octd"), NULL };
+	char		want[800];
+
+	snprintf(want, sizeof(want), "error: open %s: %s; %s runs without a "
+	    "log until it is fixed", logpath(name), why, name);
+	p.text = want;
+	cr_assert(harness_wait(has_line, &p, 5000), "no \"%s\" in octd.log",
+	    want);
+}
+
+struct replaced {
+	const char	*name;
+	pid_t		 old;
+};
+
+static int
+is_replaced(void *arg)
+{
+	struct replaced	*r = arg;
+	pid_t		 now = harness_worker(&run, r->name);
+
+	return now != 0 && now != r->old && harness_count(logpath("octd"),
+	    "] ready") >= 4;
+}
+
+/*
+ * log_dir is nobody's: a worker that plants a link to a file of root's
+ * there and crashes must not get that file, nor any line written into it.
+ */
+Test(user, a_link_planted_in_log_dir_hands_nothing_over)
+{
+	const char	*secret = "root:secret:1:0:99999:7:::\n";
+	struct replaced	 r = { "writerd", 0 };
+	struct planted	 p;
+	struct http_res	 res;
+	struct stat	 st;
+	char		 target[600], path[600], rotated[600], *text;
+	FILE		*f;
+
+	need_root_and_nobody();
+	harness_setup(&run, "user = nobody\n");
+	cr_assert_eq(chmod(run.dir, 0755), 0);
+	snprintf(target, sizeof(target), "%s/shadow", run.dir);
+	f = fopen(target, "w");
+	cr_assert_not_null(f);
+	fputs(secret, f);
+	fclose(f);
+	cr_assert_eq(chmod(target, 0600), 0);
+	snprintf(path, sizeof(path), "%s/log", run.dir);
+	cr_assert_eq(mkdir(path, 0750), 0);
+	/* planted before octd starts: the first open refuses it */
+	cr_assert_eq(symlink(target, logpath("ingestd")), 0);
+	harness_start(&run);
+	assert_refused("ingestd", "a symbolic link: refused");
+	cr_assert_eq(http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"no-log\"}", &res), 0);
+	cr_assert_eq(res.status, 200, "ingestd works without its log: %s",
+	    res.body);
+
+	/* planted by a worker that then crashes: the restart refuses it */
+	cr_assert_eq(unlink(logpath("writerd")), 0);
+	cr_assert_eq(symlink(target, logpath("writerd")), 0);
+	r.old = harness_worker(&run, "writerd");
+	cr_assert_eq(kill(r.old, SIGKILL), 0);
+	cr_assert(harness_wait(is_replaced, &r, 5000), "writerd restarted");
+	assert_refused("writerd", "a symbolic link: refused");
+
+	/* a hard link is no better */
+	cr_assert_eq(unlink(logpath("pushd")), 0);
+	cr_assert_eq(link(target, logpath("pushd")), 0);
+	r.name = "pushd";
+	r.old = harness_worker(&run, "pushd");
+	cr_assert_eq(kill(r.old, SIGKILL), 0);
+	cr_assert(harness_wait(is_replaced, &r, 5000), "pushd restarted");
+	assert_refused("pushd", "a file with other hard links: refused");
+
+	/* octd's own log, reopened on SIGUSR1 */
+	snprintf(rotated, sizeof(rotated), "%s.1", logpath("octd"));
+	cr_assert_eq(rename(logpath("octd"), rotated), 0);
+	cr_assert_eq(symlink(target, logpath("octd")), 0);
+	cr_assert_eq(kill(run.pid, SIGUSR1), 0);
+	snprintf(path, sizeof(path), "error: reopen %s: a symbolic link: "
+	    "refused", logpath("octd"));
+	p.path = rotated;
+	p.text = path;
+	cr_assert(harness_wait(has_line, &p, 5000), "no \"%s\" in %s", path,
+	    rotated);
+	cr_assert(!harness_reaped(&run), "octd still runs");
+
+	text = harness_slurp(target);
+	cr_assert_not_null(text);
+	cr_assert_str_eq(text, secret, "nothing written to the target");
+	free(text);
+	cr_assert_eq(stat(target, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode 0%o", st.st_mode & 07777);
+	cr_assert(st.st_uid == 0 && st.st_gid == 0, "owned by %ld:%ld",
+	    (long)st.st_uid, (long)st.st_gid);
 }
