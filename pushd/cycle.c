@@ -552,15 +552,16 @@ send_req(struct req *r)
 	if ((body = envelope_body(&pd.agent, r, now_ms(), &len)) == NULL ||
 	    (gzip && sign_gzip(body, len, &gz, &gzlen) == -1))
 		fatalx("cannot build a request body");
+	/* signed before compression: what verify(payload, headers) is given */
+	sig = sign_header(&pd.key, r->batch_id, ts, (const uint8_t *)body, len,
+	    pd.hmac_len ? pd.hmac : NULL, pd.hmac_len);
+	if (sig == NULL)
+		fatalx("cannot sign");
 	if (!gzip) {
 		gz = (uint8_t *)body;
 		gzlen = len;
 		body = NULL;
 	}
-	sig = sign_header(&pd.key, r->batch_id, ts, gz, gzlen,
-	    pd.hmac_len ? pd.hmac : NULL, pd.hmac_len);
-	if (sig == NULL)
-		fatalx("cannot sign");
 	snprintf(hdr[nh], sizeof(hdr[0]), "webhook-id: %s", r->batch_id);
 	headers[nh] = hdr[nh]; nh++;
 	snprintf(hdr[nh], sizeof(hdr[0]), "webhook-timestamp: %lld",

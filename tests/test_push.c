@@ -95,7 +95,10 @@ mono(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* Standard Webhooks, from its spec: sign "id.ts.body", v1a = Ed25519. */
+/*
+ * Standard Webhooks, from its spec: sign "id.ts.body", v1a = Ed25519; body
+ * is the payload before compression (SPEC 6).
+ */
 static int
 sw_verify(const char *id, const char *ts, const unsigned char *body,
     size_t len, const char *header)
@@ -242,14 +245,16 @@ coll_handle(struct evhttp_request *req, void *arg)
 	(void)arg;
 	pthread_mutex_lock(&coll.mu);
 	n = coll.requests++;
+	plain = gunzip(body, len, &plen);
+	/* signed: the JSON before compression, as a framework hands it on */
 	if (id == NULL || ts == NULL || sig == NULL ||
-	    !sw_verify(id, ts, body, len, sig)) {
+	    !sw_verify(id, ts, (unsigned char *)plain, plen, sig)) {
 		coll.bad_signatures++;
 		pthread_mutex_unlock(&coll.mu);
 		coll_reply(req, 401, NULL);
+		free(plain);
 		return;
 	}
-	plain = gunzip(body, len, &plen);
 	if (plen > coll.biggest)
 		coll.biggest = plen;
 	env = json_loads(plain, 0, NULL);
