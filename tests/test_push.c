@@ -212,9 +212,11 @@ coll_answer(json_t *env, size_t plen, char **answer)
 		coll.stored++;
 	}
 	st = 200;
-	if (json_array_size(rej) > 0)
-		*answer = json_dumps(json_pack("{s:o}", "rejected", rej), 0);
-	else
+	if (json_array_size(rej) > 0) {
+		o = json_pack("{s:o}", "rejected", rej);
+		*answer = json_dumps(o, 0);
+		json_decref(o);
+	} else
 		json_decref(rej);
 	return st;
 }
