@@ -5,8 +5,9 @@
  * makes one pass over the rows and reports each answer. With octd
  * stopped, octctl takes the writer lock on oct.db and runs the same pass
  * itself (pushd/cycle.c), applying each mark at once. Either way octctl
- * draws a progress bar on a terminal, or prints one summary line
- * otherwise, and exits 0 only when nothing is left to deliver. --dry-run
+ * draws a progress bar on a terminal (one line, as wide as the terminal),
+ * or prints one summary line otherwise, or with --json one object; it
+ * exits 0 only when every event was delivered and none is left. --dry-run
  * reads the rows a push would send (read-only), cuts them into requests
  * with pushd's own code, and prints their number and sizes; it sends
  * nothing and changes nothing.
@@ -15,9 +16,11 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -33,6 +36,9 @@
 #include "store.h"
 
 #define DRY_MAX_ROWS	10000000
+
+static int	push_fail(int json, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 struct totals {
 	int64_t	events, batches, raw, sent, dead;
@@ -86,8 +92,33 @@ measure(const struct ctl *c, const struct agent_info *a, struct push_row *rows,
 	return 0;
 }
 
+static void
+dry_print(const struct ctl *c, const struct totals *t, int json)
+{
+	json_t	*o;
+	char	*text;
+
+	if (!json) {
+		printf("dry run: %lld events in %lld %s, %lld bytes raw, %lld "
+		    "bytes %s; %lld too large (would go dead); nothing sent\n",
+		    (long long)t->events, (long long)t->batches,
+		    t->batches == 1 ? "batch" : "batches", (long long)t->raw,
+		    (long long)t->sent, c->conf.push_compression ==
+		    CONF_COMPRESS_GZIP ? "gzip" : "to send", (long long)t->dead);
+		return;
+	}
+	o = json_pack("{s:b,s:I,s:I,s:I,s:I,s:I}", "dry_run", 1, "events",
+	    (json_int_t)t->events, "batches", (json_int_t)t->batches,
+	    "raw_bytes", (json_int_t)t->raw, "bytes", (json_int_t)t->sent,
+	    "too_large", (json_int_t)t->dead);
+	if ((text = json_dumps(o, JSON_COMPACT)) != NULL)
+		printf("%s\n", text);
+	free(text);
+	json_decref(o);
+}
+
 static int
-dry_run(struct ctl *c, int force, int64_t batch, int verbose)
+dry_run(struct ctl *c, int force, int64_t batch, int verbose, int json)
 {
 	struct store		*st;
 	struct push_row		*rows;
@@ -98,11 +129,9 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose)
 	int			 n, i, off;
 
 	snprintf(path, sizeof(path), "%s/oct.db", c->conf.data_dir);
-	if ((st = store_open(path, STORE_RO, 0, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "octctl: %s (has octd run with this "
-		    "configuration?)\n", err);
-		return 1;
-	}
+	if ((st = store_open(path, STORE_RO, 0, err, sizeof(err))) == NULL)
+		return push_fail(json, "%s (has octd run with this "
+		    "configuration?)", err);
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
@@ -114,7 +143,7 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose)
 	a.version = OCT_VERSION;
 	n = store_fetch_due(st, now_ms(), DRY_MAX_ROWS, force, NULL, &rows);
 	if (n < 0) {
-		fprintf(stderr, "octctl: read %s: %s\n", path, store_error(st));
+		push_fail(json, "read %s: %s", path, store_error(st));
 		store_close(st);
 		free(hj);
 		return 1;
@@ -126,7 +155,7 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose)
 
 		memcpy(part, rows + off, (size_t)k * sizeof(*part));
 		if (measure(c, &a, part, k, verbose, &t) == -1) {
-			fprintf(stderr, "octctl: cannot build batches\n");
+			push_fail(json, "cannot build batches");
 			for (i = off + k; i < n; i++)
 				free(rows[i].data);
 			free(rows);
@@ -136,34 +165,86 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose)
 		}
 	}
 	free(rows);
-	printf("dry run: %lld events in %lld batches, %lld bytes raw, %lld bytes "
-	    "%s; %lld too large (would go dead); nothing sent\n",
-	    (long long)t.events, (long long)t.batches, (long long)t.raw,
-	    (long long)t.sent, c->conf.push_compression == CONF_COMPRESS_GZIP ?
-	    "gzip" : "to send", (long long)t.dead);
+	dry_print(c, &t, json);
 	store_close(st);
 	free(hj);
 	return 0;
 }
 
+/* Bytes as "12.3 kB", or "12.3/45.6 kB" of a total (< 0: none known). */
+static void
+human(char *out, size_t len, int64_t done, int64_t total)
+{
+	static const char *const unit[] = { "B", "kB", "MB", "GB", "TB" };
+	double	 d = (double)done, t = (double)total;
+	double	 top = total > done ? t : d;
+	int	 u = 0;
+
+	for (; top >= 1000 && u < 4; u++) {
+		top /= 1000;
+		d /= 1000;
+		t /= 1000;
+	}
+	if (total < 0)
+		snprintf(out, len, u ? "%.1f %s" : "%.0f %s", d, unit[u]);
+	else
+		snprintf(out, len, u ? "%.1f/%.1f %s" : "%.0f/%.0f %s", d, t,
+		    unit[u]);
+}
+
+#define I(o, k)	json_integer_value(json_object_get((o), (k)))
+#define PLURAL(n, one, many)	((n) == 1 ? (one) : (many))
+
+/* Columns of the terminal on stderr; 80 when it does not say. */
+static int
+columns(void)
+{
+	struct winsize w;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0)
+		return w.ws_col;
+	return 80;
+}
+
+/*
+ * The progress bar, drawn over the same line: the bar itself as wide as
+ * what is left of the terminal's width (at most 30, left out under 5),
+ * then events, bytes of the payload sent of the total pending, batches,
+ * failures and the rate; cut to one column less than the width, so the
+ * cursor never wraps to a second line.
+ */
 static void
 bar(json_t *o)
 {
-	json_int_t	total = json_integer_value(json_object_get(o, "total"));
-	json_int_t	sent = json_integer_value(json_object_get(o, "sent"));
-	json_int_t	ms = json_integer_value(json_object_get(o, "elapsed_ms"));
-	int		width = 30, fill = total > 0 ? (int)(sent * width /
-			    total) : width;
+	json_int_t	 total = I(o, "total"), sent = I(o, "sent");
+	json_int_t	 ms = I(o, "elapsed_ms");
+	json_int_t	 batches = I(o, "batches"), failures = I(o, "failures");
+	json_t		*tp = json_object_get(o, "total_payload_bytes");
+	char		 bytes[64], stats[256], line[512];
+	int		 cols = columns(), width, fill, n;
 
-	if (fill > width)
-		fill = width;
-	fprintf(stderr, "\r[%.*s%*s] %lld/%lld events  %.1f MB  %lld batches  "
-	    "%lld failures  %lld events/s ", fill,
-	    "##############################", width - fill, "", sent, total,
-	    json_integer_value(json_object_get(o, "bytes")) / 1048576.0,
-	    json_integer_value(json_object_get(o, "batches")),
-	    json_integer_value(json_object_get(o, "failures")),
-	    ms > 0 ? sent * 1000 / ms : 0);
+	human(bytes, sizeof(bytes), I(o, "payload_bytes"),
+	    json_is_integer(tp) ? json_integer_value(tp) : -1);
+	snprintf(stats, sizeof(stats), "%lld/%lld %s  %s  %lld %s  %lld %s  "
+	    "%lld/s", sent, total, PLURAL(total, "event", "events"), bytes,
+	    batches, PLURAL(batches, "batch", "batches"), failures,
+	    PLURAL(failures, "failure", "failures"), ms > 0 ? sent * 1000 / ms :
+	    0);
+	width = cols - 1 - (int)strlen(stats) - 3;
+	if (width > 30)
+		width = 30;
+	n = 0;
+	if (width >= 5) {
+		fill = total > 0 ? (int)(sent * width / total) : width;
+		if (fill > width)
+			fill = width;
+		n = snprintf(line, sizeof(line), "[%.*s%*s] ", fill,
+		    "##############################", width - fill, "");
+	}
+	snprintf(line + n, sizeof(line) - (size_t)n, "%s", stats);
+	if (cols - 1 < (int)sizeof(line) && cols > 1)
+		line[cols - 1] = '\0';
+	fprintf(stderr, "\r%s\033[K", line);
 }
 
 static void
@@ -172,34 +253,39 @@ verbose_line(json_t *req)
 	const char *err = json_string_value(json_object_get(req, "error"));
 
 	printf("batch %s: %lld events, %lld bytes -> ", json_string_value(
-	    json_object_get(req, "batch_id")), json_integer_value(
-	    json_object_get(req, "events")), json_integer_value(
-	    json_object_get(req, "bytes")));
+	    json_object_get(req, "batch_id")), I(req, "events"),
+	    I(req, "bytes"));
 	if (err != NULL)
 		printf("%s", err);
 	else
-		printf("HTTP %lld", json_integer_value(json_object_get(req,
-		    "status")));
-	printf(" in %lld ms\n", json_integer_value(json_object_get(req, "ms")));
+		printf("HTTP %lld", I(req, "status"));
+	printf(" in %lld ms\n", I(req, "ms"));
 }
 
 /* What the lines of a push have said so far. */
 struct follow {
-	int	 verbose, tty;
+	int	 verbose, tty, json;
 	json_t	*last;
+	json_t	*requests;	/* --json --verbose: each request */
 };
 
 /* One progress line; returns 1 once it is the last. */
 static int
 follow_line(struct follow *f, json_t *o)
 {
-	if (f->verbose && json_is_object(json_object_get(o, "request"))) {
+	json_t *req = json_object_get(o, "request");
+
+	if (f->verbose && json_is_object(req) && f->json) {
+		if (f->requests == NULL)
+			f->requests = json_array();
+		json_array_append(f->requests, req);
+	} else if (f->verbose && json_is_object(req)) {
 		if (f->tty)
 			fprintf(stderr, "\r\033[K");
-		verbose_line(json_object_get(o, "request"));
+		verbose_line(req);
 		fflush(stdout);
 	}
-	if (f->tty && json_object_get(o, "total") != NULL)
+	if (f->tty && !f->json && json_object_get(o, "total") != NULL)
 		bar(o);
 	json_decref(f->last);
 	f->last = o;
@@ -207,49 +293,125 @@ follow_line(struct follow *f, json_t *o)
 	    json_object_get(o, "total") == NULL;
 }
 
+/*
+ * Exit status of a push (SPEC section 7): 0 when it ran, stopped on no
+ * error, and left no event undelivered: none dead (refused by the
+ * collector, too large) and none left pending.
+ */
+static int
+push_exit(json_t *last)
+{
+	if (last == NULL || json_object_get(last, "total") == NULL ||
+	    json_is_string(json_object_get(last, "error")))
+		return 1;
+	return I(last, "remaining") == 0 && I(last, "dead") == 0 &&
+	    I(last, "failures") == 0 ? 0 : 1;
+}
+
+/* The one line that says how a push went. */
+static void
+summary(json_t *last)
+{
+	json_int_t	total = I(last, "total"), batches = I(last, "batches");
+	json_int_t	failures = I(last, "failures");
+
+	printf("pushed %lld of %lld %s in %lld %s (%lld bytes), %lld %s, "
+	    "%lld dead, %lld left\n", I(last, "sent"), total,
+	    PLURAL(total, "event", "events"), batches,
+	    PLURAL(batches, "batch", "batches"), I(last, "bytes"), failures,
+	    PLURAL(failures, "failure", "failures"), I(last, "dead"),
+	    I(last, "remaining"));
+	if (json_is_string(json_object_get(last, "error")))
+		fprintf(stderr, "octctl: %s\n", json_string_value(
+		    json_object_get(last, "error")));
+	else if (I(last, "dead") > 0)
+		fprintf(stderr, "octctl: %lld %s not delivered: refused by the "
+		    "collector or too large (octctl push-status lists them)\n",
+		    I(last, "dead"), PLURAL(I(last, "dead"), "event was",
+		    "events were"));
+	else if (I(last, "remaining") > 0)
+		fprintf(stderr, "octctl: %lld %s still to push\n",
+		    I(last, "remaining"), PLURAL(I(last, "remaining"), "event is",
+		    "events are"));
+}
+
+/* --json: the last line, with each request when verbose, on stdout. */
+static void
+json_end(struct follow *f)
+{
+	json_t	*o = f->last;
+	char	*text;
+
+	if (o == NULL)
+		o = json_pack("{s:s}", "error", "the push ended without a word");
+	else
+		json_incref(o);
+	json_object_del(o, "done");
+	if (f->requests != NULL)
+		json_object_set(o, "requests", f->requests);
+	if ((text = json_dumps(o, JSON_COMPACT)) != NULL)
+		printf("%s\n", text);
+	free(text);
+	json_decref(o);
+}
+
 /* The summary after the last line; returns the exit status. */
 static int
 follow_end(struct follow *f)
 {
 	json_t	*last = f->last;
-	int	 r = 1;
+	int	 r = push_exit(last);
 
-	if (f->tty)
+	if (f->tty && !f->json)
 		fprintf(stderr, "\n");
-	if (last == NULL)
+	if (f->json)
+		json_end(f);
+	else if (last == NULL)
 		fprintf(stderr, "octctl: the push ended without a word\n");
 	else if (json_object_get(last, "total") == NULL ||
 	    (json_is_string(json_object_get(last, "error")) &&
-	    json_integer_value(json_object_get(last, "batches")) == 0))
+	    I(last, "batches") == 0))
 		/* nothing was tried: the reason alone says it */
 		fprintf(stderr, "octctl: %s\n", json_string_value(
 		    json_object_get(last, "error")));
-	else {
-		printf("pushed %lld of %lld events in %lld batches (%lld bytes), "
-		    "%lld failures, %lld dead, %lld left\n",
-		    json_integer_value(json_object_get(last, "sent")),
-		    json_integer_value(json_object_get(last, "total")),
-		    json_integer_value(json_object_get(last, "batches")),
-		    json_integer_value(json_object_get(last, "bytes")),
-		    json_integer_value(json_object_get(last, "failures")),
-		    json_integer_value(json_object_get(last, "dead")),
-		    json_integer_value(json_object_get(last, "remaining")));
-		if (json_is_string(json_object_get(last, "error")))
-			fprintf(stderr, "octctl: %s\n", json_string_value(
-			    json_object_get(last, "error")));
-		r = json_integer_value(json_object_get(last, "remaining")) == 0 &&
-		    !json_is_string(json_object_get(last, "error")) ? 0 : 1;
-	}
+	else
+		summary(last);
 	json_decref(last);
-	f->last = NULL;
+	json_decref(f->requests);
+	f->last = f->requests = NULL;
 	return r;
+}
+
+/* An error before any push began: said as text or as JSON. */
+static int
+push_fail(int json, const char *fmt, ...)
+{
+	char	 msg[2048];
+	va_list	 ap;
+	json_t	*o;
+	char	*text;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!json) {
+		fprintf(stderr, "octctl: %s\n", msg);
+		return 1;
+	}
+	o = json_pack("{s:s}", "error", msg);
+	if ((text = json_dumps(o, JSON_COMPACT)) != NULL)
+		printf("%s\n", text);
+	free(text);
+	json_decref(o);
+	return 1;
 }
 
 /* Read octd's lines until the last; returns the exit status. */
 static int
-follow_push(int fd, int verbose)
+follow_push(int fd, int verbose, int json)
 {
-	struct follow	 fw = { verbose, isatty(STDERR_FILENO), NULL };
+	struct follow	 fw = { verbose, isatty(STDERR_FILENO), json, NULL,
+			     NULL };
 	FILE		*f = fdopen(fd, "r");
 	char		*line = NULL;
 	size_t		 cap = 0;
@@ -260,14 +422,16 @@ follow_push(int fd, int verbose)
 		    follow_line(&fw, o))
 			break;
 	}
-	if (fw.last == NULL)
-		fprintf(stderr, "octctl: octd closed the connection\n");
 	free(line);
 	if (f != NULL)
 		fclose(f);
 	else
 		close(fd);
-	return fw.last == NULL ? 1 : follow_end(&fw);
+	if (fw.last == NULL) {
+		json_decref(fw.requests);
+		return push_fail(json, "octd closed the connection");
+	}
+	return follow_end(&fw);
 }
 
 /*
@@ -341,29 +505,26 @@ static const struct push_sink off_sink = {
 };
 
 static int
-push_offline(struct ctl *c, int force, int64_t batch, int verbose)
+push_offline(struct ctl *c, int force, int64_t batch, int verbose, int json)
 {
 	char	path[4096], err[1024];
 	int	r;
 
 	snprintf(path, sizeof(path), "%s/oct.db", c->conf.data_dir);
-	if (access(path, F_OK) == -1) {
-		fprintf(stderr, "octctl: octd is not running and there is no %s "
-		    "yet: nothing to push\n", path);
-		return 1;
-	}
-	if ((off.st = store_open(path, STORE_RW, c->conf.sqlite_synchronous == CONF_SYNC_FULL, err,
-	    sizeof(err))) == NULL) {
-		fprintf(stderr, "octctl: octd is not running; pushing without "
-		    "it needs the writer lock: %s\n", err);
-		return 1;
-	}
+	if (access(path, F_OK) == -1)
+		return push_fail(json, "octd is not running and there is no %s "
+		    "yet: nothing to push", path);
+	if ((off.st = store_open(path, STORE_RW, c->conf.sqlite_synchronous ==
+	    CONF_SYNC_FULL, err, sizeof(err))) == NULL)
+		return push_fail(json, "octd is not running; pushing without "
+		    "it needs the writer lock: %s", err);
 	/* the cycle's own log lines: warnings with --verbose, else none */
-	log_init("octctl", verbose ? LOG_WARN : LOG_FATAL);
+	log_init("octctl", verbose && !json ? LOG_WARN : LOG_FATAL);
 	if ((off.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	off.fw.verbose = verbose;
 	off.fw.tty = isatty(STDERR_FILENO);
+	off.fw.json = json;
 	push_init(off.base, &c->conf, &off_sink, off.st);
 	push_session(force, verbose, batch);
 	if (off.fw.last == NULL || !json_is_true(json_object_get(off.fw.last,
@@ -377,27 +538,25 @@ push_offline(struct ctl *c, int force, int64_t batch, int verbose)
 }
 
 static int
-push_now(struct ctl *c, int force, int64_t batch, int verbose)
+push_now(struct ctl *c, int force, int64_t batch, int verbose, int json)
 {
 	char	req[256];
 	int	fd, n;
 
 	if ((fd = ctl_dial(c)) == -1) {
 		if (errno == ENOENT || errno == ECONNREFUSED)
-			return push_offline(c, force, batch, verbose);
-		fprintf(stderr, "octctl: %s/control.sock: %s\n",
-		    c->conf.run_dir, strerror(errno));
-		return 1;
+			return push_offline(c, force, batch, verbose, json);
+		return push_fail(json, "%s/control.sock: %s", c->conf.run_dir,
+		    strerror(errno));
 	}
 	n = snprintf(req, sizeof(req), "{\"cmd\":\"push\",\"force\":%s,"
 	    "\"batch_size\":%lld,\"verbose\":%s}\n", force ? "true" : "false",
 	    (long long)batch, verbose ? "true" : "false");
 	if (write(fd, req, (size_t)n) != n) {
-		fprintf(stderr, "octctl: write to octd failed\n");
 		close(fd);
-		return 1;
+		return push_fail(json, "write to octd failed");
 	}
-	return follow_push(fd, verbose);
+	return follow_push(fd, verbose, json);
 }
 
 int
@@ -408,10 +567,11 @@ cmd_push(struct ctl *c, int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "batch-size", required_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t	batch = c->conf.push_batch_size;
-	int	ch, dry = 0, force = 0, verbose = 0;
+	int	ch, dry = 0, force = 0, verbose = 0, json = 0;
 	char	*end;
 
 	optind = 0;
@@ -420,6 +580,7 @@ cmd_push(struct ctl *c, int argc, char **argv)
 		case 'd': dry = 1; break;
 		case 'f': force = 1; break;
 		case 'v': verbose = 1; break;
+		case 'j': json = 1; break;
 		case 'b':
 			batch = strtoll(optarg, &end, 10);
 			if (*end != '\0' || batch < 1 || batch > 100000) {
@@ -434,6 +595,6 @@ cmd_push(struct ctl *c, int argc, char **argv)
 	if (optind != argc)
 		ctl_usage();
 	if (dry)
-		return dry_run(c, force, batch, verbose);
-	return push_now(c, force, batch, verbose);
+		return dry_run(c, force, batch, verbose && !json, json);
+	return push_now(c, force, batch, verbose, json);
 }

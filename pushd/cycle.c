@@ -11,7 +11,8 @@
  * of that request are charged an attempt and go again, together and under
  * the same batch id, when the pause is over. A collector that refuses our
  * configuration (3xx, 401, 403, 404) pauses the loop at the backoff cap
- * and charges nothing.
+ * and charges nothing; so does one that refuses, in a 400/422 bisection,
+ * every event of the batch alone (it is at fault, not the events).
  */
 #include "config.h"
 
@@ -41,10 +42,25 @@ struct session {
 	int			 active, force, verbose, failed;
 	int			 fetched;	/* its first fetch is done */
 	int			 flushing;	/* waits for writerd's commit */
+	int			 sizing;	/* adds up total_payload */
 	int64_t			 batch, total, sent, bytes, batches, dead;
+	int64_t			 payload, total_payload;	/* -1: unknown */
 	int64_t			 started;
-	struct fetch_cursor	 cur;
+	struct fetch_cursor	 cur, size_cur;
 };
+
+/*
+ * A 400/422 bisection (SPEC section 6): how many events it covers, how
+ * many of them are not answered yet, and those refused alone, held until
+ * every part is answered. They go dead only if the collector took another
+ * event of the batch; refused one and all, the collector is at fault.
+ * Its requests go first (at the queue's head), so one runs at a time.
+ */
+static struct {
+	int		 n, pending, nheld;
+	struct push_row	*held;		/* row ids only: data freed */
+	char		**why;
+} bis;
 
 static struct {
 	struct event_base	*base;
@@ -65,6 +81,7 @@ static struct {
 	struct req		*retry;		/* to send first after a pause */
 	struct event		*timer;
 	struct event		*flush_timer;	/* writerd's answer is late */
+	struct event		*size_timer;	/* a session's sizing step */
 	int64_t			 paused_until;
 	int			 more;		/* the last fetch was full */
 	int			 waiting;	/* for writerd to commit marks */
@@ -144,6 +161,13 @@ mark_rows(uint16_t type, const struct req *r, const char *const *skip,
 	msg_free(&b);
 }
 
+/* The session the answers now count for, or NULL. */
+static struct session *
+counting(void)
+{
+	return pd.ses.active && pd.ses.fetched ? &pd.ses : NULL;
+}
+
 static void
 mark_dead(const struct push_row *rows, int n, const char *const *reasons)
 {
@@ -152,6 +176,8 @@ mark_dead(const struct push_row *rows, int n, const char *const *reasons)
 
 	if (n == 0)
 		return;
+	if (counting() != NULL)
+		counting()->dead += n;
 	msg_init(&b, MSG_MARK_DEAD, pd.sink->next_seq());
 	msg_add_u32(&b, (uint32_t)n);
 	for (i = 0; i < n; i++) {
@@ -214,6 +240,10 @@ report(int done, json_t *o)
 	json_object_set_new(o, "total", json_integer(s->total));
 	json_object_set_new(o, "sent", json_integer(s->sent));
 	json_object_set_new(o, "bytes", json_integer(s->bytes));
+	json_object_set_new(o, "payload_bytes", json_integer(s->payload));
+	if (s->total_payload >= 0 && !s->sizing)
+		json_object_set_new(o, "total_payload_bytes",
+		    json_integer(s->total_payload));
 	json_object_set_new(o, "batches", json_integer(s->batches));
 	json_object_set_new(o, "failures", json_integer(s->failed));
 	json_object_set_new(o, "dead", json_integer(s->dead));
@@ -241,30 +271,44 @@ session_end(const char *error)
 	    (long long)pd.ses.batches);
 }
 
-/* After each answer of a session: the progress line (and, verbose, the request). */
-static void
-session_answer(const struct req *r, const struct send_result *res, int sent,
-    int dead)
+/*
+ * An answer to a request of a session: counted, and the start of its
+ * progress line (with verbose, the request), to report once acted on.
+ * NULL when no session counts it.
+ */
+static json_t *
+session_answer(const struct req *r, const struct send_result *res)
 {
-	json_t *o = json_object();
+	json_t *o;
 
+	if (counting() == NULL)
+		return NULL;
 	pd.ses.batches++;
-	pd.ses.sent += sent;
-	pd.ses.dead += dead;
 	pd.ses.bytes += (int64_t)res->sent_bytes;
-	if (res->status == 0 || res->status == 408 || res->status == 429 ||
-	    res->status >= 300)
-		pd.ses.failed += res->status != 413 && res->status != 400 &&
-		    res->status != 422;
+	o = json_object();
 	if (pd.ses.verbose)
 		json_object_set_new(o, "request", json_pack("{s:s,s:i,s:I,s:I,"
 		    "s:I,s:s?}", "batch_id", r->batch_id, "events", r->n,
 		    "bytes", (json_int_t)res->sent_bytes, "status",
 		    (json_int_t)res->status, "ms", (json_int_t)res->elapsed_ms,
 		    "error", res->error));
-	report(0, o);
+	return o;
 }
 
+/* Forget a bisection: its held events stay as they are, to go again. */
+static void
+bis_abandon(void)
+{
+	int i;
+
+	for (i = 0; i < bis.nheld; i++)
+		free(bis.why[i]);
+	free(bis.held);
+	free(bis.why);
+	memset(&bis, 0, sizeof(bis));
+}
+
+/* Drop the requests not sent yet, and with them any bisection. */
 static void
 drop_queue(void)
 {
@@ -274,6 +318,7 @@ drop_queue(void)
 		TAILQ_REMOVE(&pd.queue, r, entry);
 		req_free(r);
 	}
+	bis_abandon();
 }
 
 /*
@@ -310,6 +355,7 @@ cycle_done(void)
 }
 
 static void	session_begin(void);
+static void	on_size_timer(evutil_socket_t, short, void *);
 
 /*
  * A push waits this long for writerd to commit what ingestd holds (and the
@@ -395,7 +441,10 @@ unwell(struct req *r, const struct send_result *res, const char *what)
 	    "ms", r->n, r->batch_id, what, (long long)wait);
 	mark_rows(MSG_MARK_FAILED, r, NULL, 0, now_ms() + wait, what);
 	state(0, what);
+	if (counting() != NULL)
+		counting()->failed++;
 	pd.paused_until = mono_ms() + wait;
+	r->bisecting = 0;
 	pd.retry = keep_for_retry(r);
 	drop_queue();
 }
@@ -407,47 +456,120 @@ refused_config(struct req *r, const char *what)
 	    "push_auth_token; pausing %lld ms", what,
 	    (long long)pd.conf->push_backoff_cap_ms);
 	state(0, what);
+	if (counting() != NULL)
+		counting()->failed++;
 	pd.paused_until = mono_ms() + pd.conf->push_backoff_cap_ms;
+	r->bisecting = 0;
 	pd.retry = r;
 	drop_queue();
 }
 
-/* 413 and 400/422: halve and send the halves now, or give up on one. */
+/*
+ * Every event of a bisected batch was refused alone: the collector is at
+ * fault (it refuses everything: a failed verification, say), not the
+ * events. Nothing goes dead and nothing is charged; the loop pauses at the
+ * cap and the rows are fetched again after it.
+ */
 static void
-bisect(struct req *r, const char *what)
+collector_at_fault(int n, const char *what)
 {
-	struct req *a, *b;
+	log_errorx("collector refused each of the %d events of a batch alone: "
+	    "%s; it is at fault, not the events: none is dead; pausing %lld ms",
+	    n, what, (long long)pd.conf->push_backoff_cap_ms);
+	state(0, what);
+	if (counting() != NULL)
+		counting()->failed++;
+	pd.paused_until = mono_ms() + pd.conf->push_backoff_cap_ms;
+	drop_queue();
+}
 
+/* r's events are part of a bisection from now on. */
+static void
+bis_join(struct req *r)
+{
+	if (r->bisecting)
+		return;
+	bis.held = reallocarray(bis.held, (size_t)(bis.n + r->n),
+	    sizeof(*bis.held));
+	bis.why = reallocarray(bis.why, (size_t)(bis.n + r->n),
+	    sizeof(*bis.why));
+	if (bis.held == NULL || bis.why == NULL)
+		fatal("bisection");
+	bis.n += r->n;
+	bis.pending += r->n;
+	r->bisecting = 1;
+}
+
+/* r's events have their answer: those of a bisection are no longer due. */
+static void
+bis_answered(const struct req *r)
+{
+	if (r->bisecting)
+		bis.pending -= r->n;
+}
+
+/* The one event of r was refused alone: held until the bisection ends. */
+static void
+bis_hold(const struct req *r, const char *what)
+{
+	bis.held[bis.nheld] = r->rows[0];
+	bis.held[bis.nheld].data = NULL;
+	if ((bis.why[bis.nheld++] = strdup(what)) == NULL)
+		fatal("bisection");
+}
+
+/*
+ * Once every part of the bisection is answered: the held events go dead,
+ * unless every event was refused alone. Returns -1 then (nothing marked),
+ * else 0.
+ */
+static int
+bis_settle(void)
+{
+	int i;
+
+	if (bis.n == 0 || bis.pending > 0)
+		return 0;
+	if (bis.nheld == bis.n)
+		return -1;
+	for (i = 0; i < bis.nheld; i++)
+		log_warnx("event %s is dead: %s", bis.held[i].trace_id,
+		    bis.why[i]);
+	mark_dead(bis.held, bis.nheld, (const char *const *)bis.why);
+	bis_abandon();
+	return 0;
+}
+
+/*
+ * 413 (too_big) and 400/422: halve and send the halves now; a single event
+ * too big is dead, one refused is held by the bisection.
+ */
+static void
+bisect(struct req *r, int too_big, const char *what)
+{
+	struct req	*a, *b;
+	int		 bisecting;
+
+	if (!too_big)
+		bis_join(r);
 	if (r->n == 1) {
-		log_warnx("event %s is dead: %s", r->rows[0].trace_id, what);
-		mark_dead_one(&r->rows[0], what);
+		bis_answered(r);
+		if (too_big) {
+			log_warnx("event %s is dead: %s", r->rows[0].trace_id,
+			    what);
+			mark_dead_one(&r->rows[0], what);
+		} else
+			bis_hold(r, what);
 		req_free(r);
 		return;
 	}
+	bisecting = r->bisecting;
 	req_halve(r, &a, &b);
 	if (a == NULL || b == NULL)
 		fatal("halve");
+	a->bisecting = b->bisecting = bisecting;
 	TAILQ_INSERT_HEAD(&pd.queue, b, entry);
 	TAILQ_INSERT_HEAD(&pd.queue, a, entry);
-}
-
-/* How many of r's events a 2xx answer lists as rejected. */
-static int
-count_rejected(const struct req *r, const char *body)
-{
-	json_t		*o = json_loads(body, 0, NULL), *x;
-	const char	*id;
-	size_t		 i;
-	int		 k, n = 0;
-
-	json_array_foreach(o != NULL ? json_object_get(o, "rejected") : NULL,
-	    i, x) {
-		id = json_string_value(json_object_get(x, "trace_id"));
-		for (k = 0; id != NULL && k < r->n; k++)
-			n += strcmp(r->rows[k].trace_id, id) == 0;
-	}
-	json_decref(o);
-	return n;
 }
 
 /* 2xx: synced, but for the events the collector rejected itself. */
@@ -482,6 +604,13 @@ delivered(struct req *r, const char *body)
 	}
 	mark_rows(MSG_MARK_SYNCED, r, ids, n, 0, NULL);
 	mark_dead(dead, (int)n, reasons);
+	if (counting() != NULL) {
+		counting()->sent += r->n - (int64_t)n;
+		for (k = 0; k < r->n; k++)
+			if (!skipped(r->rows[k].trace_id, ids, n))
+				counting()->payload += (int64_t)
+				    envelope_event_len(&r->rows[k]);
+	}
 	if (n > 0)
 		log_warnx("collector rejected %zu of %d events in batch %s", n,
 		    r->n, r->batch_id);
@@ -493,49 +622,71 @@ delivered(struct req *r, const char *body)
 	req_free(r);
 }
 
+/*
+ * Act on the answer to r (taken over), as SPEC section 6's table says.
+ * Returns 1 to send the next request, 0 when the cycle stops here.
+ */
+static int
+act(struct req *r, const struct send_result *res, const char *what)
+{
+	char	 why[300];
+	long	 st = res->status;
+	int	 n = bis.n;
+
+	if (st >= 200 && st < 300 && res->truncated) {
+		/* which events it rejected cannot be known: try again */
+		snprintf(why, sizeof(why), "HTTP %ld with an answer over %d "
+		    "bytes", st, SEND_ANSWER_MAX);
+		unwell(r, res, why);
+		return 0;
+	}
+	if (st >= 200 && st < 300) {
+		bis_answered(r);
+		delivered(r, res->body);
+	} else if (st == 413 || st == 400 || st == 422) {
+		state(0, what);
+		bisect(r, st == 413, what);
+		n = bis.n;
+	} else if (st == 0 || st == 408 || st == 429 || st >= 500 ||
+	    st < 200) {
+		unwell(r, res, what);
+		return 0;
+	} else {
+		refused_config(r, what);
+		return 0;
+	}
+	if (bis_settle() == -1) {
+		collector_at_fault(n, what);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 on_answer(const struct send_result *res, void *arg)
 {
 	struct req	*r = arg;
 	char		 what[300];
-	long		 st = res->status;
+	json_t		*progress;
+	int		 go_on;
 
 	pd.inflight = NULL;
 	if (res->error != NULL)
 		snprintf(what, sizeof(what), "%s", res->error);
 	else
-		snprintf(what, sizeof(what), "HTTP %ld%s%.200s", st,
+		snprintf(what, sizeof(what), "HTTP %ld%s%.200s", res->status,
 		    *res->body ? ": " : "", res->body);
 	what[strcspn(what, "\r\n")] = '\0';
 	log_debug("batch %s: %d events, %s in %lld ms", r->batch_id, r->n,
 	    what, (long long)res->elapsed_ms);
-	if (pd.ses.active && pd.ses.fetched)
-		session_answer(r, res, st >= 200 && st < 300 ? r->n -
-		    count_rejected(r, res->body) : 0, st >= 200 && st < 300 ?
-		    count_rejected(r, res->body) : (st == 413 || st == 400 ||
-		    st == 422) && r->n == 1);
-	if (st >= 200 && st < 300 && res->truncated) {
-		/* which events it rejected cannot be known: try again */
-		snprintf(what, sizeof(what), "HTTP %ld with an answer over %d "
-		    "bytes", st, SEND_ANSWER_MAX);
-		unwell(r, res, what);
+	progress = session_answer(r, res);
+	go_on = act(r, res, what);
+	if (progress != NULL)
+		report(0, progress);
+	if (go_on)
+		send_next();
+	else
 		cycle_done();
-		return;
-	}
-	if (st >= 200 && st < 300)
-		delivered(r, res->body);
-	else if (st == 413 || st == 400 || st == 422)
-		bisect(r, what);
-	else if (st == 0 || st == 408 || st == 429 || st >= 500 || st < 200) {
-		unwell(r, res, what);
-		cycle_done();
-		return;
-	} else {
-		refused_config(r, what);
-		cycle_done();
-		return;
-	}
-	send_next();
 }
 
 /* Build, compress, sign and send r. Returns 0, or -1 (r dropped). */
@@ -552,15 +703,16 @@ send_req(struct req *r)
 	if ((body = envelope_body(&pd.agent, r, now_ms(), &len)) == NULL ||
 	    (gzip && sign_gzip(body, len, &gz, &gzlen) == -1))
 		fatalx("cannot build a request body");
+	/* signed before compression: what verify(payload, headers) is given */
+	sig = sign_header(&pd.key, r->batch_id, ts, (const uint8_t *)body, len,
+	    pd.hmac_len ? pd.hmac : NULL, pd.hmac_len);
+	if (sig == NULL)
+		fatalx("cannot sign");
 	if (!gzip) {
 		gz = (uint8_t *)body;
 		gzlen = len;
 		body = NULL;
 	}
-	sig = sign_header(&pd.key, r->batch_id, ts, gz, gzlen,
-	    pd.hmac_len ? pd.hmac : NULL, pd.hmac_len);
-	if (sig == NULL)
-		fatalx("cannot sign");
 	snprintf(hdr[nh], sizeof(hdr[0]), "webhook-id: %s", r->batch_id);
 	headers[nh] = hdr[nh]; nh++;
 	snprintf(hdr[nh], sizeof(hdr[0]), "webhook-timestamp: %lld",
@@ -607,6 +759,7 @@ send_next(void)
 		log_warnx("cannot start a request");
 		pd.inflight = NULL;
 		req_free(r);
+		drop_queue();
 		cycle_done();
 	}
 }
@@ -700,7 +853,7 @@ cycle(void)
 	int64_t now = mono_ms();
 
 	if (pd.stopping || pd.inflight != NULL || pd.waiting ||
-	    pd.ses.flushing)
+	    pd.ses.flushing || pd.ses.sizing)
 		return;
 	if (*pd.conf->push_url == '\0')
 		return;
@@ -767,7 +920,9 @@ push_init(struct event_base *base, const struct conf *c,
 	decode_hmac(c->push_hmac_secret);
 	pd.timer = evtimer_new(base, on_timer, NULL);
 	pd.flush_timer = evtimer_new(base, on_flush_late, NULL);
-	if (pd.timer == NULL || pd.flush_timer == NULL || pd.host_json == NULL)
+	pd.size_timer = evtimer_new(base, on_size_timer, NULL);
+	if (pd.timer == NULL || pd.flush_timer == NULL ||
+	    pd.size_timer == NULL || pd.host_json == NULL)
 		fatalx("push setup");
 	/* No collector, no TLS: libcurl and OpenSSL stay untouched (~7 MB). */
 	if (*c->push_url != '\0')
@@ -823,19 +978,65 @@ push_session(int force, int verbose, int64_t batch)
 	evtimer_add(pd.flush_timer, &flush_wait);
 }
 
-/* The session's rows are all in oct.db: count them and start sending. */
-static void
-session_begin(void)
-{
-	struct session *s = &pd.ses;
+/*
+ * Rows a sizing step reads: a few ms of SQLite's time, so that a large
+ * backlog never keeps pushd from its heartbeats.
+ */
+#define SIZE_STEP	2000
 
-	s->total = pending_rows(s->force);
+/*
+ * One step of adding up the payload a session will send (its rows, as
+ * pending_rows() counts them); the last step starts the sending.
+ */
+static void
+on_size_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	static const struct timeval	 now = { 0, 0 };
+	struct session			*s = &pd.ses;
+	struct push_row			*rows;
+	int				 n, i;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (!s->active || !s->sizing)
+		return;
+	n = store_fetch_due(pd.ro, INT64_MAX, SIZE_STEP, s->force,
+	    &s->size_cur, &rows);
+	if (n < 0)
+		s->total_payload = -1;
+	for (i = 0; i < n; i++)
+		s->total_payload += (int64_t)envelope_event_len(&rows[i]);
+	if (n > 0) {
+		s->size_cur.received_at = rows[n - 1].received_at;
+		s->size_cur.kind = rows[n - 1].kind;
+		s->size_cur.id = rows[n - 1].id;
+	}
+	store_rows_free(rows, n > 0 ? n : 0);
+	if (n == SIZE_STEP) {
+		evtimer_add(pd.size_timer, &now);
+		return;
+	}
+	s->sizing = 0;
 	report(0, json_object());
 	pd.paused_until = 0;
 	if (pd.inflight == NULL && !pd.waiting) {
 		evtimer_del(pd.timer);
 		cycle();
 	}
+}
+
+/* The session's rows are all in oct.db: count them, size them, send. */
+static void
+session_begin(void)
+{
+	static const struct timeval	 now = { 0, 0 };
+	struct session			*s = &pd.ses;
+
+	s->total = pending_rows(s->force);
+	s->sizing = 1;
+	s->size_cur.received_at = -1;
+	evtimer_add(pd.size_timer, &now);
 }
 
 void
@@ -859,6 +1060,8 @@ push_free(void)
 		req_free(pd.inflight);
 	event_free(pd.timer);
 	event_free(pd.flush_timer);
+	event_free(pd.size_timer);
+	bis_abandon();
 	if (pd.own_ro)
 		store_close(pd.ro);
 	free(pd.host_json);

@@ -38,7 +38,13 @@ struct push_sink {
 	 * be on its way (octd is stopped).
 	 */
 	void	 (*flush)(void);
-	/* A progress line of an octctl push (JSON); done on the last. */
+	/*
+	 * A progress line of an octctl push (JSON); done on the last. Its
+	 * fields: total, sent, dead, failures, batches, bytes (as sent),
+	 * payload_bytes (of the events delivered, before compression),
+	 * total_payload_bytes (of the total, once known), elapsed_ms; on the
+	 * last also remaining and, when the push stopped on one, error.
+	 */
 	void	 (*report)(int done, const char *json_line);
 	/* Stopping, nothing in flight, every mark committed: leave. */
 	void	 (*exit)(void);
@@ -65,6 +71,7 @@ struct req {
 	struct push_row	*rows;		/* owned */
 	int		 n;
 	uint8_t		*body;		/* what was sent last, until answered */
+	int		 bisecting;	/* part of a 400/422 bisection */
 	TAILQ_ENTRY(req) entry;
 };
 TAILQ_HEAD(reqq, req);
@@ -98,8 +105,9 @@ void	 req_free(struct req *);
 /* gzip in into *out (malloc'd). Returns 0 or -1. */
 int	 sign_gzip(const void *in, size_t len, uint8_t **out, size_t *outlen);
 /*
- * The webhook-signature value for id, ts and body: "v1a,<ed25519>" and,
- * with an HMAC key, " v1,<hmac-sha256>" (malloc'd).
+ * The webhook-signature value for id, ts and body (the payload before
+ * compression): "v1a,<ed25519>" and, with an HMAC key, " v1,<hmac-sha256>"
+ * (malloc'd).
  */
 char	*sign_header(const struct key *, const char *id, int64_t ts,
 	    const uint8_t *body, size_t len, const uint8_t *hmac_key,

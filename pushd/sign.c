@@ -1,8 +1,10 @@
 /*
  * sign.c: compressing and signing a request body (SPEC section 6), the way
  * Standard Webhooks 1.0 signs: over "id.timestamp.body", body being the
- * exact bytes sent (after compression). v1a is Ed25519 (libsodium); v1 is
- * HMAC-SHA256 with the decoded whsec_ secret.
+ * JSON payload before compression, which is what a Standard Webhooks
+ * library's verify(payload, headers) is given once the collector (or its
+ * framework) has inflated Content-Encoding: gzip. v1a is Ed25519
+ * (libsodium); v1 is HMAC-SHA256 with the decoded whsec_ secret.
  */
 #include "config.h"
 

@@ -4,11 +4,14 @@
  *   oct-receiver --listen ADDR --db FILE --pubkey KEY [--pubkey KEY ...]
  *                [--max-skew-s 300]
  *
- * Accepts POST on any path. In order: the Standard Webhooks headers and
- * signature (401), the timestamp window (401), a batch id already stored
- * (200, nothing stored again), gzip (413 past 64 MiB inflated), the JSON
- * envelope (400; 401 when batch_id is not webhook-id), then each event:
- * stored once by trace_id, or listed in "rejected" with a reason.
+ * Accepts POST on any path. In order: the Standard Webhooks headers (401),
+ * the timestamp window (401), gzip (413 past 64 MiB inflated, 400 when
+ * not gzip), the signature over the inflated body (401), a batch id
+ * already stored (200, nothing stored again), the JSON envelope (400; 401
+ * when batch_id is not webhook-id), then each event: stored once by
+ * trace_id, or listed in "rejected" with a reason. Inflating comes before
+ * the signature because the payload before compression is what is signed;
+ * the cap bounds what an unsigned request can cost.
  */
 #include "config.h"
 
@@ -149,16 +152,74 @@ timestamp_ok(const char *ts)
 	    t <= now + rc.skew_s;
 }
 
+/*
+ * The body as signed: inflated when Content-Encoding says gzip (*plain
+ * then holds it, malloc'd), else as received. Returns 0, or -1 after
+ * answering 413, 400 or 415.
+ */
+static int
+plain_body(struct evhttp_request *req, uint8_t **body, size_t *len,
+    uint8_t **plain)
+{
+	const char	*enc = evhttp_find_header(
+			    evhttp_request_get_input_headers(req),
+			    "Content-Encoding");
+	size_t		 plen;
+	int		 r;
+
+	*plain = NULL;
+	if (enc == NULL || strcasecmp(enc, "identity") == 0)
+		return 0;
+	if (strcasecmp(enc, "gzip") != 0) {
+		refuse(req, 415, "Unsupported Media Type",
+		    "unknown Content-Encoding");
+		return -1;
+	}
+	r = verify_gunzip(*body, *len, RECV_INFLATE_MAX, plain, &plen);
+	if (r == -2) {
+		refuse(req, 413, "Payload Too Large",
+		    "body inflates past 64 MiB");
+		return -1;
+	}
+	if (r == -1) {
+		refuse(req, 400, "Bad Request", "bad gzip data");
+		return -1;
+	}
+	*body = *plain;
+	*len = plen;
+	return 0;
+}
+
+/* The envelope of a verified, new batch: check it and store its events. */
+static void
+take(struct evhttp_request *req, const uint8_t *body, size_t len,
+    const char *id)
+{
+	json_t		*env = json_loadb((const char *)body, len, 0, NULL);
+	const char	*bid;
+
+	if (!json_is_object(env)) {
+		refuse(req, 400, "Bad Request", "body is not a JSON object");
+		json_decref(env);
+		return;
+	}
+	bid = json_string_value(json_object_get(env, "batch_id"));
+	if (bid == NULL || strcmp(bid, id) != 0)
+		refuse(req, 401, "Unauthorized", "batch_id differs from "
+		    "webhook-id");
+	else
+		store(req, env, id);
+	json_decref(env);
+}
+
 static void
 handle(struct evhttp_request *req, void *arg)
 {
 	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
-	const char		*id, *ts, *sig, *enc, *bid;
-	uint8_t			*body, *plain = NULL;
-	size_t			 len = evbuffer_get_length(in), plen;
-	json_t			*env;
-	int			 r;
+	const char		*id, *ts, *sig;
+	uint8_t			*body, *plain;
+	size_t			 len = evbuffer_get_length(in);
 
 	(void)arg;
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
@@ -172,53 +233,22 @@ handle(struct evhttp_request *req, void *arg)
 		refuse(req, 401, "Unauthorized", "missing webhook headers");
 		return;
 	}
-	body = evbuffer_pullup(in, -1);
-	if (!verify_signature(&rc.keys, id, ts, body, len, sig)) {
-		refuse(req, 401, "Unauthorized", "bad signature");
-		return;
-	}
 	if (!timestamp_ok(ts)) {
 		refuse(req, 401, "Unauthorized", "timestamp outside the window");
 		return;
 	}
-	if (db_seen_batch(id)) {
+	body = evbuffer_pullup(in, -1);
+	if (plain_body(req, &body, &len, &plain) == -1)
+		return;
+	/* the payload before compression is what is signed (SPEC 6) */
+	if (!verify_signature(&rc.keys, id, ts, body, len, sig))
+		refuse(req, 401, "Unauthorized", "bad signature");
+	else if (db_seen_batch(id)) {
 		log_info("batch %s: a repeat; nothing stored again", id);
 		answer(req, 200, "OK", NULL);
-		return;
-	}
-	enc = evhttp_find_header(h, "Content-Encoding");
-	if (enc != NULL && strcasecmp(enc, "gzip") == 0) {
-		r = verify_gunzip(body, len, RECV_INFLATE_MAX, &plain, &plen);
-		if (r == -2) {
-			refuse(req, 413, "Payload Too Large",
-			    "body inflates past 64 MiB");
-			return;
-		}
-		if (r == -1) {
-			refuse(req, 400, "Bad Request", "bad gzip data");
-			return;
-		}
-		body = plain;
-		len = plen;
-	} else if (enc != NULL && strcasecmp(enc, "identity") != 0) {
-		refuse(req, 415, "Unsupported Media Type",
-		    "unknown Content-Encoding");
-		return;
-	}
-	env = json_loadb((const char *)body, len, 0, NULL);
+	} else
+		take(req, body, len, id);
 	free(plain);
-	if (!json_is_object(env)) {
-		refuse(req, 400, "Bad Request", "body is not a JSON object");
-		json_decref(env);
-		return;
-	}
-	bid = json_string_value(json_object_get(env, "batch_id"));
-	if (bid == NULL || strcmp(bid, id) != 0)
-		refuse(req, 401, "Unauthorized", "batch_id differs from "
-		    "webhook-id");
-	else
-		store(req, env, id);
-	json_decref(env);
 }
 
 /* -h: on stdout, exit 0; a mistake: on stderr, exit 2. */

@@ -23,7 +23,10 @@ struct pubkeys {
 /* Parse a key given as base64, whpk_<base64>, or a file holding one. */
 int	 verify_parse_key(const char *arg, unsigned char *pk, char *err,
 	    size_t errlen);
-/* 1 if any v1a signature in header signs id.ts.body with any key. */
+/*
+ * 1 if any v1a signature in header signs id.ts.body with any key; body is
+ * the payload before compression.
+ */
 int	 verify_signature(const struct pubkeys *, const char *id,
 	    const char *ts, const uint8_t *body, size_t len,
 	    const char *header);

@@ -1,7 +1,8 @@
 /*
  * verify.c: the collector's checks of a pushed batch: Standard Webhooks
- * v1a (Ed25519) signatures over "id.timestamp.body", and gzip with a cap
- * so a small body cannot inflate without bound.
+ * v1a (Ed25519) signatures over "id.timestamp.body" (body: the payload
+ * before compression), and gzip with a cap so a small body cannot inflate
+ * without bound.
  */
 #include "config.h"
 
@@ -68,7 +69,8 @@ verify_signature(const struct pubkeys *keys, const char *id, const char *ts,
 		return 0;
 	}
 	snprintf((char *)msg, plen + 1, "%s.%s.", id, ts);
-	memcpy(msg + plen, body, len);
+	if (len > 0)
+		memcpy(msg + plen, body, len);
 	mlen = plen + len;
 	for (tok = strtok_r(copy, " ", &save); tok != NULL && !ok;
 	    tok = strtok_r(NULL, " ", &save)) {

@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
 #include <pty.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -35,6 +38,7 @@
 
 static struct octd_run	run;
 static void coll_stop(void);
+static int octctl_push(char *, size_t, const char *, const char *);
 static pid_t		receiver;
 static char		recv_db[600];
 
@@ -77,6 +81,7 @@ static struct {
 	const char		*retry_after;
 	size_t			 max_body;
 	int			 delay_ms;	/* answer this late */
+	int			 always;	/* answer this to every request */
 	/* what arrived */
 	int			 requests, bad_signatures, stored;
 	size_t			 biggest;
@@ -95,7 +100,10 @@ mono(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* Standard Webhooks, from its spec: sign "id.ts.body", v1a = Ed25519. */
+/*
+ * Standard Webhooks, from its spec: sign "id.ts.body", v1a = Ed25519; body
+ * is the payload before compression (SPEC 6).
+ */
 static int
 sw_verify(const char *id, const char *ts, const unsigned char *body,
     size_t len, const char *header)
@@ -167,6 +175,10 @@ coll_answer(json_t *env, size_t plen, char **answer)
 	int		 st;
 
 	*answer = NULL;
+	if (coll.always != 0) {
+		json_decref(rej);
+		return coll.always;
+	}
 	if (coll.next < coll.nstatus && coll.statuses[coll.next] != 0) {
 		json_decref(rej);
 		return coll.statuses[coll.next++];
@@ -200,9 +212,11 @@ coll_answer(json_t *env, size_t plen, char **answer)
 		coll.stored++;
 	}
 	st = 200;
-	if (json_array_size(rej) > 0)
-		*answer = json_dumps(json_pack("{s:o}", "rejected", rej), 0);
-	else
+	if (json_array_size(rej) > 0) {
+		o = json_pack("{s:o}", "rejected", rej);
+		*answer = json_dumps(o, 0);
+		json_decref(o);
+	} else
 		json_decref(rej);
 	return st;
 }
@@ -242,14 +256,16 @@ coll_handle(struct evhttp_request *req, void *arg)
 	(void)arg;
 	pthread_mutex_lock(&coll.mu);
 	n = coll.requests++;
+	plain = gunzip(body, len, &plen);
+	/* signed: the JSON before compression, as a framework hands it on */
 	if (id == NULL || ts == NULL || sig == NULL ||
-	    !sw_verify(id, ts, body, len, sig)) {
+	    !sw_verify(id, ts, (unsigned char *)plain, plen, sig)) {
 		coll.bad_signatures++;
 		pthread_mutex_unlock(&coll.mu);
 		coll_reply(req, 401, NULL);
+		free(plain);
 		return;
 	}
-	plain = gunzip(body, len, &plen);
 	if (plen > coll.biggest)
 		coll.biggest = plen;
 	env = json_loads(plain, 0, NULL);
@@ -587,6 +603,58 @@ Test(push, a_400_is_bisected_down_to_the_poison_event)
 	    "'HTTP 400%'"), 1);
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead "
 	    "= 0 AND push_attempts = 0"), 9, "nothing charged an attempt");
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM push_state WHERE "
+	    "last_error LIKE 'HTTP 400%' AND last_success_at > 0"), 1,
+	    "a 400 is the last collector error, also when others went through");
+}
+
+static int
+refused_alone_logged(void *arg)
+{
+	(void)arg;
+	return harness_count(harness_log(&run, "pushd"), "error: collector "
+	    "refused each of the 4 events of a batch alone: HTTP 400") >= 1;
+}
+
+/*
+ * A collector that answers 400 to everything (a failed verification, as
+ * most webhook examples answer it) has bisection find every event refused
+ * alone: the collector is at fault, not the events.
+ */
+Test(push, a_collector_refusing_every_event_alone_kills_none_and_pauses)
+{
+	char		out[65536];
+	long long	gap;
+
+	coll.always = 400;
+	begin(NULL);
+	post_n("m", 4);
+	push_to_collector(NULL, "push_interval_ms = 50\n"
+	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 1500\n");
+	/* 4 events: the batch, 2 halves, 4 alone; then the next round */
+	cr_assert(wait_requests(8, 15000));
+	gap = coll.at_ms[7] - coll.at_ms[6];
+	cr_assert_geq(gap, 1500, "paused at the cap after the bisection (%lld "
+	    "ms)", gap);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead "
+	    "= 0 AND push_attempts = 0 AND synced_at IS NULL"), 4,
+	    "none dead, none charged");
+	cr_assert(harness_wait(refused_alone_logged, NULL, 5000), "%s",
+	    harness_slurp(harness_log(&run, "pushd")));
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 1, "%s", out);
+	cr_assert(strstr(out, "pushed 0 of 4 events in 7 batches"), "%s", out);
+	cr_assert(strstr(out, "1 failure, 0 dead, 4 left"), "%s", out);
+	cr_assert(strstr(out, "octctl: HTTP 400"), "%s", out);
+	{
+		char *argv[] = { (char *)harness_bin("octctl"), "-c", run.conf,
+		    "push-status", NULL };
+
+		harness_run(argv, out, sizeof(out));
+		cr_assert(strstr(out, "last collector error: HTTP 400"), "%s",
+		    out);
+	}
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead "
+	    "= 0 AND push_attempts = 0 AND synced_at IS NULL"), 4);
 }
 
 Test(push, rejected_events_go_dead_the_rest_are_synced)
@@ -811,7 +879,7 @@ Test(push, octctl_push_sends_what_was_answered_202_just_before)
 	http_post(run.port, "/v1/traces", "{\"model\":\"just-now\"}", &r);
 	cr_assert_eq(r.status, 202);
 	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 0, "%s", out);
-	cr_assert(strstr(out, "pushed 1 of 1 events in 1 batches"), "%s", out);
+	cr_assert(strstr(out, "pushed 1 of 1 event in 1 batch ("), "%s", out);
 	cr_assert_eq(coll_int(&coll.stored), 1);
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "model = 'just-now' AND synced_at IS NOT NULL"), 1);
@@ -927,7 +995,7 @@ Test(push, octctl_push_says_so_when_writerd_does_not_commit)
 	cr_assert_eq(coll_int(&coll.requests), 0);
 	cr_assert_eq(kill(writerd, SIGCONT), 0);
 	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 0, "%s", out);
-	cr_assert(strstr(out, "pushed 1 of 1 events"), "%s", out);
+	cr_assert(strstr(out, "pushed 1 of 1 event in"), "%s", out);
 }
 
 Test(push, octctl_push_exits_1_when_the_collector_fails)
@@ -940,8 +1008,8 @@ Test(push, octctl_push_exits_1_when_the_collector_fails)
 	push_to_collector(script, PUSH_MANUAL);
 	cr_assert(wait_requests(1, 10000));
 	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 1, "%s", out);
-	cr_assert(strstr(out, "pushed 0 of 3 events in 1 batches"), "%s", out);
-	cr_assert(strstr(out, "1 failures, 0 dead, 3 left"), "%s", out);
+	cr_assert(strstr(out, "pushed 0 of 3 events in 1 batch ("), "%s", out);
+	cr_assert(strstr(out, "1 failure, 0 dead, 3 left"), "%s", out);
 	cr_assert(strstr(out, "octctl: HTTP 503"), "%s", out);
 }
 
@@ -970,21 +1038,57 @@ Test(push, octctl_push_force_sends_dead_rows)
 	    "synced");
 }
 
-Test(push, octctl_push_draws_a_progress_bar_on_a_terminal)
+/*
+ * Each drawing of the bar in what octctl wrote to its terminal (before the
+ * summary): it fits cols - 1 columns and holds no line break. Returns the
+ * last drawing (in a static buffer).
+ */
+static const char *
+bars_fit(const char *out, int cols)
+{
+	static char	 last[512];
+	char		*copy = strdup(out), *end = strstr(copy, "pushed ");
+	char		*seg, *save = NULL;
+	size_t		 n;
+	int		 drawn = 0;
+
+	cr_assert_not_null(end, "%s", out);
+	*end = '\0';
+	for (seg = strtok_r(copy, "\r", &save); seg != NULL;
+	    seg = strtok_r(NULL, "\r", &save)) {
+		if (strcmp(seg, "\n") == 0)
+			continue;	/* the line break after the last drawing */
+		n = strcspn(seg, "\033");
+		cr_assert_str_eq(seg + n, "\033[K", "one line, redrawn: %s",
+		    seg);
+		cr_assert_leq(n, (size_t)cols - 1, "%zu columns: %.*s", n,
+		    (int)n, seg);
+		snprintf(last, sizeof(last), "%.*s", (int)n, seg);
+		drawn++;
+	}
+	free(copy);
+	cr_assert_geq(drawn, 2, "%s", out);
+	return last;
+}
+
+Test(push, octctl_push_draws_a_progress_bar_that_fits_80_columns)
 {
 	static const int script[] = { -1 };
-	char	 out[65536];
-	size_t	 len = 0;
-	ssize_t	 n;
-	int	 master, status;
-	pid_t	 pid;
+	struct winsize	 ws = { .ws_row = 24, .ws_col = 80 };
+	const char	*last;
+	char		 out[65536], unit[8];
+	double		 done, total;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 master, status, batches;
+	pid_t		 pid;
 
 	begin(NULL);
 	post_n("m", 20);
 	push_to_collector(script, PUSH_MANUAL "push_max_payload_bytes = 1k\n");
 	cr_assert(wait_requests(1, 10000));
 	post_n("n", 20);
-	pid = forkpty(&master, NULL, NULL, NULL);
+	pid = forkpty(&master, NULL, NULL, &ws);
 	cr_assert(pid != -1);
 	if (pid == 0) {
 		execl(harness_bin("octctl"), "octctl", "-c", run.conf, "push",
@@ -997,11 +1101,62 @@ Test(push, octctl_push_draws_a_progress_bar_on_a_terminal)
 	out[len] = '\0';
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
-	cr_assert(strstr(out, "\r[##############################] 20/20 "
-	    "events"), "a full bar: %s", out);
-	cr_assert(strstr(out, "\r["), "%s", out);
+	last = bars_fit(out, 80);
+	cr_assert(strncmp(last, "[#####", 6) == 0 && strstr(last, "#] "),
+	    "a full bar: %s", last);
+	cr_assert_eq(sscanf(strstr(last, "] ") + 2, "20/20 events  %lf/%lf %7s "
+	    " %d batches  0 failures", &done, &total, unit, &batches), 4,
+	    "events, bytes, batches and failures: %s", last);
+	cr_assert(done == total && done > 0, "the payload sent of the total: "
+	    "%s", last);
+	cr_assert(strcmp(unit, "kB") == 0 || strcmp(unit, "B") == 0, "%s",
+	    last);
+	cr_assert_gt(batches, 1, "%s", last);
 	cr_assert(strstr(out, "pushed 20 of 20 events"), "%s", out);
 	close(master);
+}
+
+/* The collector took 2 of 3 events: not everything was delivered. */
+Test(push, octctl_push_exits_1_when_the_collector_rejects_some)
+{
+	static const int script[] = { -1 };
+	char	 out[65536];
+	json_t	*o;
+
+	begin(NULL);
+	post_n("m", 1);
+	push_to_collector(script, PUSH_MANUAL);
+	cr_assert(wait_requests(1, 10000));
+	post_n("m", 2);
+	post_n("bad", 1);
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 1, "%s", out);
+	cr_assert(strstr(out, "pushed 2 of 3 events in 1 batch ("), "%s", out);
+	cr_assert(strstr(out, "0 failures, 1 dead, 0 left\n"), "%s", out);
+	cr_assert(strstr(out, "octctl: 1 event was not delivered: refused by "
+	    "the collector"), "%s", out);
+	post_n("m", 1);
+	post_n("bad", 1);
+	cr_assert_eq(octctl_push(out, sizeof(out), "--json", "--verbose"), 1,
+	    "%s", out);
+	o = json_loads(out, 0, NULL);
+	cr_assert_not_null(o, "one JSON object: %s", out);
+	cr_assert_eq(json_integer_value(json_object_get(o, "total")), 2, "%s",
+	    out);
+	cr_assert_eq(json_integer_value(json_object_get(o, "sent")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(o, "dead")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(o, "failures")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(o, "remaining")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(o, "batches")), 1);
+	cr_assert_gt(json_integer_value(json_object_get(o, "bytes")), 0);
+	cr_assert_gt(json_integer_value(json_object_get(o, "payload_bytes")),
+	    0);
+	cr_assert_gt(json_integer_value(json_object_get(o,
+	    "total_payload_bytes")), json_integer_value(json_object_get(o,
+	    "payload_bytes")), "%s", out);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(
+	    json_object_get(o, "requests"), 0), "status")), 200, "%s", out);
+	cr_assert_null(json_object_get(o, "error"), "%s", out);
+	json_decref(o);
 }
 
 static int
@@ -1074,15 +1229,15 @@ Test(push, octctl_push_with_octd_stopped_charges_a_failure)
 	stop_octd();
 	point_at_collector(script, NULL);
 	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 1, "%s", out);
-	cr_assert(strstr(out, "pushed 0 of 3 events in 1 batches"), "%s", out);
-	cr_assert(strstr(out, "1 failures, 0 dead, 3 left"), "%s", out);
+	cr_assert(strstr(out, "pushed 0 of 3 events in 1 batch ("), "%s", out);
+	cr_assert(strstr(out, "1 failure, 0 dead, 3 left"), "%s", out);
 	cr_assert(strstr(out, "octctl: HTTP 503"), "%s", out);
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "synced_at IS NULL AND push_attempts = 1 AND next_push_at > 0 AND "
 	    "last_push_error LIKE 'HTTP 503%'"), 3, "the attempt is recorded");
 	cr_assert_eq(octctl_push(out, sizeof(out), "--force", NULL), 0, "%s",
 	    out);
-	cr_assert(strstr(out, "pushed 3 of 3 events in 1 batches"), "%s", out);
+	cr_assert(strstr(out, "pushed 3 of 3 events in 1 batch ("), "%s", out);
 	cr_assert_eq(coll_int(&coll.stored), 3);
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "synced_at IS NOT NULL"), 3);
@@ -1109,4 +1264,193 @@ Test(push, octctl_push_with_octd_stopped_needs_the_writer_lock)
 	close(fd);
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "synced_at IS NULL AND push_attempts = 0"), 2, "nothing changed");
+}
+
+/*
+ * A collector whose 200 is no whole answer: "Content-Length: 1000" and a
+ * close after a few bytes (cut), or 17 MiB, more than pushd reads of an
+ * answer (huge). Raw sockets, since evhttp will not send a short body.
+ */
+#define HUGE_ANSWER	(17 * 1024 * 1024)
+
+static struct {
+	int		fd, port, requests, huge;
+	pthread_t	thread;
+} cut = { .fd = -1 };
+
+/* Read one request (headers, then Content-Length bytes) from fd. */
+static int
+read_request(int fd)
+{
+	char		 buf[65536], *eoh, *cl;
+	size_t		 len = 0, want = 0;
+	ssize_t		 n;
+
+	while (len < sizeof(buf) - 1) {
+		if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if ((eoh = strstr(buf, "\r\n\r\n")) == NULL)
+			continue;
+		if (want == 0 && (cl = strcasestr(buf, "\r\nContent-Length:"))
+		    != NULL)
+			want = (size_t)(eoh + 4 - buf) + strtoul(cl + 17, NULL,
+			    10);
+		if (len >= want)
+			return 0;
+	}
+	return -1;
+}
+
+static void
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0 && (n = write(fd, p, len)) > 0) {
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void
+cut_answer(int c)
+{
+	static const char cut_ans[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	    "application/json\r\nContent-Length: 1000\r\n\r\n{\"rejec";
+	char	 head[200], *body;
+	int	 n;
+
+	if (!cut.huge) {
+		write_all(c, cut_ans, sizeof(cut_ans) - 1);
+		return;
+	}
+	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: "
+	    "application/json\r\nContent-Length: %d\r\n\r\n", HUGE_ANSWER);
+	write_all(c, head, (size_t)n);
+	body = malloc(HUGE_ANSWER);
+	memset(body, ' ', HUGE_ANSWER);
+	body[0] = '{';
+	body[HUGE_ANSWER - 1] = '}';
+	write_all(c, body, HUGE_ANSWER);
+	free(body);
+}
+
+static void *
+cut_loop(void *arg)
+{
+	int c;
+
+	(void)arg;
+	while ((c = accept(cut.fd, NULL, NULL)) != -1) {
+		if (read_request(c) == 0) {
+			__atomic_add_fetch(&cut.requests, 1, __ATOMIC_SEQ_CST);
+			cut_answer(c);
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+/* Start it and point octd at it: manual pushes, a minute's backoff. */
+static void
+cut_start(int huge)
+{
+	struct sockaddr_in	sin;
+	char			conf[300];
+
+	cut.huge = huge;
+	cut.port = harness_free_port();
+	cut.fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(cut.fd != -1);
+	setsockopt(cut.fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)cut.port);
+	cr_assert_eq(bind(cut.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(cut.fd, 16), 0);
+	cr_assert_eq(pthread_create(&cut.thread, NULL, cut_loop, NULL), 0);
+	snprintf(conf, sizeof(conf), PUSH_MANUAL "push_backoff_base_ms = 60s\n"
+	    "push_backoff_cap_ms = 60s\npush_url = http://127.0.0.1:%d/in\n",
+	    cut.port);
+	harness_write_conf(&run, conf);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+}
+
+static int
+cut_requests(void *arg)
+{
+	return __atomic_load_n(&cut.requests, __ATOMIC_SEQ_CST) >= *(int *)arg;
+}
+
+static int
+charged_once_by_the_cut(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at "
+	    "IS NULL AND push_attempts = 1 AND next_push_at > 0") == 3;
+}
+
+struct child {
+	pid_t	pid;
+	int	status;
+};
+
+static int
+exited(void *arg)
+{
+	struct child *c = arg;
+
+	return waitpid(c->pid, &c->status, WNOHANG) == c->pid;
+}
+
+/*
+ * pushd's cycle meets the broken answer first, then octctl push does: it
+ * ends (within 20 s) after one request, saying nothing was delivered.
+ */
+static void
+push_meets_a_broken_2xx(int huge)
+{
+	struct child	 c;
+	char		 path[600], *out;
+	int		 one = 1;
+
+	begin(NULL);
+	post_n("m", 3);
+	cut_start(huge);
+	cr_assert(harness_wait(cut_requests, &one, 10000));
+	cr_assert(harness_wait(charged_once_by_the_cut, NULL, 5000),
+	    "the rows of the broken answer are charged and not synced");
+	snprintf(path, sizeof(path), "%s/push.out", run.dir);
+	c.pid = octctl_push_bg(path);
+	if (!harness_wait(exited, &c, 20000)) {
+		kill(c.pid, SIGKILL);
+		waitpid(c.pid, NULL, 0);
+		cr_assert_fail("octctl push still running after 20 s and %d "
+		    "requests", __atomic_load_n(&cut.requests,
+		    __ATOMIC_SEQ_CST));
+	}
+	out = harness_slurp(path);
+	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 1, "%s", out);
+	cr_assert(strstr(out, "pushed 0 of 3 events in 1 batch ("), "%s", out);
+	cr_assert(strstr(out, "1 failure, 0 dead, 3 left"), "%s", out);
+	free(out);
+	cr_assert_eq(__atomic_load_n(&cut.requests, __ATOMIC_SEQ_CST), 2,
+	    "one request by pushd's cycle, one by octctl push, no loop");
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NULL AND push_attempts = 2 AND dead = 0"), 3);
+}
+
+/* A 2xx cut short is no delivery: the rows are charged and wait. */
+Test(push, a_2xx_whose_answer_was_cut_is_a_transport_failure)
+{
+	push_meets_a_broken_2xx(0);
+}
+
+/* Which events a 2xx over 16 MiB rejected cannot be known: the same. */
+Test(push, a_2xx_whose_answer_is_too_long_is_a_transport_failure)
+{
+	push_meets_a_broken_2xx(1);
 }
