@@ -31,7 +31,7 @@ static const struct cmd {
 	{ "status", cmd_status, "status [--json]", 0 },
 	{ "reload", cmd_reload, "reload [--json]", 1 },
 	{ "push", cmd_push, "push [--dry-run] [--force] [--verbose] "
-	    "[--batch-size N]", 0 },
+	    "[--batch-size N] [--json]", 0 },
 	{ "push-status", cmd_push_status, "push-status [--json]", 0 },
 	{ "logs", cmd_logs, "logs [octd|ingestd|writerd|pushd] [-f] [-n N]", 0 },
 	{ "pubkey", cmd_pubkey, "pubkey", 0 },
