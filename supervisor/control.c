@@ -33,6 +33,7 @@
 static struct {
 	struct evconnlistener	*listener;
 	struct bufferevent	*pusher;	/* octctl push waiting */
+	const struct control_ops *ops;
 	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } ctl;
 
@@ -63,7 +64,7 @@ status(void)
 	enum proc_id		 id;
 
 	for (id = PROC_INGESTD; id < PROC_MAX; id++) {
-		proc_info(id, &pi);
+		ctl.ops->info(id, &pi);
 		json_array_append_new(workers, json_pack("{s:s,s:I,s:s,s:I,s:I}",
 		    "name", proc_name(id), "pid", (json_int_t)pi.pid, "state",
 		    pi.state, "uptime_s", (json_int_t)pi.uptime_s, "restarts",
@@ -71,7 +72,7 @@ status(void)
 	}
 	return json_pack("{s:I,s:s,s:o,s:I}", "pid", (json_int_t)getpid(),
 	    "version", OCT_VERSION, "workers", workers, "queue_depth",
-	    (json_int_t)proc_queue_depth());
+	    (json_int_t)ctl.ops->queue_depth());
 }
 
 static void on_write_done(struct bufferevent *, void *);
@@ -113,7 +114,7 @@ push(struct bufferevent *bev, json_t *req)
 		reply_error(bev, "a push is already running");
 		return;
 	}
-	if (proc_push(json_is_true(json_object_get(req, "force")), batch,
+	if (ctl.ops->push(json_is_true(json_object_get(req, "force")), batch,
 	    json_is_true(json_object_get(req, "verbose"))) == -1) {
 		reply_error(bev, "pushd is not running");
 		return;
@@ -137,7 +138,7 @@ handle(struct bufferevent *bev, const char *line)
 	else if (strcmp(cmd, "push") == 0)
 		push(bev, req);
 	else if (strcmp(cmd, "reload") == 0) {
-		if (octd_reload(err, sizeof(err)) == 0)
+		if (ctl.ops->reload(err, sizeof(err)) == 0)
 			reply(bev, json_pack("{s:b}", "ok", 1));
 		else
 			reply(bev, json_pack("{s:b,s:s}", "ok", 0, "error", err));
@@ -230,11 +231,12 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 }
 
 int
-control_open(struct event_base *base, const char *run_dir, char *err,
-    size_t errlen)
+control_open(struct event_base *base, const char *run_dir,
+    const struct control_ops *ops, char *err, size_t errlen)
 {
 	struct sockaddr_un	sun;
 
+	ctl.ops = ops;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(ctl.path, sizeof(ctl.path), "%s/control.sock",

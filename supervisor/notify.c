@@ -27,6 +27,7 @@
 static struct {
 	struct event	*ev_watchdog;
 	int		 stopping;
+	int		(*answering)(void);
 } nt;
 
 static void
@@ -35,16 +36,17 @@ watchdog_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	if (nt.stopping || proc_answering())
+	if (nt.stopping || nt.answering())
 		sd_notify(0, "WATCHDOG=1");
 }
 
 void
-notify_init(struct event_base *base)
+notify_init(struct event_base *base, int (*answering)(void))
 {
 	struct timeval	tv;
 	uint64_t	usec, every;
 
+	nt.answering = answering;
 	if (sd_watchdog_enabled(0, &usec) <= 0)
 		return;
 	/* the manual asks for half the timeout; a second loses nothing */
@@ -87,9 +89,10 @@ notify_free(void)
 #else /* !HAVE_SYSTEMD */
 
 void
-notify_init(struct event_base *base)
+notify_init(struct event_base *base, int (*answering)(void))
 {
 	(void)base;
+	(void)answering;
 }
 
 void

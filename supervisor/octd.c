@@ -302,7 +302,12 @@ begin_stop(const char *why)
 	proc_stop_all(all_stopped);
 }
 
-int
+/*
+ * Reload the config file (SIGHUP, octctl reload). Returns 0 once the new
+ * configuration is taken and the workers it touches are being restarted,
+ * or -1 with why (file, line, key) in err: the old configuration runs on.
+ */
+static int
 octd_reload(char *err, size_t errlen)
 {
 	struct conf	 next;
@@ -353,6 +358,14 @@ octd_reload(char *err, size_t errlen)
 	proc_when_ready(workers_up);
 	return 0;
 }
+
+/* What control.c may ask: the process table's, and our reload. */
+static const struct control_ops control_ops = {
+	.info = proc_info,
+	.queue_depth = proc_queue_depth,
+	.push = proc_push,
+	.reload = octd_reload,
+};
 
 static void
 on_signal(evutil_socket_t sig, short ev, void *arg)
@@ -433,12 +446,14 @@ run(const char *libexec, int foreground)
 	log_info("octd %s starting with %s", OCT_VERSION, octd.conf.file);
 	if (priv_setup(&octd.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (control_open(octd.base, octd.conf.run_dir, err, sizeof(err)) == -1)
+	if (control_open(octd.base, octd.conf.run_dir, &control_ops, err,
+	    sizeof(err)) == -1)
 		fatalx("control socket: %s", err);
 	ensure_key(&octd.conf);
 	priv_own(&octd.conf);
-	notify_init(octd.base);
-	proc_init(octd.base, libexec);
+	notify_init(octd.base, proc_answering);
+	spawn_init(libexec);
+	proc_init(octd.base, control_push_report);
 	proc_start_all(&octd.conf);
 	proc_when_ready(workers_up);
 	event_base_dispatch(octd.base);
@@ -504,7 +519,8 @@ main(int argc, char *argv[])
 	libexec = getenv("OCT_LIBEXEC_DIR");
 	if (libexec == NULL || *libexec == '\0')
 		libexec = OCT_LIBEXECDIR;
-	if (proc_check_binaries(libexec, err, sizeof(err)) == -1) {
+	spawn_init(libexec);
+	if (proc_check_binaries(err, sizeof(err)) == -1) {
 		fprintf(stderr, "octd: %s\n", err);
 		return 1;
 	}

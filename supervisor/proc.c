@@ -43,9 +43,16 @@ enum proc_state {
 };
 
 struct proc {
+	/* what the worker is: set in the table below, never changed */
 	enum proc_id	 id;
 	const char	*binary;
 	unsigned	 peers;		/* PROC_BIT()s it has channels with */
+	unsigned	 needed_by;	/* while stopping: runs while these do */
+	int		 counts;	/* takes MSG_CTL_STATS (serves /metrics) */
+	int		 pushes;	/* takes MSG_CTL_PUSH, sends reports */
+	int		 queue;		/* its pong's gauge is the queue depth */
+
+	/* its life */
 	pid_t		 pid;
 	int		 fd;		/* our end of its supervisor channel */
 	struct event	*ev_read;
@@ -57,17 +64,22 @@ struct proc {
 	int64_t		 backoff_ms;
 	unsigned	 restarts;
 	int		 again;		/* we stopped it: start it again now */
-	uint64_t	 gauge;		/* what its last pong said (queue depth) */
+	uint64_t	 gauge;		/* what its last pong said */
 	int		 hung;		/* we killed it for missed heartbeats */
 };
 
+/*
+ * writerd is needed while a peer holds data it has not committed:
+ * ingestd's window, pushd's marks.
+ */
 static struct proc procs[PROC_MAX] = {
 	[PROC_INGESTD] = { .id = PROC_INGESTD, .binary = "oct-ingestd",
-	    .peers = PROC_BIT(PROC_WRITERD) },
+	    .peers = PROC_BIT(PROC_WRITERD), .counts = 1, .queue = 1 },
 	[PROC_WRITERD] = { .id = PROC_WRITERD, .binary = "oct-writerd",
-	    .peers = PROC_BIT(PROC_INGESTD) | PROC_BIT(PROC_PUSHD) },
+	    .peers = PROC_BIT(PROC_INGESTD) | PROC_BIT(PROC_PUSHD),
+	    .needed_by = PROC_BIT(PROC_INGESTD) | PROC_BIT(PROC_PUSHD) },
 	[PROC_PUSHD] = { .id = PROC_PUSHD, .binary = "oct-pushd",
-	    .peers = PROC_BIT(PROC_WRITERD) },
+	    .peers = PROC_BIT(PROC_WRITERD), .pushes = 1 },
 };
 
 /* Stop order; start order is its reverse (writerd first, ingestd last). */
@@ -76,7 +88,6 @@ static const enum proc_id order[] = { PROC_INGESTD, PROC_PUSHD, PROC_WRITERD };
 
 static struct {
 	struct event_base	*base;
-	const char		*libexec;
 	const struct conf	*conf;
 	struct event		*ev_heartbeat;
 	struct msgb		 out;
@@ -85,25 +96,20 @@ static struct {
 	int			 stopping;
 	void			(*stopped)(void);
 	void			(*waiter)(const char *);	/* proc_when_ready */
+	void			(*report)(const char *, int);	/* proc_init */
 } sup;
 
 static void	proc_start(struct proc *);
 static void	spawn_failed(struct proc *, const char *);
 static void	send_restarts(void);
-static int	relay_report(struct proc *, struct msg *);
 static void	stop_next(void);
 static void	reload_next(void);
 static void	check_ready(void);
 
+/* Send sup.out, a type message, to p (with passfd, or -1); 0, or -1 logged. */
 static int
-send_to(struct proc *p, uint16_t type, uint64_t seq, const char *str,
-    int hasu32, uint32_t u32, int passfd)
+send_out(struct proc *p, uint16_t type, int passfd)
 {
-	msg_init(&sup.out, type, seq);
-	if (str != NULL)
-		msg_add_str(&sup.out, str);
-	if (hasu32)
-		msg_add_u32(&sup.out, u32);
 	if (msg_close(&sup.out) == -1 || msg_send(p->fd, &sup.out, passfd) == -1) {
 		log_warn("send %s to %s[%ld]", msg_type_str(type),
 		    proc_name(p->id), (long)p->pid);
@@ -112,25 +118,43 @@ send_to(struct proc *p, uint16_t type, uint64_t seq, const char *str,
 	return 0;
 }
 
+/* A message of type with no payload (PING, SHUTDOWN, REOPEN). */
+static int
+send_empty(struct proc *p, uint16_t type, uint64_t seq)
+{
+	msg_init(&sup.out, type, seq);
+	return send_out(p, type, -1);
+}
+
+/* The configuration, as conf_dump() writes it. */
+static int
+send_config(struct proc *p)
+{
+	char	*text;
+	int	 r;
+
+	if ((text = conf_dump(sup.conf)) == NULL)
+		fatalx("out of memory");
+	msg_init(&sup.out, MSG_CTL_CONFIG, 0);
+	msg_add_str(&sup.out, text);
+	r = send_out(p, MSG_CTL_CONFIG, -1);
+	free(text);
+	return r;
+}
+
+/* fd, p's end of a new channel to peer; the caller closes its copy. */
+static int
+send_peer(struct proc *p, enum proc_id peer, int fd)
+{
+	msg_init(&sup.out, MSG_CTL_PEER, 0);
+	msg_add_u32(&sup.out, peer);
+	return send_out(p, MSG_CTL_PEER, fd);
+}
+
 static int
 alive(const struct proc *p)
 {
 	return p->pid > 0;
-}
-
-/*
- * Let a peer channel hold a whole window of small events while its reader
- * is busy: ingestd answers 202 only once an event is in the socket, and
- * each write costs ~1 KiB of socket memory. FORCE works as root; otherwise
- * the kernel caps SO_SNDBUF at net.core.wmem_max.
- */
-static void
-grow_buffer(int fd)
-{
-	int size = PEER_SNDBUF;
-
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
 /* Give p and each running peer a fresh channel to each other. */
@@ -146,7 +170,7 @@ connect_peers(struct proc *p)
 		/* a draining peer needs the new channel most of all */
 		if (!(p->peers & PROC_BIT(i)) || !alive(q))
 			continue;
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		if (spawn_peer_pair(sv) == -1) {
 			/* useless without it: its death restarts it later */
 			log_warn("socketpair for %s-%s; killing %s[%ld]",
 			    proc_name(p->id), proc_name(q->id),
@@ -154,101 +178,21 @@ connect_peers(struct proc *p)
 			kill(p->pid, SIGKILL);
 			return;
 		}
-		grow_buffer(sv[0]);
-		grow_buffer(sv[1]);
-		send_to(p, MSG_CTL_PEER, 0, NULL, 1, q->id, sv[0]);
-		send_to(q, MSG_CTL_PEER, 0, NULL, 1, p->id, sv[1]);
+		send_peer(p, q->id, sv[0]);
+		send_peer(q, p->id, sv[1]);
 		close(sv[0]);
 		close(sv[1]);
 	}
 }
 
-/* In the child: put chan on fd 3, the log on fd 2, close the rest, exec. */
-static void __attribute__((noreturn))
-exec_worker(struct proc *p, int chan, int logfd)
-{
-	char		 path[4096], *argv[2];
-	sigset_t	 all;
-	int		 null;
-
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	if ((null = open("/dev/null", O_RDWR)) != -1) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-	}
-	if (logfd != -1)
-		dup2(logfd, STDERR_FILENO);
-	if (chan == 3)
-		fcntl(chan, F_SETFD, 0);
-	else
-		dup2(chan, 3);
-	closefrom(4);
-	priv_drop(p->binary);
-	snprintf(path, sizeof(path), "%s/%s", sup.libexec, p->binary);
-	argv[0] = (char *)p->binary;
-	argv[1] = NULL;
-	execv(path, argv);
-	dprintf(STDERR_FILENO, "octd: exec %s: %s\n", path, strerror(errno));
-	_exit(127);
-}
-
 static void proc_read(evutil_socket_t, short, void *);
 
-/*
- * The worker's log, opened here as root and handed to the user: only a
- * regular file, never through a link (log_file()), since log_dir is the
- * user's. One that is refused is not repaired: the worker then starts
- * with standard error on /dev/null and its own open, as the user, is
- * refused the same way, so it logs nowhere until the file is fixed and
- * it restarts or gets SIGUSR1; octd.log says so. Returns the fd, or -1
- * when log_dir is "-" (the worker shares octd's standard error).
- */
-static int
-open_log(struct proc *p)
-{
-	char	*path;
-	int	 fd;
-
-	if ((path = conf_log_path(sup.conf, proc_name(p->id))) == NULL)
-		return -1;
-	if ((fd = log_file(path)) == -1) {
-		log_errorx("open %s: %s; %s runs without a log until it is "
-		    "fixed", path, log_strerror(errno), proc_name(p->id));
-		/* not octd's own standard error: that is octd.log */
-		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	} else if (priv_own_fd(fd) == -1)
-		log_warn("chown %s", path);
-	free(path);
-	return fd;
-}
-
+/* p was forked as pid with chan its channel: watch it, configure it. */
 static void
-proc_start(struct proc *p)
+proc_started(struct proc *p, pid_t pid, int chan)
 {
-	char	*text;
-	int	 sv[2], logfd;
-	pid_t	 pid;
-
-	p->again = p->hung = 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		spawn_failed(p, "socketpair");
-		return;
-	}
-	logfd = open_log(p);
-	if ((pid = fork()) == -1) {
-		spawn_failed(p, "fork");
-		close(sv[0]);
-	}
-	if (pid == 0)
-		exec_worker(p, sv[1], logfd);
-	close(sv[1]);
-	if (logfd != -1)
-		close(logfd);
-	if (pid == -1)
-		return;
 	p->pid = pid;
-	p->fd = sv[0];
+	p->fd = chan;
 	if (fd_nonblock(p->fd) == -1)
 		fatal("channel of %s", proc_name(p->id));
 	p->ev_read = event_new(sup.base, p->fd, EV_READ | EV_PERSIST,
@@ -259,37 +203,64 @@ proc_start(struct proc *p)
 	p->generation++;
 	p->started_at = p->last_pong = mono_ms();
 	log_info("started %s (pid %ld)", proc_name(p->id), (long)pid);
-	if ((text = conf_dump(sup.conf)) == NULL)
-		fatalx("out of memory");
-	send_to(p, MSG_CTL_CONFIG, 0, text, 0, 0, -1);
-	free(text);
+	send_config(p);
 	connect_peers(p);
-	if (p->id == PROC_INGESTD)
+	if (p->counts)
 		send_restarts();
 	if (sup.stopping)
 		stop_next();
 }
 
-/* Tell ingestd the restart counts, for oct_worker_restarts_total. */
+/*
+ * Fork and exec p. A socketpair or fork that fails is not fatal: p waits
+ * for its restart (spawn_failed()).
+ */
+static void
+proc_start(struct proc *p)
+{
+	int	 sv[2], logfd;
+	pid_t	 pid;
+
+	p->again = p->hung = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		spawn_failed(p, "socketpair");
+		return;
+	}
+	logfd = spawn_log(sup.conf, p->id);
+	if ((pid = spawn_worker(p->binary, sv[1], logfd)) == -1) {
+		spawn_failed(p, "fork");
+		close(sv[0]);
+	}
+	close(sv[1]);
+	if (logfd != -1)
+		close(logfd);
+	if (pid != -1)
+		proc_started(p, pid, sv[0]);
+}
+
+/*
+ * Tell the workers that count (ingestd) the restart counts, for
+ * oct_worker_restarts_total.
+ */
 static void
 send_restarts(void)
 {
-	struct proc	*ing = &procs[PROC_INGESTD];
 	char		 name[32];
-	unsigned	 i;
+	unsigned	 i, j;
 
-	if (!alive(ing))
-		return;
-	msg_init(&sup.out, MSG_CTL_STATS, 0);
-	msg_add_u32(&sup.out, NORDER);
-	for (i = 0; i < NORDER; i++) {
-		snprintf(name, sizeof(name), "restarts_%s",
-		    proc_name(order[i]));
-		msg_add_str(&sup.out, name);
-		msg_add_u64(&sup.out, procs[order[i]].restarts);
+	for (j = 0; j < PROC_MAX; j++) {
+		if (!procs[j].counts || !alive(&procs[j]))
+			continue;
+		msg_init(&sup.out, MSG_CTL_STATS, 0);
+		msg_add_u32(&sup.out, NORDER);
+		for (i = 0; i < NORDER; i++) {
+			snprintf(name, sizeof(name), "restarts_%s",
+			    proc_name(order[i]));
+			msg_add_str(&sup.out, name);
+			msg_add_u64(&sup.out, procs[order[i]].restarts);
+		}
+		send_out(&procs[j], MSG_CTL_STATS, -1);
 	}
-	if (msg_close(&sup.out) == -1 || msg_send(ing->fd, &sup.out, -1) == -1)
-		log_warn("send restart counts to ingestd");
 }
 
 /* Ask p to drain and exit; fall back to SIGTERM, which means the same. */
@@ -299,17 +270,84 @@ proc_stop(struct proc *p)
 	if (!alive(p) || p->state == PS_STOPPING)
 		return;
 	p->state = PS_STOPPING;
-	if (send_to(p, MSG_CTL_SHUTDOWN, 0, NULL, 0, 0, -1) == -1)
+	if (send_empty(p, MSG_CTL_SHUTDOWN, 0) == -1)
 		kill(p->pid, SIGTERM);
 }
 
+/* READY: p serves; the first one moves it from starting to running. */
+static int
+on_ready(struct proc *p, struct msg *m)
+{
+	(void)m;
+	if (p->state != PS_STARTING)
+		return 0;
+	p->state = PS_RUNNING;
+	log_info("%s[%ld] ready", proc_name(p->id), (long)p->pid);
+	check_ready();
+	return 0;
+}
+
+/* PONG: the gauge (ingestd: its queue depth). */
+static int
+on_pong(struct proc *p, struct msg *m)
+{
+	p->gauge = msg_get_u64(m);
+	return msg_done(m);
+}
+
+/* PUSH_REPORT: a line for the octctl push in progress, from pushd only. */
+static int
+on_report(struct proc *p, struct msg *m)
+{
+	uint8_t		 done = msg_get_u8(m);
+	const char	*line = msg_get_str(m, NULL);
+
+	if (!p->pushes || line == NULL || msg_done(m) == -1)
+		return -1;
+	sup.report(line, done);
+	return 0;
+}
+
+/*
+ * One datagram of n bytes from p's channel: check the frame, decode, then
+ * call the handler of its type. Returns 0, or -1 if it is malformed or
+ * not a message a worker sends (the caller kills p).
+ */
+static int
+proc_dispatch(struct proc *p, const uint8_t *buf, size_t n, int passfd)
+{
+	struct msg	m;
+	size_t		framelen;
+	int		r;
+
+	if (passfd != -1)
+		return -1;		/* workers pass octd no descriptor */
+	if (msg_parse(buf, n, &m, &framelen) != 1 || framelen != n)
+		return -1;
+	switch (m.type) {
+	case MSG_CTL_READY:
+		r = on_ready(p, &m);
+		break;
+	case MSG_CTL_PONG:
+		r = on_pong(p, &m);
+		break;
+	case MSG_CTL_PUSH_REPORT:
+		r = on_report(p, &m);
+		break;
+	default:
+		return -1;
+	}
+	if (r == 0)
+		p->last_pong = mono_ms();
+	return r;
+}
+
+/* p's channel is readable: every datagram waiting, one at a time. */
 static void
 proc_read(evutil_socket_t fd, short ev, void *arg)
 {
 	struct proc	*p = arg;
 	uint8_t		 buf[MSG_CTL_MAX];
-	struct msg	 m;
-	size_t		 framelen;
 	ssize_t		 n;
 	int		 passfd;
 
@@ -325,48 +363,36 @@ proc_read(evutil_socket_t fd, short ev, void *arg)
 		}
 		if (passfd != -1)
 			close(passfd);
-		if (msg_parse(buf, (size_t)n, &m, &framelen) != 1 ||
-		    framelen != (size_t)n || passfd != -1 ||
-		    (m.type != MSG_CTL_READY && m.type != MSG_CTL_PONG &&
-		    m.type != MSG_CTL_PUSH_REPORT) ||
-		    (m.type == MSG_CTL_PONG && ((p->gauge = msg_get_u64(&m)),
-		    msg_done(&m) == -1)) ||
-		    (m.type == MSG_CTL_PUSH_REPORT && relay_report(p, &m) == -1)) {
+		if (proc_dispatch(p, buf, (size_t)n, passfd) == -1) {
 			log_warnx("%s[%ld]: malformed message on its channel; "
 			    "killing it", proc_name(p->id), (long)p->pid);
 			kill(p->pid, SIGKILL);
 			event_del(p->ev_read);
 			return;
 		}
-		p->last_pong = mono_ms();
-		if (m.type == MSG_CTL_READY && p->state == PS_STARTING) {
-			p->state = PS_RUNNING;
-			log_info("%s[%ld] ready", proc_name(p->id), (long)p->pid);
-			check_ready();
-		}
 	}
 }
 
-/* pushd's report line for the octctl push waiting on control.c. */
-static int
-relay_report(struct proc *p, struct msg *m)
+/* The worker that runs pushes, or NULL (there is one: pushd). */
+static struct proc *
+pusher(void)
 {
-	uint8_t		 done = msg_get_u8(m);
-	const char	*line = msg_get_str(m, NULL);
+	unsigned i;
 
-	if (p->id != PROC_PUSHD || line == NULL || msg_done(m) == -1)
-		return -1;
-	control_push_report(line, done);
-	return 0;
+	for (i = 0; i < PROC_MAX; i++)
+		if (procs[i].pushes)
+			return &procs[i];
+	return NULL;
 }
 
 int
 proc_push(int force, int64_t batch, int verbose)
 {
-	struct proc *p = &procs[PROC_PUSHD];
+	struct proc *p = pusher();
 
 	/* a starting pushd reads its config first: the request can wait */
-	if (!alive(p) || (p->state != PS_RUNNING && p->state != PS_STARTING))
+	if (p == NULL || !alive(p) ||
+	    (p->state != PS_RUNNING && p->state != PS_STARTING))
 		return -1;
 	msg_init(&sup.out, MSG_CTL_PUSH, 0);
 	msg_add_u8(&sup.out, (uint8_t)force);
@@ -377,15 +403,16 @@ proc_push(int force, int64_t batch, int verbose)
 	return 0;
 }
 
-/*
- * While stopping, writerd is still needed by a peer that holds data it
- * has not committed: ingestd's window, pushd's marks.
- */
+/* While stopping, whether p must run on for a peer (its needed_by). */
 static int
 still_needed(const struct proc *p)
 {
-	return p->id == PROC_WRITERD && (alive(&procs[PROC_INGESTD]) ||
-	    alive(&procs[PROC_PUSHD]));
+	unsigned i;
+
+	for (i = 0; i < PROC_MAX; i++)
+		if ((p->needed_by & PROC_BIT(i)) && alive(&procs[i]))
+			return 1;
+	return 0;
 }
 
 static void
@@ -404,24 +431,6 @@ restart_cb(evutil_socket_t fd, short ev, void *arg)
 		p->state = PS_IDLE;
 		stop_next();
 	}
-}
-
-static void
-describe(int status, char *buf, size_t len)
-{
-	const char *abbrev;
-
-	if (WIFEXITED(status)) {
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-		return;
-	}
-	abbrev = WIFSIGNALED(status) ? sigabbrev_np(WTERMSIG(status)) : NULL;
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (%s)%s",
-		    WTERMSIG(status), abbrev != NULL ? abbrev : "?",
-		    WCOREDUMP(status) ? ", core dumped" : "");
-	else
-		snprintf(buf, len, "stopped with status 0x%x", status);
 }
 
 /*
@@ -514,9 +523,9 @@ proc_exited(struct proc *p, int status)
 	pid_t	pid = p->pid;
 	int	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
-	describe(status, how, sizeof(how));
-	if (p->id == PROC_PUSHD)
-		control_push_report("{\"done\":true,\"error\":\"pushd stopped "
+	spawn_describe(status, how, sizeof(how));
+	if (p->pushes)
+		sup.report("{\"done\":true,\"error\":\"pushd stopped "
 		    "during the push\"}", 1);
 	event_free(p->ev_read);
 	p->ev_read = NULL;
@@ -587,41 +596,33 @@ heartbeat_cb(evutil_socket_t fd, short ev, void *arg)
 			kill(p->pid, SIGKILL);
 			continue;
 		}
-		send_to(p, MSG_CTL_PING, sup.ping_seq, NULL, 0, 0, -1);
+		send_empty(p, MSG_CTL_PING, sup.ping_seq);
 	}
 }
 
 int
-proc_check_binaries(const char *libexec_dir, char *err, size_t errlen)
+proc_check_binaries(char *err, size_t errlen)
 {
-	char		path[4096];
-	unsigned	i;
+	unsigned i;
 
-	for (i = 0; i < NORDER; i++) {
-		snprintf(path, sizeof(path), "%s/%s", libexec_dir,
-		    procs[order[i]].binary);
-		if (access(path, X_OK) == -1) {
-			snprintf(err, errlen, "cannot run %s: %s (set "
-			    "OCT_LIBEXEC_DIR to the folder holding the workers)",
-			    path, strerror(errno));
+	for (i = 0; i < NORDER; i++)
+		if (spawn_check(procs[order[i]].binary, err, errlen) == -1)
 			return -1;
-		}
-	}
 	return 0;
 }
 
 void
-proc_init(struct event_base *base, const char *libexec_dir)
+proc_init(struct event_base *base, void (*report)(const char *, int))
 {
 	struct timeval	tv = { HEARTBEAT_MS / 1000, (HEARTBEAT_MS % 1000) * 1000 };
 	unsigned	i;
 
 	sup.base = base;
-	sup.libexec = libexec_dir;
+	sup.report = report;
 	for (i = 0; i < PROC_MAX; i++) {
 		procs[i].fd = -1;
-		if (i == PROC_SUPERVISOR)
-			continue;
+		if (procs[i].binary == NULL)
+			continue;	/* octd's own row */
 		procs[i].ev_restart = evtimer_new(base, restart_cb, &procs[i]);
 		if (procs[i].ev_restart == NULL)
 			fatalx("evtimer_new");
@@ -722,7 +723,7 @@ proc_reopen_logs(void)
 
 	for (i = 0; i < PROC_MAX; i++)
 		if (alive(&procs[i]))
-			send_to(&procs[i], MSG_CTL_REOPEN, 0, NULL, 0, 0, -1);
+			send_empty(&procs[i], MSG_CTL_REOPEN, 0);
 }
 
 /* Stop the first worker in stop order that still runs; or say we are done. */
@@ -811,7 +812,13 @@ proc_info(enum proc_id id, struct proc_info *pi)
 uint64_t
 proc_queue_depth(void)
 {
-	return procs[PROC_INGESTD].gauge;
+	uint64_t	depth = 0;
+	unsigned	i;
+
+	for (i = 0; i < PROC_MAX; i++)
+		if (procs[i].queue)
+			depth += procs[i].gauge;
+	return depth;
 }
 
 void
