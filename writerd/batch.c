@@ -1,11 +1,16 @@
 /*
- * batch.c: events waiting for their transaction.
+ * batch.c: events and marks waiting for their transaction.
  *
  * Frames are kept as they arrived until their commit succeeded, so a failed
  * commit (disk full, I/O error) is rolled back whole and tried again a
- * second later; nothing is half-written and nothing is lost. The batch
- * never holds more than ingestd's window (queue_capacity events), because
- * ingestd sends no more than that uncommitted.
+ * second later; nothing is half-written and nothing is lost. While commits
+ * succeed the batch holds at most batch_max frames (it commits when it has
+ * that many). While they fail it grows with what the peers send on: at
+ * most each ingestd's window (queue_capacity events, all ingestd sends
+ * uncommitted) plus pushd's marks, one message per push outcome.
+ *
+ * batch.c calls no other file: what follows a commit goes through the
+ * struct batch_ops writerd.c gives batch_init().
  */
 #include "config.h"
 
@@ -14,7 +19,6 @@
 
 #include <event2/event.h>
 
-#include "conf.h"
 #include "event.h"
 #include "log.h"
 #include "marks.h"
@@ -32,6 +36,10 @@ struct item {
 };
 
 static struct {
+	struct event_base	*base;
+	struct store		*store;
+	int64_t			 max, ms;	/* batch_max, batch_ms */
+	const struct batch_ops	*ops;
 	struct item	*items;
 	size_t		 n, cap;
 	struct event	*timer;		/* batch_ms after the first item */
@@ -48,9 +56,15 @@ batch_timer(evutil_socket_t fd, short ev, void *arg)
 }
 
 void
-batch_init(void)
+batch_init(struct event_base *base, struct store *store, int64_t max,
+    int64_t ms, const struct batch_ops *ops)
 {
-	batch.timer = evtimer_new(wd.base, batch_timer, NULL);
+	batch.base = base;
+	batch.store = store;
+	batch.max = max;
+	batch.ms = ms;
+	batch.ops = ops;
+	batch.timer = evtimer_new(base, batch_timer, NULL);
 	if (batch.timer == NULL)
 		fatalx("evtimer_new");
 }
@@ -84,8 +98,8 @@ batch_add(const char *stream, uint64_t seq, const uint8_t *frame, size_t len,
 	it->len = len;
 	it->seq = seq;
 	if (batch.n++ == 0 && !batch.failing)
-		arm(wd.conf->batch_ms);
-	if ((urgent || (int64_t)batch.n >= wd.conf->batch_max) &&
+		arm(batch.ms);
+	if ((urgent || (int64_t)batch.n >= batch.max) &&
 	    !batch.failing)
 		batch_flush();
 }
@@ -101,6 +115,7 @@ batch_last_seq(const char *stream)
 	return 0;
 }
 
+/* Write every frame in the open transaction; 0, or -1 (roll back). */
 static int
 insert_all(void)
 {
@@ -113,41 +128,56 @@ insert_all(void)
 		    &framelen) != 1)
 			fatalx("batch: undecodable frame");
 		if (m.type != MSG_EVENT_ADD) {
-			if (marks_apply(wd.store, &m) == -1)
+			if (marks_apply(batch.store, &m) == -1)
 				return -1;
 			continue;
 		}
 		if (event_decode(&m, &e) == -1)
 			fatalx("batch: undecodable frame");
-		if (store_insert(wd.store, &e) == -1)
+		if (store_insert(batch.store, &e) == -1)
 			return -1;
 	}
 	return 0;
 }
 
 /*
- * Record each stream's last seq; streams are few (one per ingestd life),
- * so a stream's last item is found by scanning back from the end.
+ * Whether item i is the last of its stream in the batch. Streams are few
+ * (one per ingestd life, and pushd's), so a scan forward is enough.
  */
 static int
-set_cursors(int send)
+last_of_stream(size_t i)
 {
-	size_t	i, j;
-	int	seen;
+	size_t j;
 
-	for (i = batch.n; i-- > 0;) {
-		for (seen = 0, j = i + 1; j < batch.n && !seen; j++)
-			seen = strcmp(batch.items[j].stream,
-			    batch.items[i].stream) == 0;
-		if (seen)
-			continue;
-		if (send)
-			chan_committed(batch.items[i].stream, batch.items[i].seq);
-		else if (store_set_cursor(wd.store, batch.items[i].stream,
-		    batch.items[i].seq) == -1)
+	for (j = i + 1; j < batch.n; j++)
+		if (strcmp(batch.items[j].stream, batch.items[i].stream) == 0)
+			return 0;
+	return 1;
+}
+
+/* In the open transaction: each stream's cursor to its last seq; 0 or -1. */
+static int
+store_cursors(void)
+{
+	size_t i;
+
+	for (i = 0; i < batch.n; i++)
+		if (last_of_stream(i) && store_set_cursor(batch.store,
+		    batch.items[i].stream, batch.items[i].seq) == -1)
 			return -1;
-	}
 	return 0;
+}
+
+/* After the commit: each stream's last seq to ops->committed. */
+static void
+tell_committed(void)
+{
+	size_t i;
+
+	for (i = batch.n; i-- > 0;)
+		if (last_of_stream(i))
+			batch.ops->committed(batch.items[i].stream,
+			    batch.items[i].seq);
 }
 
 static void
@@ -170,13 +200,13 @@ batch_flush(void)
 	evtimer_del(batch.timer);
 	if (n == 0)
 		return 0;
-	if (store_begin(wd.store) == -1 || insert_all() == -1 ||
-	    set_cursors(0) == -1 || store_commit(wd.store) == -1) {
+	if (store_begin(batch.store) == -1 || insert_all() == -1 ||
+	    store_cursors() == -1 || store_commit(batch.store) == -1) {
 		if (!batch.failing)
 			log_warnx("commit of %zu events failed: %s; keeping "
 			    "them and retrying every %d ms", n,
-			    store_error(wd.store), RETRY_MS);
-		store_rollback(wd.store);
+			    store_error(batch.store), RETRY_MS);
+		store_rollback(batch.store);
 		batch.failing = 1;
 		arm(RETRY_MS);
 		return -1;
@@ -184,9 +214,9 @@ batch_flush(void)
 	if (batch.failing)
 		log_info("commit works again: %zu events stored", n);
 	batch.failing = 0;
-	set_cursors(1);
+	tell_committed();
 	clear();
-	writerd_committed();
+	batch.ops->after_commit();
 	return 0;
 }
 

@@ -1,13 +1,19 @@
 /*
- * chan.c: writerd's peer channels.
+ * chan.c: writerd's peer channels, one dispatch function per peer.
  *
  * From ingestd: EVENT_HELLO names the stream (one per ingestd life), then
  * EVENT_ADD frames with increasing sequence numbers, starting again from
  * the oldest uncommitted one whenever the channel is new. An event whose
  * seq is at or below what this stream already has (committed, or waiting in
  * the batch) is a replay and is dropped here; that is how an event is never
- * stored twice without any index on trace_id. Peers are trusted siblings: a
- * malformed frame is a bug and fatal.
+ * stored twice without any index on trace_id.
+ *
+ * From pushd: EVENT_HELLO names pushd's stream, then MARK_* frames (the
+ * outcome of each push) numbered the same way, each committed at once;
+ * MARK_FLUSH first takes in what ingestd has already written.
+ *
+ * Peers are trusted siblings: a malformed or unexpected frame is a bug and
+ * fatal. chan.c calls batch.c and the store; writerd.c calls it.
  */
 #include "config.h"
 
@@ -27,8 +33,14 @@
 #include "util.h"
 #include "writerd.h"
 
+struct chan;
+typedef void	 dispatch_fn(struct chan *, struct msg *, const uint8_t *,
+		    size_t);
+
 struct chan {
 	enum proc_id		 peer;
+	dispatch_fn		*dispatch;	/* its peer's */
+	int			 events;	/* ingestd's: events, storage */
 	struct bufferevent	*bev;
 	char			*stream;	/* after EVENT_HELLO */
 	uint64_t		 accepted;	/* highest seq stored or queued */
@@ -36,7 +48,19 @@ struct chan {
 };
 
 static TAILQ_HEAD(, chan) chans = TAILQ_HEAD_INITIALIZER(chans);
-static struct msgb out;
+static struct {
+	struct event_base	*base;
+	struct store		*store;
+	int			 storage_full;	/* last chan_storage() */
+	struct msgb		 out;
+} ch;
+
+void
+chan_init(struct event_base *base, struct store *store)
+{
+	ch.base = base;
+	ch.store = store;
+}
 
 static void
 chan_free(struct chan *c)
@@ -47,16 +71,31 @@ chan_free(struct chan *c)
 	free(c);
 }
 
+/* Queue ch.out, a type message, on c; writerd cannot go on without it. */
 static void
-send_msg(struct chan *c, uint16_t type, uint64_t seq, int hasu8, uint8_t u8)
+send_out(struct chan *c, uint16_t type)
 {
-	msg_init(&out, type, seq);
-	if (hasu8)
-		msg_add_u8(&out, u8);
-	if (msg_close(&out) == -1 ||
-	    bufferevent_write(c->bev, out.buf, out.len) == -1)
+	if (msg_close(&ch.out) == -1 ||
+	    bufferevent_write(c->bev, ch.out.buf, ch.out.len) == -1)
 		fatalx("%s channel: cannot queue %s", proc_name(c->peer),
 		    msg_type_str(type));
+}
+
+/* c's stream is stored up to seq. */
+static void
+send_committed(struct chan *c, uint64_t seq)
+{
+	msg_init(&ch.out, MSG_EVENT_COMMITTED, seq);
+	send_out(c, MSG_EVENT_COMMITTED);
+}
+
+/* Whether storage is full (ingestd answers 503 while it is). */
+static void
+send_storage(struct chan *c, int full)
+{
+	msg_init(&ch.out, MSG_EVENT_STORAGE, 0);
+	msg_add_u8(&ch.out, (uint8_t)full);
+	send_out(c, MSG_EVENT_STORAGE);
 }
 
 static void
@@ -70,15 +109,15 @@ on_hello(struct chan *c, struct msg *m)
 		    msg_type_str(m->type));
 	if ((c->stream = strdup(stream)) == NULL)
 		fatal("hello");
-	if (store_cursor(wd.store, stream, &committed) == -1)
-		fatalx("read cursor of %s: %s", stream, store_error(wd.store));
+	if (store_cursor(ch.store, stream, &committed) == -1)
+		fatalx("read cursor of %s: %s", stream, store_error(ch.store));
 	queued = batch_last_seq(stream);
 	c->accepted = queued > committed ? queued : committed;
 	log_info("%s stream %s: committed up to %llu", proc_name(c->peer), stream,
 	    (unsigned long long)committed);
-	send_msg(c, MSG_EVENT_COMMITTED, committed, 0, 0);
-	if (c->peer == PROC_INGESTD)
-		send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)wd.storage_full);
+	send_committed(c, committed);
+	if (c->events)
+		send_storage(c, ch.storage_full);
 }
 
 /*
@@ -137,24 +176,43 @@ pull_ingestd(void)
 	struct chan *c;
 
 	TAILQ_FOREACH(c, &chans, entry)
-		if (c->peer == PROC_INGESTD)
+		if (c->events)
 			pull(c);
 }
 
-static void
-dispatch(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
+static void __attribute__((noreturn))
+unexpected(struct chan *c, struct msg *m)
 {
-	int from_push = c->peer == PROC_PUSHD;
+	fatalx("%s channel: unexpected %s (%u)", proc_name(c->peer),
+	    msg_type_str(m->type), m->type);
+}
 
-	if (m->type == MSG_EVENT_HELLO) {
+/* A frame from ingestd: its hello, then events. */
+static void
+dispatch_ingestd(struct chan *c, struct msg *m, const uint8_t *frame,
+    size_t len)
+{
+	switch (m->type) {
+	case MSG_EVENT_HELLO:
 		on_hello(c, m);
-		return;
-	}
-	if (m->type == MSG_EVENT_ADD && !from_push) {
+		break;
+	case MSG_EVENT_ADD:
 		on_frame(c, m, frame, len);
-		return;
+		break;
+	default:
+		unexpected(c, m);
 	}
-	switch (from_push ? m->type : 0) {
+}
+
+/* A frame from pushd: its hello, then marks. */
+static void
+dispatch_pushd(struct chan *c, struct msg *m, const uint8_t *frame,
+    size_t len)
+{
+	switch (m->type) {
+	case MSG_EVENT_HELLO:
+		on_hello(c, m);
+		break;
 	case MSG_MARK_SYNCED:
 	case MSG_MARK_FAILED:
 	case MSG_MARK_DEAD:
@@ -166,8 +224,7 @@ dispatch(struct chan *c, struct msg *m, const uint8_t *frame, size_t len)
 		on_frame(c, m, frame, len);
 		break;
 	default:
-		fatalx("%s channel: unexpected %s (%u)", proc_name(c->peer),
-		    msg_type_str(m->type), m->type);
+		unexpected(c, m);
 	}
 }
 
@@ -181,7 +238,7 @@ chan_read(struct bufferevent *bev, void *arg)
 	int		 r;
 
 	while ((r = msg_pull(in, &m, &len)) == 1) {
-		dispatch(c, &m, evbuffer_pullup(in, (ssize_t)len), len);
+		c->dispatch(c, &m, evbuffer_pullup(in, (ssize_t)len), len);
 		evbuffer_drain(in, len);
 	}
 	if (r == -1)
@@ -206,23 +263,28 @@ chan_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-void
+int
 chan_open(enum proc_id peer, int fd)
 {
 	struct chan *c;
 
+	if (peer != PROC_INGESTD && peer != PROC_PUSHD)
+		return -1;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("chan");
 	c->peer = peer;
+	c->events = peer == PROC_INGESTD;
+	c->dispatch = c->events ? dispatch_ingestd : dispatch_pushd;
 	if (fd_nonblock(fd) == -1)
 		fatal("%s channel", proc_name(peer));
-	c->bev = bufferevent_socket_new(wd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_socket_new(ch.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent for %s", proc_name(peer));
 	bufferevent_setcb(c->bev, chan_read, NULL, chan_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&chans, c, entry);
 	log_info("%s channel open", proc_name(peer));
+	return 0;
 }
 
 void
@@ -232,7 +294,7 @@ chan_committed(const char *stream, uint64_t seq)
 
 	TAILQ_FOREACH(c, &chans, entry)
 		if (c->stream != NULL && strcmp(c->stream, stream) == 0)
-			send_msg(c, MSG_EVENT_COMMITTED, seq, 0, 0);
+			send_committed(c, seq);
 }
 
 void
@@ -240,9 +302,10 @@ chan_storage(int full)
 {
 	struct chan *c;
 
+	ch.storage_full = full;
 	TAILQ_FOREACH(c, &chans, entry)
-		if (c->stream != NULL && c->peer == PROC_INGESTD)
-			send_msg(c, MSG_EVENT_STORAGE, 0, 1, (uint8_t)full);
+		if (c->stream != NULL && c->events)
+			send_storage(c, full);
 }
 
 /*
@@ -271,5 +334,5 @@ chan_close_all(void)
 {
 	while (!TAILQ_EMPTY(&chans))
 		chan_free(TAILQ_FIRST(&chans));
-	msg_free(&out);
+	msg_free(&ch.out);
 }

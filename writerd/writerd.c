@@ -29,7 +29,12 @@
 #define SIZE_CHECK_MS		1000
 #define IDLE_CHECKPOINT_MS	1000
 
-struct writerd wd;
+static struct {
+	struct event_base	*base;
+	const struct conf	*conf;
+	struct store		*store;
+	int			 storage_full;
+} wd;
 
 static struct {
 	struct event	*retention, *idle;
@@ -101,7 +106,8 @@ check_size(void)
 	}
 }
 
-void
+/* batch_ops.after_commit: the size cap, and the idle checkpoint's timer. */
+static void
 writerd_committed(void)
 {
 	if (mono_ms() - hk.last_size_check >= SIZE_CHECK_MS)
@@ -136,6 +142,15 @@ on_retention(evutil_socket_t fd, short ev, void *arg)
 	arm(hk.retention, RETENTION_EVERY_MS);
 }
 
+static const struct batch_ops writerd_batch_ops = {
+	.committed = chan_committed,
+	.after_commit = writerd_committed,
+};
+
+/*
+ * child_ops.configure: open oct.db read-write (fatal if it cannot: octd
+ * restarts us), start the batch and the housekeeping, say ready.
+ */
 static void
 writerd_configure(struct event_base *base, const struct conf *c)
 {
@@ -149,7 +164,9 @@ writerd_configure(struct event_base *base, const struct conf *c)
 	    c->sqlite_synchronous == CONF_SYNC_FULL, err, sizeof(err));
 	if (wd.store == NULL)
 		fatalx("%s", err);
-	batch_init();
+	chan_init(base, wd.store);
+	batch_init(base, wd.store, c->batch_max, c->batch_ms,
+	    &writerd_batch_ops);
 	hk.retention = evtimer_new(base, on_retention, NULL);
 	hk.idle = evtimer_new(base, on_idle, NULL);
 	if (hk.retention == NULL || hk.idle == NULL)
@@ -163,9 +180,8 @@ writerd_configure(struct event_base *base, const struct conf *c)
 static void
 writerd_peer(enum proc_id peer, int fd)
 {
-	if (peer != PROC_INGESTD && peer != PROC_PUSHD)
+	if (chan_open(peer, fd) == -1)
 		fatalx("unexpected peer %s", proc_name(peer));
-	chan_open(peer, fd);
 }
 
 static void
