@@ -146,6 +146,11 @@ on_peer(struct msg *m, int fd)
 		close(fd);
 }
 
+/*
+ * One message from octd, already parsed. fd is the descriptor that
+ * came with it (-1: none), which only MSG_CTL_PEER may carry; the
+ * handler then owns it. Anything unexpected is octd's bug: fatal.
+ */
 static void
 dispatch(struct msg *m, int fd)
 {
@@ -179,6 +184,10 @@ dispatch(struct msg *m, int fd)
 	}
 }
 
+/*
+ * fd 3 is readable: handle every record waiting. EOF means octd is
+ * gone: drain and exit, as on SIGTERM. A malformed record is fatal.
+ */
 static void
 sup_read(evutil_socket_t fd, short ev, void *arg)
 {
@@ -219,6 +228,12 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		reopen_log();
 }
 
+/*
+ * The worker's whole life: check it was started by octd (fd 3 open,
+ * parent alive), set up signals and the loop, run until child_exit(),
+ * then ops->cleanup() if configure() ran. Returns the status given to
+ * child_exit(), for main to return; fatal if the loop cannot be set up.
+ */
 int
 child_run(enum proc_id id, const struct child_ops *ops)
 {

@@ -26,7 +26,12 @@ struct child_ops {
 	void	(*shutdown)(void);
 	/* A number for the heartbeat's answer (ingestd: queue depth). */
 	uint64_t (*gauge)(void);
-	/* A supervisor message child.c does not handle (MSG_CTL_STATS). */
+	/*
+	 * A supervisor message for the worker itself: MSG_CTL_STATS
+	 * (ingestd: the restart counts) or MSG_CTL_PUSH (pushd: octctl
+	 * push). Only once configured; before that they are dropped. May
+	 * be NULL: both are then dropped. The worker checks the payload.
+	 */
 	void	(*ctl)(struct msg *);
 	/* After the loop ends: free what configure() made. May be NULL. */
 	void	(*cleanup)(void);

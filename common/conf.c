@@ -216,6 +216,11 @@ conf_parse_duration(const char *s, int64_t *out)
 	return -1;
 }
 
+/*
+ * Split s, "host:port" or "[v6]:port", into host (an IP literal, NUL-
+ * terminated, at most hostlen - 1 bytes) and port (1 to 65535). Returns
+ * 0, or -1 if any part is missing or bad; host may then hold a part.
+ */
 int
 conf_parse_addr(const char *s, char *host, size_t hostlen, int *port)
 {
@@ -532,6 +537,10 @@ parse_line(struct conf *c, struct origin *o, int lineno, const char *line,
 	return 0;
 }
 
+/*
+ * Apply every line of text (a whole file; CRLF is accepted) to c. Returns
+ * 0, or -1 at the first bad line with err naming FILE:LINE.
+ */
 static int
 parse_text(struct conf *c, struct origin *o, const char *text, char *err,
     size_t errlen)
@@ -587,7 +596,11 @@ key_index(const char *name)
 	return (size_t)find_key(name, strlen(name));
 }
 
-/* Checks that involve more than one key, and derived defaults. */
+/*
+ * Checks that involve more than one key, and derived defaults; the
+ * user's existence only with check_user. Returns 0, or -1 with err
+ * naming the key (c is then the caller's to conf_free()).
+ */
 static int
 finish(struct conf *c, struct origin *o, int check_user, char *err,
     size_t errlen)
@@ -652,6 +665,10 @@ set_defaults(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The whole file at path, NUL-terminated, for the caller to free; or
+ * NULL with err (cannot read, over 16 MiB, or a NUL byte inside).
+ */
 static char *
 read_file(const char *path, char *err, size_t errlen)
 {
@@ -694,6 +711,11 @@ read_file(const char *path, char *err, size_t errlen)
 	return buf;
 }
 
+/*
+ * Fill c from the defaults, text (may be NULL) and, with use_env, the
+ * OCT_* environment, then check it as a whole. Returns 0 with c the
+ * caller's to conf_free(), or -1 with err and c freed.
+ */
 static int
 load(struct conf *c, const char *file, const char *text, int use_env,
     char *err, size_t errlen)
@@ -741,7 +763,10 @@ conf_load_text(struct conf *c, const char *text, char *err, size_t errlen)
 	return load(c, "(from octd)", text, 0, err, errlen);
 }
 
-/* Append "key = value\n" to the growing buffer; value quoted when text. */
+/*
+ * Append "key = value\n" to the growing buffer *buf (the caller frees
+ * it); value quoted when text. Returns 0, or -1 out of memory.
+ */
 static int
 dump_one(char **buf, size_t *len, const struct keydef *k, struct conf *c)
 {
@@ -830,6 +855,11 @@ conf_free(struct conf *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/*
+ * See conf.h. Reads the file line by line without checking the rest of
+ * it; the last assignment of key wins, as in conf_load(). A path value is
+ * made absolute. out is always filled (at worst with the default).
+ */
 int
 conf_peek(const char *path, const char *key, char *out, size_t len)
 {

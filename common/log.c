@@ -166,6 +166,12 @@ escape_into(char *dst, size_t cap, size_t *off, const char *src)
 	dst[*off] = '\0';
 }
 
+/*
+ * Write one line in SPEC section 3's format to standard error (the
+ * log file once log_open() ran) with a single write(), so lines of
+ * several processes sharing a file never interleave; control bytes are
+ * escaped. Below the minimum level it does nothing. errno is kept.
+ */
 void
 log_vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
@@ -196,6 +202,7 @@ log_vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	errno = saved;
 }
 
+/* One function of the API per level: log, and for LOG_FATAL exit(1). */
 #define LOG_FN(fn, level, with_errno)				\
 void								\
 fn(const char *fmt, ...)					\
@@ -205,6 +212,8 @@ fn(const char *fmt, ...)					\
 	va_start(ap, fmt);					\
 	log_vlog(level, with_errno, fmt, ap);			\
 	va_end(ap);						\
+	if (level == LOG_FATAL)					\
+		exit(1);					\
 }
 
 LOG_FN(log_debug, LOG_DEBUG, 0)
@@ -213,25 +222,5 @@ LOG_FN(log_warn, LOG_WARN, 1)
 LOG_FN(log_warnx, LOG_WARN, 0)
 LOG_FN(log_error, LOG_ERROR, 1)
 LOG_FN(log_errorx, LOG_ERROR, 0)
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vlog(LOG_FATAL, 1, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vlog(LOG_FATAL, 0, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
+LOG_FN(fatal, LOG_FATAL, 1)
+LOG_FN(fatalx, LOG_FATAL, 0)

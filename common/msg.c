@@ -37,6 +37,12 @@ get_be(const uint8_t *p, int n)
 	return v;
 }
 
+/*
+ * n more bytes at the end of b, grown by doubling. Returns where to
+ * write them, or NULL with b->err set (out of memory, or the frame would
+ * pass MSG_MAX_PAYLOAD): the adds that follow do nothing and
+ * msg_close() refuses the frame.
+ */
 static uint8_t *
 reserve(struct msgb *b, size_t n)
 {
@@ -227,6 +233,10 @@ msg_done(const struct msg *m)
 	return m->err || m->off != m->len ? -1 : 0;
 }
 
+/*
+ * The name of type for logs ("CTL_PING"), or "UNKNOWN" for one this
+ * build does not know; a static string, never NULL.
+ */
 const char *
 msg_type_str(unsigned type)
 {
@@ -283,27 +293,43 @@ msg_pull(struct evbuffer *in, struct msg *m, size_t *framelen)
 	return msg_parse(p, need, m, framelen);
 }
 
+/* Room for the one descriptor a message may carry. */
+union fdbuf {
+	struct cmsghdr	hdr;
+	char		buf[CMSG_SPACE(sizeof(int))];
+};
+
+/* mh, cleared, over the one buffer buf of len bytes (through iov). */
+static void
+one_iov(struct msghdr *mh, struct iovec *iov, void *buf, size_t len)
+{
+	memset(mh, 0, sizeof(*mh));
+	iov->iov_base = buf;
+	iov->iov_len = len;
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+}
+
+/*
+ * One record on a SOCK_SEQPACKET fd, without blocking (EAGAIN when the
+ * peer's queue is full) and without SIGPIPE. passfd stays the caller's.
+ * Returns 0, or -1 with errno (EMSGSIZE: b failed or is over
+ * MSG_CTL_MAX).
+ */
 int
 msg_send(int fd, const struct msgb *b, int passfd)
 {
 	struct msghdr	 mh;
 	struct iovec	 iov;
 	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cmsg;
+	union fdbuf	 cmsg;
 	ssize_t		 n;
 
 	if (b->err || b->len > MSG_CTL_MAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = b->buf;
-	iov.iov_len = b->len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
+	one_iov(&mh, &iov, b->buf, b->len);
 	if (passfd != -1) {
 		memset(&cmsg, 0, sizeof(cmsg));
 		mh.msg_control = cmsg.buf;
@@ -320,24 +346,22 @@ msg_send(int fd, const struct msgb *b, int passfd)
 	return n == (ssize_t)b->len ? 0 : -1;
 }
 
+/*
+ * One record into buf (cap bytes), without blocking. A record or a
+ * control message that did not fit fails with EMSGSIZE and its
+ * descriptor, if any, closed. Returns as msg.h says.
+ */
 ssize_t
 msg_recv(int fd, uint8_t *buf, size_t cap, int *passfd)
 {
 	struct msghdr	 mh;
 	struct iovec	 iov;
 	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cmsg;
+	union fdbuf	 cmsg;
 	ssize_t		 n;
 
 	*passfd = -1;
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = buf;
-	iov.iov_len = cap;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
+	one_iov(&mh, &iov, buf, cap);
 	mh.msg_control = cmsg.buf;
 	mh.msg_controllen = sizeof(cmsg.buf);
 	do

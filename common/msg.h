@@ -21,6 +21,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * Bump MSG_VERSION whenever a frame changes shape: a field added, removed
+ * or retyped, a type renumbered or its meaning changed. octd and its
+ * workers are always one build, so the check catches a mixed install (a
+ * worker left from an older package) rather than negotiating: a frame of
+ * another version is refused as malformed. New types appended at the end
+ * of their group still change what an older reader accepts: bump too.
+ */
 #define MSG_VERSION	1
 #define MSG_HDR_LEN	16
 #define MSG_MAX_PAYLOAD	(80u * 1024 * 1024)

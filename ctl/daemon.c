@@ -76,6 +76,12 @@ ctl_connect(struct ctl *c)
 	return -1;
 }
 
+/*
+ * Send {"cmd":cmd} to octd and read its one-line answer (at most 64 KiB,
+ * waiting up to 30 s). Returns the answer, the caller's to json_decref();
+ * or NULL once a line on standard error said why (octd not running, no
+ * answer, not JSON). cmd is a literal of ours, never a user's text.
+ */
 json_t *
 ctl_request(struct ctl *c, const char *cmd)
 {
@@ -161,6 +167,11 @@ row_counts(struct ctl *c)
 	return rows;
 }
 
+/*
+ * status [--json]: octd's answer about its workers and queue, with the
+ * row counts octctl reads itself from oct.db (read-only). Returns the
+ * exit status: 0, or 1 if octd did not answer (usage errors exit 2).
+ */
 int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
@@ -209,6 +220,11 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * reload [--json]: ask octd to reload its file. Returns 0 if octd took
+ * the new configuration, 1 if it refused it (the reason printed) or did
+ * not answer.
+ */
 int
 cmd_reload(struct ctl *c, int argc, char **argv)
 {

@@ -106,7 +106,10 @@ by_time(const void *a, const void *b)
 	return strncmp(*(char *const *)a, *(char *const *)b, 24);
 }
 
-/* Print new lines of every open file; reopen one that was rotated. */
+/*
+ * Print new lines of every open file; reopen one that was rotated.
+ * Polls until octctl is interrupted: it never returns.
+ */
 static void
 follow(struct tail *t, int n)
 {
@@ -230,6 +233,12 @@ close_logs(struct tail *t, int nt)
 	}
 }
 
+/*
+ * logs [-f] [-n N] [name]: the last n lines of one log, or of all four
+ * merged in time order, then with -f what they gain until interrupted.
+ * Returns 0; 1 if a log cannot be read or log_dir is "-"; 2 on a bad
+ * argument.
+ */
 int
 cmd_logs(struct ctl *c, int argc, char **argv)
 {

@@ -3,8 +3,11 @@
  *
  *   octctl [-c FILE] COMMAND [options]
  *
- * One table of commands, one file each (ctl.h). Exit status: 0 done, 1
- * the operation failed, 2 usage or config error.
+ * One table of commands (ctl.h), each a cmd_* function in the file of its
+ * kind: keygen and pubkey here; status and reload in daemon.c (octd's
+ * control socket); push in push.c, push-status in pushstatus.c, logs in
+ * logs.c, send in send.c. Exit status: 0 done, 1 the operation failed,
+ * 2 usage or config error.
  */
 #include "config.h"
 
@@ -84,6 +87,17 @@ help_or_version(const struct cmd *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* The public half of k, printed two ways; k is wiped. */
+static void
+print_pub(struct key *k)
+{
+	char b64[64];
+
+	key_pub_b64(k, b64, sizeof(b64));
+	printf("public key: %s\nstandard webhooks: whpk_%s\n", b64, b64);
+	sodium_memzero(k, sizeof(*k));
+}
+
 /* keygen: a new key (0600), and its public half printed two ways. */
 int
 cmd_keygen(struct ctl *ctl, int argc, char *argv[])
@@ -94,7 +108,7 @@ cmd_keygen(struct ctl *ctl, int argc, char *argv[])
 	};
 	const char	*out = ctl->conf.signing_key;
 	struct key	 k;
-	char		 err[1024], b64[64];
+	char		 err[1024];
 	int		 ch, force = 0;
 
 	optind = 0;
@@ -111,9 +125,7 @@ cmd_keygen(struct ctl *ctl, int argc, char *argv[])
 		fprintf(stderr, "octctl: %s\n", err);
 		return 1;
 	}
-	key_pub_b64(&k, b64, sizeof(b64));
-	printf("public key: %s\nstandard webhooks: whpk_%s\n", b64, b64);
-	sodium_memzero(&k, sizeof(k));
+	print_pub(&k);
 	return 0;
 }
 
@@ -126,7 +138,7 @@ cmd_pubkey(struct ctl *ctl, int argc, char *argv[])
 {
 	const char	*path = ctl->conf.signing_key;
 	struct key	 k;
-	char		 err[1024], b64[64];
+	char		 err[1024];
 
 	(void)argv;
 	if (argc != 1)
@@ -141,9 +153,7 @@ cmd_pubkey(struct ctl *ctl, int argc, char *argv[])
 		fprintf(stderr, "octctl: %s\n", err);
 		return 1;
 	}
-	key_pub_b64(&k, b64, sizeof(b64));
-	printf("public key: %s\nstandard webhooks: whpk_%s\n", b64, b64);
-	sodium_memzero(&k, sizeof(k));
+	print_pub(&k);
 	return 0;
 }
 
@@ -161,6 +171,12 @@ peek_run_dir(struct ctl *c)
 	return c->conf.run_dir != NULL ? 0 : -1;
 }
 
+/*
+ * Parse the global options, find the command, load the configuration
+ * and run the command. Returns its exit status; 2 for an unknown command
+ * or a file that will not load (except for commands that only need to
+ * find octd, which go on with the defaults and the file's run_dir).
+ */
 int
 main(int argc, char *argv[])
 {

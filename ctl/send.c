@@ -13,6 +13,13 @@
 #include "conf.h"
 #include "ctl.h"
 
+/*
+ * send trace|error|metric JSON: POST argv[2] as is to listen (a
+ * wildcard address becomes loopback) with the auth_token, if any.
+ * Returns 0 on a 2xx answer, 1 on another answer or none, 2 on a bad
+ * argument; the daemon's answer body goes to standard output as curl
+ * writes it.
+ */
 int
 cmd_send(struct ctl *c, int argc, char **argv)
 {

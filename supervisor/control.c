@@ -196,6 +196,11 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	bufferevent_free(bev);
 }
 
+/*
+ * A new client: only root and octd's own user (SO_PEERCRED); anyone
+ * else is closed at once. The connection owns fd from here and frees
+ * itself: after its answer, on error, or after 10 s without a request.
+ */
 static void
 on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -230,6 +235,10 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_enable(bev, EV_READ);
 }
 
+/*
+ * Bind run_dir/control.sock (0660), removing a stale one: the caller
+ * holds the pid file lock. Returns 0, or -1 with err; ops are kept.
+ */
 int
 control_open(struct event_base *base, const char *run_dir,
     const struct control_ops *ops, char *err, size_t errlen)

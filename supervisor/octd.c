@@ -367,6 +367,11 @@ static const struct control_ops control_ops = {
 	.reload = octd_reload,
 };
 
+/*
+ * The signals octd acts on, in the loop (the handler only recorded
+ * them): SIGCHLD reaps, SIGHUP reloads (a refused reload is logged and
+ * the old config runs on), SIGTERM/SIGINT stop, SIGUSR1 reopens the logs.
+ */
 static void
 on_signal(evutil_socket_t sig, short ev, void *arg)
 {
@@ -399,6 +404,12 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	}
 }
 
+/*
+ * The daemon's life from the checked configuration on: directories,
+ * pid file, log, background, signals, control socket, key, workers, the
+ * loop, and the clean-up once the stop is done. Exits 1 (with a line on
+ * standard error) if any step before the loop fails; returns after it.
+ */
 static void
 run(const char *libexec, int foreground)
 {
@@ -470,6 +481,11 @@ run(const char *libexec, int foreground)
 	log_info("exited");
 }
 
+/*
+ * Parse the options, load and check the configuration and the worker
+ * binaries, then run(). Returns the exit status: 0, or 1 with a line on
+ * standard error (a bad option, file, or binary).
+ */
 int
 main(int argc, char *argv[])
 {

@@ -14,6 +14,11 @@
 
 #include "supervisor.h"
 
+/*
+ * Open and lock path (flock, so the lock dies with octd). Returns the
+ * fd, which holds the lock until it is closed; or -1 with err, naming
+ * the running octd's pid when another holds the lock.
+ */
 int
 pidfile_open(const char *path, char *err, size_t errlen)
 {

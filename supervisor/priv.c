@@ -37,6 +37,12 @@ static struct {
 	char	 name[64];
 } priv;
 
+/*
+ * Take c's user for the workers started from now on: 0 (also when
+ * there is nothing to drop: no user, octd not root, or the user is
+ * root), or -1 with err naming the file and the key; priv is then kept
+ * as it was, so a refused reload changes nothing.
+ */
 int
 priv_setup(const struct conf *c, char *err, size_t errlen)
 {

@@ -47,10 +47,10 @@ struct proc {
 	enum proc_id	 id;
 	const char	*binary;
 	unsigned	 peers;		/* PROC_BIT()s it has channels with */
-	unsigned	 needed_by;	/* while stopping: runs while these do */
-	int		 counts;	/* takes MSG_CTL_STATS (serves /metrics) */
-	int		 pushes;	/* takes MSG_CTL_PUSH, sends reports */
-	int		 queue;		/* its pong's gauge is the queue depth */
+	unsigned	 needed_by;	/* stopping: runs while these do */
+	int		 counts;	/* takes MSG_CTL_STATS (/metrics) */
+	int		 pushes;	/* takes MSG_CTL_PUSH, reports */
+	int		 queue;		/* its gauge is the queue depth */
 
 	/* its life */
 	pid_t		 pid;
@@ -106,11 +106,12 @@ static void	stop_next(void);
 static void	reload_next(void);
 static void	check_ready(void);
 
-/* Send sup.out, a type message, to p (with passfd, or -1); 0, or -1 logged. */
+/* Send sup.out, a type message, to p (with passfd or -1); 0, -1 logged. */
 static int
 send_out(struct proc *p, uint16_t type, int passfd)
 {
-	if (msg_close(&sup.out) == -1 || msg_send(p->fd, &sup.out, passfd) == -1) {
+	if (msg_close(&sup.out) == -1 ||
+	    msg_send(p->fd, &sup.out, passfd) == -1) {
 		log_warn("send %s to %s[%ld]", msg_type_str(type),
 		    proc_name(p->id), (long)p->pid);
 		return -1;
@@ -157,7 +158,10 @@ alive(const struct proc *p)
 	return p->pid > 0;
 }
 
-/* Give p and each running peer a fresh channel to each other. */
+/*
+ * Give p and each running peer a fresh channel to each other. p is
+ * killed (and so restarted) if a channel cannot be made.
+ */
 static void
 connect_peers(struct proc *p)
 {
@@ -516,6 +520,12 @@ spawn_failed(struct proc *p, const char *what)
 	fail_waiter(why);
 }
 
+/*
+ * p's process was reaped with status: close its channel, end a push in
+ * progress with a last report, and decide what follows: a restart after
+ * the backoff (an unasked death), at once (a reload), or the next step
+ * of the stop.
+ */
 static void
 proc_exited(struct proc *p, int status)
 {
@@ -573,6 +583,11 @@ proc_reap(void)
 	}
 }
 
+/*
+ * Every HEARTBEAT_MS: ping each live worker; one that has not answered
+ * for HEARTBEAT_LIMIT_MS is killed (hung), and reaped and restarted as
+ * any other death.
+ */
 static void
 heartbeat_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -681,7 +696,11 @@ proc_answering(void)
 	return 1;
 }
 
-/* Restart the next worker still in the reload mask, in stop order. */
+/*
+ * Restart the next worker still in the reload mask, in stop order: one
+ * at a time, since proc_exited() calls this again once the one stopping
+ * is gone; a worker waiting for its restart starts at once.
+ */
 static void
 reload_next(void)
 {

@@ -40,7 +40,10 @@ struct event_base;
  * last line of its own when pushd dies during a push.
  */
 void	 proc_init(struct event_base *, void (*report)(const char *, int));
-/* Check every worker binary can be run (spawn_init() first); 0, or -1 with err. */
+/*
+ * Whether every worker binary can be run (after spawn_init()): 0, or -1
+ * with err.
+ */
 int	 proc_check_binaries(char *err, size_t errlen);
 void	 proc_start_all(const struct conf *);
 /* Restart the workers in mask (PROC_BIT()s) in order, with conf. */

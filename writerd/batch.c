@@ -77,6 +77,12 @@ arm(int64_t ms)
 	evtimer_add(batch.timer, &tv);
 }
 
+/*
+ * Copy frame (len bytes, a whole validated frame of stream) into the
+ * batch; the caller keeps its buffer. Arms the batch_ms timer on the
+ * first item and commits at batch_max or when urgent, except while
+ * commits fail: then the retry timer alone commits.
+ */
 void
 batch_add(const char *stream, uint64_t seq, const uint8_t *frame, size_t len,
     int urgent)
@@ -192,6 +198,12 @@ clear(void)
 	batch.n = 0;
 }
 
+/*
+ * Commit every item in one transaction: the frames, then each stream's
+ * cursor. Returns 0 and tells ops->committed each stream's last seq; or
+ * -1, rolled back with every item kept, and retried every RETRY_MS (the
+ * first failure is logged, and the recovery).
+ */
 int
 batch_flush(void)
 {

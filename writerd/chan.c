@@ -187,32 +187,22 @@ unexpected(struct chan *c, struct msg *m)
 	    msg_type_str(m->type), m->type);
 }
 
-/* A frame from ingestd: its hello, then events. */
+/* A frame from ingestd after its hello: events. */
 static void
 dispatch_ingestd(struct chan *c, struct msg *m, const uint8_t *frame,
     size_t len)
 {
-	switch (m->type) {
-	case MSG_EVENT_HELLO:
-		on_hello(c, m);
-		break;
-	case MSG_EVENT_ADD:
-		on_frame(c, m, frame, len);
-		break;
-	default:
+	if (m->type != MSG_EVENT_ADD)
 		unexpected(c, m);
-	}
+	on_frame(c, m, frame, len);
 }
 
-/* A frame from pushd: its hello, then marks. */
+/* A frame from pushd after its hello: marks. */
 static void
 dispatch_pushd(struct chan *c, struct msg *m, const uint8_t *frame,
     size_t len)
 {
 	switch (m->type) {
-	case MSG_EVENT_HELLO:
-		on_hello(c, m);
-		break;
 	case MSG_MARK_SYNCED:
 	case MSG_MARK_FAILED:
 	case MSG_MARK_DEAD:
@@ -234,11 +224,16 @@ chan_read(struct bufferevent *bev, void *arg)
 	struct chan	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	struct msg	 m;
+	const uint8_t	*frame;
 	size_t		 len;
 	int		 r;
 
 	while ((r = msg_pull(in, &m, &len)) == 1) {
-		c->dispatch(c, &m, evbuffer_pullup(in, (ssize_t)len), len);
+		frame = evbuffer_pullup(in, (ssize_t)len);
+		if (m.type == MSG_EVENT_HELLO)
+			on_hello(c, &m);	/* every peer's first frame */
+		else
+			c->dispatch(c, &m, frame, len);
 		evbuffer_drain(in, len);
 	}
 	if (r == -1)
