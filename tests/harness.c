@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +74,7 @@ void
 harness_setup(struct octd_run *r, const char *extra)
 {
 	memset(r, 0, sizeof(*r));
-	snprintf(r->dir, sizeof(r->dir), "/tmp/oct-test-XXXXXX");
-	cr_assert(mkdtemp(r->dir) != NULL);
+	harness_tmpdir(r->dir, sizeof(r->dir), "test");
 	snprintf(r->conf, sizeof(r->conf), "%s/oct.conf", r->dir);
 	r->port = harness_free_port();
 	harness_write_conf(r, extra);
@@ -93,25 +93,7 @@ workers_ready(void *arg)
 void
 harness_start(struct octd_run *r)
 {
-	const char	*octd = harness_bin("octd");
-	pid_t		 pid;
-	int		 null;
-
-	pid = fork();
-	cr_assert(pid != -1);
-	if (pid == 0) {
-		setpgid(0, 0);
-		/* a test killed on timeout takes its octd (and workers) along */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if ((null = open("/dev/null", O_RDWR)) != -1) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-		}
-		execl(octd, "octd", "-f", "-c", r->conf, (char *)NULL);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	r->pid = pid;
+	harness_launch(r, NULL);
 	cr_assert(harness_wait(workers_ready, r, 10000) && r->pid != 0,
 	    "octd did not get its three workers ready (%s)", r->pid == 0 ?
 	    "it exited" : "timeout");
@@ -138,16 +120,11 @@ reaped_cond(void *arg)
 void
 harness_teardown(struct octd_run *r)
 {
-	char cmd[600];
-
 	if (r->pid > 0) {
 		kill(-r->pid, SIGKILL);
 		harness_wait(reaped_cond, r, 5000);
 	}
-	if (r->dir[0] != '\0' && getenv("OCT_KEEP_TEST_DIRS") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
-		(void)!system(cmd);
-	}
+	harness_rmdir(r->dir);
 }
 
 int
@@ -262,30 +239,7 @@ harness_count(const char *path, const char *needle)
 int
 harness_run(char *const argv[], char *out, size_t outlen)
 {
-	int	 fds[2], status;
-	size_t	 len = 0;
-	ssize_t	 n;
-	pid_t	 pid;
-
-	cr_assert(pipe(fds) == 0);
-	pid = fork();
-	cr_assert(pid != -1);
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (len + 1 < outlen &&
-	    (n = read(fds[0], out + len, outlen - len - 1)) > 0)
-		len += (size_t)n;
-	out[len] = '\0';
-	close(fds[0]);
-	cr_assert(waitpid(pid, &status, 0) == pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return harness_run_out(argv, 1, out, outlen);
 }
 
 /* Append to a NUL-terminated buffer of a fixed size (a struct field). */
@@ -517,4 +471,143 @@ harness_spawn_blocked(struct octd_run *r, int resource, const char *want)
 	cr_assert_eq(harness_worker(r, "pushd"), 0);
 	cr_assert_eq(limit_as_owner(r->pid, resource, &old, NULL), 0);
 	cr_assert(harness_wait(pushd_back, &b, 10000), "pushd started again");
+}
+
+void
+harness_tmpdir(char *dir, size_t len, const char *what)
+{
+	cr_assert((size_t)snprintf(dir, len, "/tmp/oct-%s-XXXXXX", what) < len);
+	cr_assert(mkdtemp(dir) != NULL, "mkdtemp %s", dir);
+}
+
+void
+harness_rmdir(const char *dir)
+{
+	char cmd[600];
+
+	if (dir[0] == '\0' || getenv("OCT_KEEP_TEST_DIRS") != NULL)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	(void)!system(cmd);
+}
+
+void
+harness_launch(struct octd_run *r, int (*prepare)(void))
+{
+	pid_t	pid;
+	int	null;
+
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		setpgid(0, 0);
+		/* a test killed on timeout takes its octd (and workers) along */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if ((null = open("/dev/null", O_RDWR)) != -1) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+		}
+		if (prepare == NULL || prepare() == 0)
+			execl(harness_bin("octd"), "octd", "-f", "-c", r->conf,
+			    (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	r->pid = pid;
+}
+
+int
+harness_run_out(char *const argv[], int with_stderr, char *out, size_t outlen)
+{
+	int	 fds[2], status, null;
+	size_t	 len = 0;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	cr_assert(pipe(fds) == 0);
+	pid = fork();
+	cr_assert(pid != -1);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		if (with_stderr)
+			dup2(fds[1], STDERR_FILENO);
+		else if ((null = open("/dev/null", O_WRONLY)) != -1)
+			dup2(null, STDERR_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len + 1 < outlen &&
+	    (n = read(fds[0], out + len, outlen - len - 1)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(fds[0]);
+	cr_assert(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Whether text holds every fact of ap (up to NULL). */
+static int
+has_all(const char *text, va_list ap)
+{
+	const char *fact;
+
+	while ((fact = va_arg(ap, const char *)) != NULL)
+		if (strstr(text, fact) == NULL)
+			return 0;
+	return 1;
+}
+
+int
+harness_count_facts(const char *path, ...)
+{
+	char	*text = harness_slurp(path), *p, *line;
+	va_list	 ap;
+	int	 n = 0;
+
+	if (text == NULL)
+		return 0;
+	for (line = text; line != NULL && *line != '\0'; line = p) {
+		if ((p = strchr(line, '\n')) != NULL)
+			*p++ = '\0';
+		va_start(ap, path);
+		n += has_all(line, ap);
+		va_end(ap);
+	}
+	free(text);
+	return n;
+}
+
+int
+harness_has_facts(const char *text, ...)
+{
+	va_list	ap;
+	int	r;
+
+	va_start(ap, text);
+	r = text != NULL && has_all(text, ap);
+	va_end(ap);
+	return r;
+}
+
+const char *
+harness_who(const char *name, long pid)
+{
+	static char	buf[8][64];
+	static int	next;
+	char		*p = buf[next++ % 8];
+
+	snprintf(p, sizeof(buf[0]), "%s[%ld]", name, pid);
+	return p;
+}
+
+int
+harness_replaced(void *arg)
+{
+	struct harness_replace	*w = arg;
+	pid_t			 now = harness_worker(w->run, w->name);
+
+	return now != 0 && now != w->old;
 }

@@ -83,4 +83,45 @@ long long file_int(const char *path, const char *sql);
 void	 harness_spawn_blocked(struct octd_run *, int resource,
 	    const char *want);
 
+/*
+ * A fresh temp dir /tmp/oct-WHAT-XXXXXX (0700) into dir (len bytes), for
+ * a suite that needs files but no octd; harness_rmdir() removes it (kept
+ * with OCT_KEEP_TEST_DIRS, as harness_teardown() keeps a run's).
+ */
+void	 harness_tmpdir(char *dir, size_t len, const char *what);
+void	 harness_rmdir(const char *dir);
+
+/*
+ * Fork "octd -f -c conf" for r in its own process group, dying with the
+ * test; in the child prepare (may be NULL) runs first and must return 0
+ * for the exec to happen. Sets r->pid; waits for nothing.
+ */
+void	 harness_launch(struct octd_run *, int (*prepare)(void));
+/* As harness_run(), but stderr to /dev/null unless with_stderr. */
+int	 harness_run_out(char *const argv[], int with_stderr, char *out,
+	    size_t outlen);
+
+/*
+ * Facts, not sentences: a log line or an answer is asserted by what a
+ * reader looks for in it (the process and its pid, a signal, FILE:LINE,
+ * a key, a path), so that its wording may change. The lists of facts end
+ * with NULL.
+ */
+/* How many lines of path hold every fact. */
+int	 harness_count_facts(const char *path, ...)
+	    __attribute__((sentinel));
+/* Whether text holds every fact. */
+int	 harness_has_facts(const char *text, ...) __attribute__((sentinel));
+/* "name[pid]", as log lines name a process; a rotating static buffer. */
+const char *harness_who(const char *name, long pid);
+
+/* A worker expected to be replaced, for harness_wait(harness_replaced). */
+struct harness_replace {
+	struct octd_run	*run;
+	const char	*name;		/* "ingestd", ... */
+	pid_t		 old;		/* its pid before */
+};
+/* 1 once the worker runs again under a pid other than old. */
+int	 harness_replaced(void *harness_replace);
+
 #endif

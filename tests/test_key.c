@@ -9,26 +9,24 @@
 
 #include <criterion/criterion.h>
 
+#include "harness.h"
 #include "key.h"
 
-static char dir[] = "/tmp/oct-key-XXXXXX";
+static char dir[64];
 static char path[128];
 
 static void
 setup(void)
 {
 	cr_assert(sodium_init() >= 0);
-	cr_assert(mkdtemp(dir) != NULL);
+	harness_tmpdir(dir, sizeof(dir), "key");
 	snprintf(path, sizeof(path), "%s/signing.key", dir);
 }
 
 static void
 teardown(void)
 {
-	char cmd[200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)!system(cmd);
+	harness_rmdir(dir);
 }
 
 TestSuite(key, .init = setup, .fini = teardown);

@@ -15,13 +15,13 @@
 #include "harness.h"
 #include "log.h"
 
-static char dir[] = "/tmp/oct-log-XXXXXX";
+static char dir[64];
 static char path[128];
 
 static void
 setup(void)
 {
-	cr_assert(mkdtemp(dir) != NULL);
+	harness_tmpdir(dir, sizeof(dir), "log");
 	snprintf(path, sizeof(path), "%s/test.log", dir);
 	log_init("ingestd", LOG_INFO);
 	cr_assert_eq(log_open(path), 0);
@@ -30,10 +30,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)!system(cmd);
+	harness_rmdir(dir);
 }
 
 TestSuite(log, .init = setup, .fini = teardown);

@@ -214,8 +214,8 @@ static int
 ignored_logged(void *arg)
 {
 	(void)arg;
-	return harness_count(logpath("octd"), "user nobody ignored: octd is "
-	    "not running as root") == 1 &&
+	return harness_count_facts(logpath("octd"), "user nobody ignored",
+	    "not running as root", NULL) == 1 &&
 	    harness_count(logpath("octd"), "all workers ready") == 1;
 }
 
@@ -223,27 +223,9 @@ ignored_logged(void *arg)
 static void
 start_as_nobody(void)
 {
-	pid_t	 pid;
-	int	 null;
-
 	cr_assert_eq(chown(run.dir, nobody_uid, nobody_gid), 0);
 	cr_assert_eq(chown(run.conf, nobody_uid, nobody_gid), 0);
-	pid = fork();
-	cr_assert(pid != -1);
-	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if ((null = open("/dev/null", O_RDWR)) != -1) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-		}
-		if (become_nobody() == 0)
-			execl(harness_bin("octd"), "octd", "-f", "-c", run.conf,
-			    (char *)NULL);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	run.pid = pid;
+	harness_launch(&run, become_nobody);
 }
 
 Test(user, ignored_when_octd_is_not_root)
@@ -283,7 +265,7 @@ Test(user, a_failed_fork_is_retried_later)
 
 struct planted {
 	const char	*path;	/* which log */
-	const char	*text;	/* the line octd must write there */
+	const char	*fact[3];	/* what a line of it must hold */
 };
 
 static int
@@ -291,35 +273,26 @@ has_line(void *arg)
 {
 	struct planted *p = arg;
 
-	return harness_count(p->path, p->text) >= 1;
+	return harness_count_facts(p->path, "error:", p->fact[0], p->fact[1],
+	    p->fact[2], NULL) >= 1;
 }
 
 /* octd.log says it refused name's log, for why. */
 static void
 assert_refused(const char *name, const char *why)
 {
-	struct planted	p = { logpath("octd"), NULL };
-	char		want[800];
+	struct planted	p = { logpath("octd"), { logpath(name), why,
+			    "without a log" } };
 
-	snprintf(want, sizeof(want), "error: open %s: %s; %s runs without a "
-	    "log until it is fixed", logpath(name), why, name);
-	p.text = want;
-	cr_assert(harness_wait(has_line, &p, 5000), "no \"%s\" in octd.log",
-	    want);
+	cr_assert(harness_wait(has_line, &p, 5000), "octd.log does not say "
+	    "it refused %s: %s", logpath(name), why);
 }
 
-struct replaced {
-	const char	*name;
-	pid_t		 old;
-};
-
+/* Replaced, and the new one ready. */
 static int
 is_replaced(void *arg)
 {
-	struct replaced	*r = arg;
-	pid_t		 now = harness_worker(&run, r->name);
-
-	return now != 0 && now != r->old && harness_count(logpath("octd"),
+	return harness_replaced(arg) && harness_count(logpath("octd"),
 	    "] ready") >= 4;
 }
 
@@ -330,7 +303,7 @@ is_replaced(void *arg)
 Test(user, a_link_planted_in_log_dir_hands_nothing_over)
 {
 	const char	*secret = "root:secret:1:0:99999:7:::\n";
-	struct replaced	 r = { "writerd", 0 };
+	struct harness_replace r = { &run, "writerd", 0 };
 	struct planted	 p;
 	struct http_res	 res;
 	struct stat	 st;
@@ -379,12 +352,12 @@ Test(user, a_link_planted_in_log_dir_hands_nothing_over)
 	cr_assert_eq(rename(logpath("octd"), rotated), 0);
 	cr_assert_eq(symlink(target, logpath("octd")), 0);
 	cr_assert_eq(kill(run.pid, SIGUSR1), 0);
-	snprintf(path, sizeof(path), "error: reopen %s: a symbolic link: "
-	    "refused", logpath("octd"));
 	p.path = rotated;
-	p.text = path;
-	cr_assert(harness_wait(has_line, &p, 5000), "no \"%s\" in %s", path,
-	    rotated);
+	p.fact[0] = "reopen";
+	p.fact[1] = logpath("octd");
+	p.fact[2] = "a symbolic link: refused";
+	cr_assert(harness_wait(has_line, &p, 5000), "%s does not say it "
+	    "refused the link", rotated);
 	cr_assert(!harness_reaped(&run), "octd still runs");
 
 	text = harness_slurp(target);

@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <sodium.h>
 
+#include "harness.h"
 #include "util.h"
 
 static size_t
@@ -106,15 +107,14 @@ Test(uuid, a_forked_child_never_repeats_its_parents_ids)
 
 Test(util, mkdir_p_makes_parents_with_mode)
 {
-	char		 dir[] = "/tmp/oct-mkdir-XXXXXX", path[128], cmd[160];
+	char		 dir[64], path[128];
 	struct stat	 st;
 
-	cr_assert(mkdtemp(dir) != NULL);
+	harness_tmpdir(dir, sizeof(dir), "mkdir");
 	snprintf(path, sizeof(path), "%s/a/b/c", dir);
 	cr_assert_eq(mkdir_p(path, 0700), 0);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0700);
 	cr_assert_eq(mkdir_p(path, 0700), 0, "an existing dir is fine");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	harness_rmdir(dir);
 }
