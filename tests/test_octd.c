@@ -315,12 +315,27 @@ Test(octd, usr1_reopens_every_log)
 	cr_assert_eq(harness_count(rotated, "log reopened"), 0);
 }
 
+/* The background octd of run, by its pid file (why: that it has one). */
+static void
+stop_background(const char *why)
+{
+	char	 path[512], *pidtext;
+	pid_t	 pid;
+
+	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
+	pidtext = harness_slurp(path);
+	cr_assert_not_null(pidtext, "%s", why);
+	pid = (pid_t)atol(pidtext);
+	free(pidtext);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert(harness_wait(is_gone, &pid, 10000));
+}
+
 Test(octd, background_start_returns_once_up)
 {
-	char		 out[2048], path[512], *pidtext;
+	char		 out[2048];
 	char		*argv[] = { (char *)harness_bin("octd"), "-c", NULL, NULL };
 	struct http_res	 res;
-	pid_t		 pid;
 
 	harness_setup(&run, NULL);
 	argv[2] = run.conf;
@@ -328,23 +343,16 @@ Test(octd, background_start_returns_once_up)
 	cr_assert_eq(http_req(run.port, "GET", "/healthz", NULL, 0, NULL, &res),
 	    0, "the port is bound before octd returns");
 	cr_assert_eq(res.status, 200);
-	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
-	pidtext = harness_slurp(path);
-	cr_assert_not_null(pidtext, "pid file written before octd returned");
-	pid = (pid_t)atol(pidtext);
-	free(pidtext);
-	cr_assert_eq(kill(pid, SIGTERM), 0);
-	cr_assert(harness_wait(is_gone, &pid, 10000));
+	stop_background("pid file written before octd returned");
 }
 
 /* ingestd cannot bind: octd says so and exits 1, and goes on trying. */
 Test(octd, background_start_reports_a_worker_that_fails)
 {
 	struct sockaddr_in	 sin;
-	char			 out[2048], path[512], *pidtext;
+	char			 out[2048];
 	char			*argv[] = { (char *)harness_bin("octd"), "-c", NULL,
 				    NULL };
-	pid_t			 pid;
 	int			 fd;
 
 	harness_setup(&run, NULL);
@@ -361,13 +369,7 @@ Test(octd, background_start_reports_a_worker_that_fails)
 	cr_assert(strncmp(out, "octd: ingestd[", 14) == 0 &&
 	    harness_has_facts(out, "status 1", "while starting", "octd (pid ",
 	    NULL), "%s", out);
-	snprintf(path, sizeof(path), "%s/run/octd.pid", run.dir);
-	pidtext = harness_slurp(path);
-	cr_assert_not_null(pidtext, "the daemon goes on");
-	pid = (pid_t)atol(pidtext);
-	free(pidtext);
-	cr_assert_eq(kill(pid, SIGTERM), 0);
-	cr_assert(harness_wait(is_gone, &pid, 10000));
+	stop_background("the daemon goes on");
 }
 
 Test(octd, check_flag_refuses_a_key_others_can_read)
