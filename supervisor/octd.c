@@ -463,7 +463,7 @@ run(const char *libexec, int foreground)
 	ensure_key(&octd.conf);
 	priv_own(&octd.conf);
 	notify_init(octd.base, proc_answering);
-	spawn_init(libexec);
+	worker_init(libexec);
 	proc_init(octd.base, control_push_report);
 	proc_start_all(&octd.conf);
 	proc_when_ready(workers_up);
@@ -535,7 +535,7 @@ main(int argc, char *argv[])
 	libexec = getenv("OCT_LIBEXEC_DIR");
 	if (libexec == NULL || *libexec == '\0')
 		libexec = OCT_LIBEXECDIR;
-	spawn_init(libexec);
+	worker_init(libexec);
 	if (proc_check_binaries(err, sizeof(err)) == -1) {
 		fprintf(stderr, "octd: %s\n", err);
 		return 1;

@@ -9,6 +9,9 @@
  * old channel and gets a fresh one when its peer is back, and a new worker
  * never reads half a frame its predecessor left behind.
  *
+ * How one worker is forked, spoken to and heard is worker.c's; when, and
+ * what follows, is decided here.
+ *
  * Restart policy, after Postfix's master: reap in a loop, log the exit
  * status or signal, delay an unexpected restart from 100 ms doubling to
  * 30 s, reset once a worker has stayed up 60 s. Stops octd asked for are not
@@ -17,14 +20,10 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -33,40 +32,6 @@
 #include "msg.h"
 #include "supervisor.h"
 #include "util.h"
-
-enum proc_state {
-	PS_IDLE,	/* not running, nothing scheduled */
-	PS_STARTING,	/* running, not yet ready */
-	PS_RUNNING,	/* ready */
-	PS_STOPPING,	/* asked to drain and exit */
-	PS_WAITING,	/* dead, restart timer armed */
-};
-
-struct proc {
-	/* what the worker is: set in the table below, never changed */
-	enum proc_id	 id;
-	const char	*binary;
-	unsigned	 peers;		/* PROC_BIT()s it has channels with */
-	unsigned	 needed_by;	/* stopping: runs while these do */
-	int		 counts;	/* takes MSG_CTL_STATS (/metrics) */
-	int		 pushes;	/* takes MSG_CTL_PUSH, reports */
-	int		 queue;		/* its gauge is the queue depth */
-
-	/* its life */
-	pid_t		 pid;
-	int		 fd;		/* our end of its supervisor channel */
-	struct event	*ev_read;
-	struct event	*ev_restart;
-	enum proc_state	 state;
-	uint32_t	 generation;
-	int64_t		 started_at;	/* mono ms */
-	int64_t		 last_pong;	/* mono ms */
-	int64_t		 backoff_ms;
-	unsigned	 restarts;
-	int		 again;		/* we stopped it: start it again now */
-	uint64_t	 gauge;		/* what its last pong said */
-	int		 hung;		/* we killed it for missed heartbeats */
-};
 
 /*
  * writerd is needed while a peer holds data it has not committed:
@@ -87,70 +52,25 @@ static const enum proc_id order[] = { PROC_INGESTD, PROC_PUSHD, PROC_WRITERD };
 #define NORDER	(sizeof(order) / sizeof(order[0]))
 
 static struct {
-	struct event_base	*base;
 	const struct conf	*conf;
 	struct event		*ev_heartbeat;
-	struct msgb		 out;
 	uint64_t		 ping_seq;
 	unsigned		 reload_mask;	/* still to restart, in order */
 	int			 stopping;
 	void			(*stopped)(void);
 	void			(*waiter)(const char *);	/* proc_when_ready */
-	void			(*report)(const char *, int);	/* proc_init */
 } sup;
+
+static void	check_ready(void);
+
+/* What worker.c tells the table; report is proc_init()'s. */
+static struct worker_hooks hooks = { .ready = check_ready };
 
 static void	proc_start(struct proc *);
 static void	spawn_failed(struct proc *, const char *);
 static void	send_restarts(void);
 static void	stop_next(void);
 static void	reload_next(void);
-static void	check_ready(void);
-
-/* Send sup.out, a type message, to p (with passfd or -1); 0, -1 logged. */
-static int
-send_out(struct proc *p, uint16_t type, int passfd)
-{
-	if (msg_close(&sup.out) == -1 ||
-	    msg_send(p->fd, &sup.out, passfd) == -1) {
-		log_warn("send %s to %s[%ld]", msg_type_str(type),
-		    proc_name(p->id), (long)p->pid);
-		return -1;
-	}
-	return 0;
-}
-
-/* A message of type with no payload (PING, SHUTDOWN, REOPEN). */
-static int
-send_empty(struct proc *p, uint16_t type, uint64_t seq)
-{
-	msg_init(&sup.out, type, seq);
-	return send_out(p, type, -1);
-}
-
-/* The configuration, as conf_dump() writes it. */
-static int
-send_config(struct proc *p)
-{
-	char	*text;
-	int	 r;
-
-	if ((text = conf_dump(sup.conf)) == NULL)
-		fatalx("out of memory");
-	msg_init(&sup.out, MSG_CTL_CONFIG, 0);
-	msg_add_str(&sup.out, text);
-	r = send_out(p, MSG_CTL_CONFIG, -1);
-	free(text);
-	return r;
-}
-
-/* fd, p's end of a new channel to peer; the caller closes its copy. */
-static int
-send_peer(struct proc *p, enum proc_id peer, int fd)
-{
-	msg_init(&sup.out, MSG_CTL_PEER, 0);
-	msg_add_u32(&sup.out, peer);
-	return send_out(p, MSG_CTL_PEER, fd);
-}
 
 static int
 alive(const struct proc *p)
@@ -165,81 +85,46 @@ alive(const struct proc *p)
 static void
 connect_peers(struct proc *p)
 {
-	struct proc	*q;
-	int		 sv[2];
-	unsigned	 i;
+	unsigned i;
 
 	for (i = 0; i < PROC_MAX; i++) {
-		q = &procs[i];
 		/* a draining peer needs the new channel most of all */
-		if (!(p->peers & PROC_BIT(i)) || !alive(q))
+		if (!(p->peers & PROC_BIT(i)) || !alive(&procs[i]))
 			continue;
-		if (spawn_peer_pair(sv) == -1) {
+		if (worker_connect(p, &procs[i]) == -1) {
 			/* useless without it: its death restarts it later */
 			log_warn("socketpair for %s-%s; killing %s[%ld]",
-			    proc_name(p->id), proc_name(q->id),
+			    proc_name(p->id), proc_name(procs[i].id),
 			    proc_name(p->id), (long)p->pid);
 			kill(p->pid, SIGKILL);
 			return;
 		}
-		send_peer(p, q->id, sv[0]);
-		send_peer(q, p->id, sv[1]);
-		close(sv[0]);
-		close(sv[1]);
 	}
 }
 
-static void proc_read(evutil_socket_t, short, void *);
-
-/* p was forked as pid with chan its channel: watch it, configure it. */
+/*
+ * Start p; one that cannot be forked waits for its restart
+ * (spawn_failed()). A started one gets its configuration and channels.
+ */
 static void
-proc_started(struct proc *p, pid_t pid, int chan)
+proc_start(struct proc *p)
 {
-	p->pid = pid;
-	p->fd = chan;
-	if (fd_nonblock(p->fd) == -1)
-		fatal("channel of %s", proc_name(p->id));
-	p->ev_read = event_new(sup.base, p->fd, EV_READ | EV_PERSIST,
-	    proc_read, p);
-	if (p->ev_read == NULL || event_add(p->ev_read, NULL) == -1)
-		fatalx("event for %s", proc_name(p->id));
-	p->state = PS_STARTING;
+	const char *what;
+
+	p->again = p->hung = 0;
+	if (worker_spawn(p, sup.conf, &what) == -1) {
+		spawn_failed(p, what);
+		return;
+	}
 	p->generation++;
 	p->started_at = p->last_pong = mono_ms();
-	log_info("started %s (pid %ld)", proc_name(p->id), (long)pid);
-	send_config(p);
+	log_info("started %s (pid %ld)", proc_name(p->id), (long)p->pid);
+	worker_send_config(p, sup.conf);
 	connect_peers(p);
 	if (p->counts)
 		send_restarts();
 	if (sup.stopping)
 		stop_next();
-}
-
-/*
- * Fork and exec p. A socketpair or fork that fails is not fatal: p waits
- * for its restart (spawn_failed()).
- */
-static void
-proc_start(struct proc *p)
-{
-	int	 sv[2], logfd;
-	pid_t	 pid;
-
-	p->again = p->hung = 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		spawn_failed(p, "socketpair");
-		return;
-	}
-	logfd = spawn_log(sup.conf, p->id);
-	if ((pid = spawn_worker(p->binary, sv[1], logfd)) == -1) {
-		spawn_failed(p, "fork");
-		close(sv[0]);
-	}
-	close(sv[1]);
-	if (logfd != -1)
-		close(logfd);
-	if (pid != -1)
-		proc_started(p, pid, sv[0]);
 }
 
 /*
@@ -249,22 +134,20 @@ proc_start(struct proc *p)
 static void
 send_restarts(void)
 {
-	char		 name[32];
-	unsigned	 i, j;
+	char		 name[NORDER][32];
+	const char	*names[NORDER];
+	uint64_t	 counts[NORDER];
+	unsigned	 i;
 
-	for (j = 0; j < PROC_MAX; j++) {
-		if (!procs[j].counts || !alive(&procs[j]))
-			continue;
-		msg_init(&sup.out, MSG_CTL_STATS, 0);
-		msg_add_u32(&sup.out, NORDER);
-		for (i = 0; i < NORDER; i++) {
-			snprintf(name, sizeof(name), "restarts_%s",
-			    proc_name(order[i]));
-			msg_add_str(&sup.out, name);
-			msg_add_u64(&sup.out, procs[order[i]].restarts);
-		}
-		send_out(&procs[j], MSG_CTL_STATS, -1);
+	for (i = 0; i < NORDER; i++) {
+		snprintf(name[i], sizeof(name[i]), "restarts_%s",
+		    proc_name(order[i]));
+		names[i] = name[i];
+		counts[i] = procs[order[i]].restarts;
 	}
+	for (i = 0; i < PROC_MAX; i++)
+		if (procs[i].counts && alive(&procs[i]))
+			worker_send_stats(&procs[i], NORDER, names, counts);
 }
 
 /* Ask p to drain and exit; fall back to SIGTERM, which means the same. */
@@ -274,107 +157,8 @@ proc_stop(struct proc *p)
 	if (!alive(p) || p->state == PS_STOPPING)
 		return;
 	p->state = PS_STOPPING;
-	if (send_empty(p, MSG_CTL_SHUTDOWN, 0) == -1)
+	if (worker_send(p, MSG_CTL_SHUTDOWN, 0) == -1)
 		kill(p->pid, SIGTERM);
-}
-
-/* READY: p serves; the first one moves it from starting to running. */
-static int
-on_ready(struct proc *p, struct msg *m)
-{
-	(void)m;
-	if (p->state != PS_STARTING)
-		return 0;
-	p->state = PS_RUNNING;
-	log_info("%s[%ld] ready", proc_name(p->id), (long)p->pid);
-	check_ready();
-	return 0;
-}
-
-/* PONG: the gauge (ingestd: its queue depth). */
-static int
-on_pong(struct proc *p, struct msg *m)
-{
-	p->gauge = msg_get_u64(m);
-	return msg_done(m);
-}
-
-/* PUSH_REPORT: a line for the octctl push in progress, from pushd only. */
-static int
-on_report(struct proc *p, struct msg *m)
-{
-	uint8_t		 done = msg_get_u8(m);
-	const char	*line = msg_get_str(m, NULL);
-
-	if (!p->pushes || line == NULL || msg_done(m) == -1)
-		return -1;
-	sup.report(line, done);
-	return 0;
-}
-
-/*
- * One datagram of n bytes from p's channel: check the frame, decode, then
- * call the handler of its type. Returns 0, or -1 if it is malformed or
- * not a message a worker sends (the caller kills p).
- */
-static int
-proc_dispatch(struct proc *p, const uint8_t *buf, size_t n, int passfd)
-{
-	struct msg	m;
-	size_t		framelen;
-	int		r;
-
-	if (passfd != -1)
-		return -1;		/* workers pass octd no descriptor */
-	if (msg_parse(buf, n, &m, &framelen) != 1 || framelen != n)
-		return -1;
-	switch (m.type) {
-	case MSG_CTL_READY:
-		r = on_ready(p, &m);
-		break;
-	case MSG_CTL_PONG:
-		r = on_pong(p, &m);
-		break;
-	case MSG_CTL_PUSH_REPORT:
-		r = on_report(p, &m);
-		break;
-	default:
-		return -1;
-	}
-	if (r == 0)
-		p->last_pong = mono_ms();
-	return r;
-}
-
-/* p's channel is readable: every datagram waiting, one at a time. */
-static void
-proc_read(evutil_socket_t fd, short ev, void *arg)
-{
-	struct proc	*p = arg;
-	uint8_t		 buf[MSG_CTL_MAX];
-	ssize_t		 n;
-	int		 passfd;
-
-	(void)ev;
-	for (;;) {
-		n = msg_recv(fd, buf, sizeof(buf), &passfd);
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			/* EOF or error: the worker is gone; SIGCHLD tells how. */
-			event_del(p->ev_read);
-			return;
-		}
-		if (passfd != -1)
-			close(passfd);
-		if (proc_dispatch(p, buf, (size_t)n, passfd) == -1) {
-			log_warnx("%s[%ld]: malformed message on its channel; "
-			    "killing it", proc_name(p->id), (long)p->pid);
-			kill(p->pid, SIGKILL);
-			event_del(p->ev_read);
-			return;
-		}
-	}
 }
 
 /* The worker that runs pushes, or NULL (there is one: pushd). */
@@ -398,13 +182,7 @@ proc_push(int force, int64_t batch, int verbose)
 	if (p == NULL || !alive(p) ||
 	    (p->state != PS_RUNNING && p->state != PS_STARTING))
 		return -1;
-	msg_init(&sup.out, MSG_CTL_PUSH, 0);
-	msg_add_u8(&sup.out, (uint8_t)force);
-	msg_add_i64(&sup.out, batch);
-	msg_add_u8(&sup.out, (uint8_t)verbose);
-	if (msg_close(&sup.out) == -1 || msg_send(p->fd, &sup.out, -1) == -1)
-		return -1;
-	return 0;
+	return worker_send_push(p, force, batch, verbose);
 }
 
 /* While stopping, whether p must run on for a peer (its needed_by). */
@@ -452,43 +230,14 @@ fail_waiter(const char *why)
 	cb(why);
 }
 
-/*
- * The delay before p's next start: from 100 ms doubling to 30 s, back to
- * 100 ms once p had stayed up 60 s.
- */
-static int64_t
-next_backoff(struct proc *p)
-{
-	int64_t delay;
-
-	if (p->backoff_ms == 0 || mono_ms() - p->started_at >= BACKOFF_RESET_MS)
-		p->backoff_ms = BACKOFF_MIN_MS;
-	delay = p->backoff_ms;
-	p->backoff_ms = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
-	return delay;
-}
-
-/* Leave p waiting; restart_cb() starts it after delay ms. */
-static void
-wait_restart(struct proc *p, int64_t delay)
-{
-	struct timeval tv;
-
-	p->state = PS_WAITING;
-	tv.tv_sec = delay / 1000;
-	tv.tv_usec = (delay % 1000) * 1000;
-	evtimer_add(p->ev_restart, &tv);
-}
-
 /* Schedule the restart of a worker that died on its own. */
 static void
 schedule_restart(struct proc *p, const char *how, pid_t pid)
 {
 	char	why[256];
-	int64_t	delay = next_backoff(p);
+	int64_t	delay = worker_wait_restart(p);
 
 	p->restarts++;
-	wait_restart(p, delay);
 	send_restarts();
 	log_warnx("%s[%ld] %s%s; restarting in %lld ms", proc_name(p->id),
 	    (long)pid, how, p->hung ? " (no heartbeat for 15 s)" : "",
@@ -509,10 +258,9 @@ spawn_failed(struct proc *p, const char *what)
 {
 	char	why[256];
 	int	err = errno;
-	int64_t	delay = next_backoff(p);
+	int64_t	delay = worker_wait_restart(p);
 
 	p->started_at = mono_ms();
-	wait_restart(p, delay);
 	log_warnx("%s for %s: %s; trying again in %lld ms", what,
 	    proc_name(p->id), strerror(err), (long long)delay);
 	snprintf(why, sizeof(why), "%s for %s failed (%s)", what,
@@ -533,15 +281,11 @@ proc_exited(struct proc *p, int status)
 	pid_t	pid = p->pid;
 	int	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
-	spawn_describe(status, how, sizeof(how));
+	worker_describe(status, how, sizeof(how));
 	if (p->pushes)
-		sup.report("{\"done\":true,\"error\":\"pushd stopped "
+		hooks.report("{\"done\":true,\"error\":\"pushd stopped "
 		    "during the push\"}", 1);
-	event_free(p->ev_read);
-	p->ev_read = NULL;
-	close(p->fd);
-	p->fd = -1;
-	p->pid = 0;
+	worker_forget(p);
 	p->gauge = 0;		/* a dead ingestd holds no queue */
 	if (sup.stopping && still_needed(p) && !clean) {
 		schedule_restart(p, how, pid);
@@ -591,28 +335,15 @@ proc_reap(void)
 static void
 heartbeat_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	struct proc	*p;
-	int64_t		 now = mono_ms();
-	unsigned	 i;
+	unsigned i;
 
 	(void)fd;
 	(void)ev;
 	(void)arg;
 	sup.ping_seq++;
-	for (i = 0; i < PROC_MAX; i++) {
-		p = &procs[i];
-		if (!alive(p) || p->hung)
-			continue;
-		if (now - p->last_pong > HEARTBEAT_LIMIT_MS) {
-			log_warnx("%s[%ld] has not answered for %lld ms; killing "
-			    "it", proc_name(p->id), (long)p->pid,
-			    (long long)(now - p->last_pong));
-			p->hung = 1;
-			kill(p->pid, SIGKILL);
-			continue;
-		}
-		send_empty(p, MSG_CTL_PING, sup.ping_seq);
-	}
+	for (i = 0; i < PROC_MAX; i++)
+		if (alive(&procs[i]) && !procs[i].hung)
+			worker_heartbeat(&procs[i], sup.ping_seq);
 }
 
 int
@@ -621,7 +352,7 @@ proc_check_binaries(char *err, size_t errlen)
 	unsigned i;
 
 	for (i = 0; i < NORDER; i++)
-		if (spawn_check(procs[order[i]].binary, err, errlen) == -1)
+		if (worker_check(procs[order[i]].binary, err, errlen) == -1)
 			return -1;
 	return 0;
 }
@@ -632,8 +363,8 @@ proc_init(struct event_base *base, void (*report)(const char *, int))
 	struct timeval	tv = { HEARTBEAT_MS / 1000, (HEARTBEAT_MS % 1000) * 1000 };
 	unsigned	i;
 
-	sup.base = base;
-	sup.report = report;
+	hooks.report = report;
+	worker_attach(base, &hooks);
 	for (i = 0; i < PROC_MAX; i++) {
 		procs[i].fd = -1;
 		if (procs[i].binary == NULL)
@@ -742,7 +473,7 @@ proc_reopen_logs(void)
 
 	for (i = 0; i < PROC_MAX; i++)
 		if (alive(&procs[i]))
-			send_empty(&procs[i], MSG_CTL_REOPEN, 0);
+			worker_send(&procs[i], MSG_CTL_REOPEN, 0);
 }
 
 /* Stop the first worker in stop order that still runs; or say we are done. */
@@ -792,24 +523,11 @@ proc_stop_all(void (*done)(void))
 void
 proc_kill_all(void)
 {
-	unsigned	i;
-	int		status;
+	unsigned i;
 
-	for (i = 0; i < PROC_MAX; i++) {
-		if (!alive(&procs[i]))
-			continue;
-		log_warnx("%s[%ld] did not stop in time; killing it",
-		    proc_name(procs[i].id), (long)procs[i].pid);
-		kill(procs[i].pid, SIGKILL);
-		if (waitpid(procs[i].pid, &status, 0) == procs[i].pid) {
-			procs[i].state = PS_IDLE;
-			event_free(procs[i].ev_read);
-			procs[i].ev_read = NULL;
-			close(procs[i].fd);
-			procs[i].fd = -1;
-			procs[i].pid = 0;
-		}
-	}
+	for (i = 0; i < PROC_MAX; i++)
+		if (alive(&procs[i]))
+			worker_kill(&procs[i]);
 }
 
 void
@@ -854,5 +572,5 @@ proc_free(void)
 			close(procs[i].fd);
 	}
 	event_free(sup.ev_heartbeat);
-	msg_free(&sup.out);
+	worker_free();
 }

@@ -5,12 +5,13 @@
  * the process table as callbacks, and proc.c hands pushd's reports to a
  * callback, so no module calls back into the one that calls it.
  *
- * proc.c owns the one table of worker processes; spawn.c the steps of
- * starting one (fork, exec, its log); control.c run_dir/control.sock;
+ * proc.c owns the one table of worker processes and decides when each
+ * starts and stops; worker.c does it for one worker (fork, exec, its log,
+ * its channel's messages); control.c run_dir/control.sock;
  * pidfile.c the run_dir/octd.pid lock; priv.c the user the workers run
  * as; notify.c what systemd is told.
  *
- * Calls go one way: octd.c -> control.c, notify.c, proc.c -> spawn.c ->
+ * Calls go one way: octd.c -> control.c, notify.c, proc.c -> worker.c ->
  * priv.c; pidfile.c and priv.c call no module.
  */
 #ifndef OCT_SUPERVISOR_H
@@ -23,6 +24,7 @@
 #include "oct.h"
 
 struct conf;
+struct event;
 struct event_base;
 
 #define HEARTBEAT_MS		1000
@@ -33,7 +35,43 @@ struct event_base;
 #define BACKOFF_RESET_MS	60000
 #define PEER_SNDBUF		(8 * 1024 * 1024)
 
-/* proc.c */
+/* proc.c: the table's rows (worker.c reads and fills them too). */
+enum proc_state {
+	PS_IDLE,	/* not running, nothing scheduled */
+	PS_STARTING,	/* running, not yet ready */
+	PS_RUNNING,	/* ready */
+	PS_STOPPING,	/* asked to drain and exit */
+	PS_WAITING,	/* dead, restart timer armed */
+};
+
+struct proc {
+	/* what the worker is: set in proc.c's table, never changed */
+	enum proc_id	 id;
+	const char	*binary;
+	unsigned	 peers;		/* PROC_BIT()s it has channels with */
+	unsigned	 needed_by;	/* stopping: runs while these do */
+	int		 counts;	/* takes MSG_CTL_STATS (/metrics) */
+	int		 pushes;	/* takes MSG_CTL_PUSH, reports */
+	int		 queue;		/* its gauge is the queue depth */
+
+	/* its life */
+	pid_t		 pid;
+	int		 fd;		/* our end of its supervisor channel */
+	struct event	*ev_read;
+	struct event	*ev_restart;
+	enum proc_state	 state;
+	uint32_t	 generation;
+	int64_t		 started_at;	/* mono ms */
+	int64_t		 last_pong;	/* mono ms */
+	int64_t		 backoff_ms;
+	unsigned	 restarts;
+	int		 again;		/* we stopped it: start it again now */
+	uint64_t	 gauge;		/* what its last pong said */
+	int		 hung;		/* we killed it for missed heartbeats */
+};
+
+
+
 /*
  * Set up the table's timers. report(line, done) gets each line pushd
  * sends for an octctl push (done: the last); proc.c also calls it with a
@@ -41,7 +79,7 @@ struct event_base;
  */
 void	 proc_init(struct event_base *, void (*report)(const char *, int));
 /*
- * Whether every worker binary can be run (after spawn_init()): 0, or -1
+ * Whether every worker binary can be run (after worker_init()): 0, or -1
  * with err.
  */
 int	 proc_check_binaries(char *err, size_t errlen);
@@ -76,22 +114,58 @@ uint64_t proc_queue_depth(void);
 /* Ask pushd to push now for octctl; -1 if it is not running. */
 int	 proc_push(int force, int64_t batch, int verbose);
 
-/* spawn.c */
+/* worker.c */
 /* The folder of the worker binaries; the caller keeps it alive. */
-void	 spawn_init(const char *libexec_dir);
+void	 worker_init(const char *libexec_dir);
+/* What worker.c tells proc.c. */
+struct worker_hooks {
+	/* a worker's first READY (it is PS_RUNNING now) */
+	void	(*ready)(void);
+	/* a line of pushd's for the octctl push in progress */
+	void	(*report)(const char *line, int done);
+};
+/* The loop to watch channels in, and whom to tell; both outlive it. */
+void	 worker_attach(struct event_base *, const struct worker_hooks *);
 /* Whether libexec_dir/binary can be run; 0, or -1 with err. */
-int	 spawn_check(const char *binary, char *err, size_t errlen);
-/* A peer channel (SOCK_STREAM, CLOEXEC, large buffers); 0 or -1 (errno). */
-int	 spawn_peer_pair(int sv[2]);
-int	 spawn_log(const struct conf *, enum proc_id);
+int	 worker_check(const char *binary, char *err, size_t errlen);
 /*
- * Fork; the child runs binary with chan on fd 3 and logfd (-1: octd's) on
- * fd 2 as priv.c's user. Returns the pid, or -1 (errno) if fork failed.
- * The caller closes chan and logfd in the parent.
+ * Fork and exec p (its binary, with conf's log for it) as priv.c's user,
+ * its channel on fd 3. Returns 0 with p->pid, p->fd, p->ev_read set and
+ * p PS_STARTING; or -1 with errno and *what naming the step that failed
+ * ("socketpair", "fork"), p unchanged.
  */
-pid_t	 spawn_worker(const char *binary, int chan, int logfd);
+int	 worker_spawn(struct proc *, const struct conf *, const char **what);
+/* After p's death: free its channel and event; p->pid becomes 0. */
+void	 worker_forget(struct proc *);
+/*
+ * A fresh peer channel between p and q (a socketpair with large
+ * buffers), one end handed to each over MSG_CTL_PEER; octd keeps no
+ * copy. 0, or -1 (errno) if the pair could not be made.
+ */
+int	 worker_connect(struct proc *p, struct proc *q);
+/* Ping p; one that has not answered for HEARTBEAT_LIMIT_MS is killed (hung). */
+void	 worker_heartbeat(struct proc *, uint64_t seq);
+/* At the stop's deadline: SIGKILL p, reap it, forget it (logged). */
+void	 worker_kill(struct proc *);
+/*
+ * Leave p PS_WAITING: its ev_restart fires after the backoff, from
+ * 100 ms doubling to 30 s, back to 100 ms once p had stayed up 60 s.
+ * Returns the delay in ms.
+ */
+int64_t	 worker_wait_restart(struct proc *);
+/*
+ * One message to p; each returns 0, or -1 (logged) if the channel did
+ * not take it. worker_send is for those with no payload (PING,
+ * SHUTDOWN, REOPEN).
+ */
+int	 worker_send(struct proc *, uint16_t type, uint64_t seq);
+int	 worker_send_config(struct proc *, const struct conf *);
+int	 worker_send_stats(struct proc *, unsigned n, const char *const names[],
+	    const uint64_t values[]);
+int	 worker_send_push(struct proc *, int force, int64_t batch, int verbose);
 /* waitpid()'s status in words: "exited with status 1", "killed by ...". */
-void	 spawn_describe(int status, char *buf, size_t len);
+void	 worker_describe(int status, char *buf, size_t len);
+void	 worker_free(void);
 
 /* control.c */
 /* What octctl's commands need from the rest of octd (octd.c wires it). */
