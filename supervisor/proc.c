@@ -27,11 +27,9 @@
 
 #include <event2/event.h>
 
-#include "conf.h"
 #include "log.h"
 #include "msg.h"
 #include "supervisor.h"
-#include "util.h"
 
 /*
  * writerd is needed while a peer holds data it has not committed:
