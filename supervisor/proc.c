@@ -474,6 +474,16 @@ proc_reopen_logs(void)
 			worker_send(&procs[i], MSG_CTL_REOPEN, 0);
 }
 
+/* While stopping: p's restart is dropped unless a peer still needs p. */
+static void
+cancel_restart(struct proc *p)
+{
+	if (p->state == PS_WAITING && !still_needed(p)) {
+		evtimer_del(p->ev_restart);
+		p->state = PS_IDLE;
+	}
+}
+
 /* Stop the first worker in stop order that still runs; or say we are done. */
 static void
 stop_next(void)
@@ -483,10 +493,7 @@ stop_next(void)
 
 	for (i = 0; i < NORDER; i++) {
 		p = &procs[order[i]];
-		if (p->state == PS_WAITING && !still_needed(p)) {
-			evtimer_del(p->ev_restart);
-			p->state = PS_IDLE;
-		}
+		cancel_restart(p);
 		if (p->state == PS_WAITING)
 			return;		/* restarting for a peer that drains */
 		if (!alive(p))
@@ -509,12 +516,8 @@ proc_stop_all(void (*done)(void))
 	sup.stopped = done;
 	sup.reload_mask = 0;
 	sup.waiter = NULL;
-	for (i = 0; i < PROC_MAX; i++) {
-		if (procs[i].state == PS_WAITING && !still_needed(&procs[i])) {
-			evtimer_del(procs[i].ev_restart);
-			procs[i].state = PS_IDLE;
-		}
-	}
+	for (i = 0; i < PROC_MAX; i++)
+		cancel_restart(&procs[i]);
 	stop_next();
 }
 
