@@ -320,22 +320,16 @@ quiet_receiver(const char *key, int *port)
 	return pid;
 }
 
-Test(faults_chaos, random_kills_lose_nothing)
-{
-	const char	*names[] = { "ingestd", "writerd", "pushd" };
-	pthread_t	 th[THREADS];
-	struct audit	 a;
-	struct replaced	 w;
-	char		 key[128], conf[600], integrity[256];
-	int		 i, k, port, kills[3] = { 0 }, restarts = 0;
-	int		 slow_back = 0;
-	unsigned int	 seed = (unsigned int)time(NULL);
-	double		 t0, soak, wait;
-	const char	*env = getenv("OCT_CHAOS_SEED");
+static pthread_t	clients[THREADS];
+static double		soak_t0;
 
-	if (env != NULL)
-		seed = (unsigned int)strtoul(env, NULL, 10);
-	fprintf(stderr, "row 1: seed %u (OCT_CHAOS_SEED replays it)\n", seed);
+/* octd with a receiver, then the clients. */
+static void
+soak_start(void)
+{
+	char	key[128], conf[600];
+	int	i, port;
+
 	outcome = calloc(MAXSEQ, 1);
 	cr_assert_not_null(outcome);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -348,12 +342,86 @@ Test(faults_chaos, random_kills_lose_nothing)
 	    "push_interval_ms = 200\npush_backoff_base_ms = 100\n"
 	    "push_backoff_cap_ms = 1000\n", port);
 	harness_write_conf(&run, conf);
-	restart_octd(restarts++);
-
-	t0 = now_s();
+	restart_octd(0);
+	soak_t0 = now_s();
 	for (i = 0; i < THREADS; i++)
-		cr_assert_eq(pthread_create(&th[i], NULL, client,
+		cr_assert_eq(pthread_create(&clients[i], NULL, client,
 		    (void *)(long)i), 0);
+}
+
+/* Stop the clients, let everything commit and reach the receiver. */
+static double
+soak_stop(struct audit *a, char *integrity, size_t len)
+{
+	double	soak;
+	int	i;
+
+	stop = 1;
+	for (i = 0; i < THREADS; i++)
+		pthread_join(clients[i], NULL);
+	soak = now_s() - soak_t0;
+	cr_assert(harness_wait(all_committed, NULL, 20000));
+	cr_assert(harness_wait(settled, NULL, 60000), "not drained: receiver "
+	    "%lld, stored %lld", file_int(recv_db, "SELECT count(*) FROM "
+	    "events"), db_int(&run, "SELECT count(*) FROM llm_traces"));
+	db_text("PRAGMA integrity_check", integrity, len);
+	audit(a);
+	return soak;
+}
+
+static void
+print_outcomes(const struct audit *a, const char *integrity)
+{
+	int	i;
+
+	for (i = O_200; i < O_NOUT; i++)
+		fprintf(stderr, "row 1:   answered %s: %d events, %d stored\n",
+		    outcome_name[i], a->events[i], a->stored[i]);
+	fprintf(stderr, "row 1: L200 %d, L202 %d, 503 stored %d, commit-cut "
+	    "503 not stored %d; seq twice %d, trace_id twice %d; integrity "
+	    "%s; receiver %d events, %d stored ones missing, %d twice; %d "
+	    "dead\n", a->events[O_200] - a->stored[O_200], a->events[O_202] -
+	    a->stored[O_202], a->stored[O_503], a->events[O_CUT] -
+	    a->stored[O_CUT], a->twice, a->trace_twice, integrity,
+	    a->receiver_total, a->not_in_receiver, a->receiver_twice,
+	    a->dead);
+}
+
+/* What holds whatever was killed. */
+static void
+expect_common(const struct audit *a, const char *integrity)
+{
+	cr_expect_eq(a->events[O_200], a->stored[O_200], "L200: %d events "
+	    "answered 200 lost", a->events[O_200] - a->stored[O_200]);
+	cr_expect_eq(a->stored[O_503], 0, "%d events answered 503 stored",
+	    a->stored[O_503]);
+	cr_expect_eq(a->events[O_OTHER], 0, "%d events answered otherwise",
+	    a->events[O_OTHER]);
+	cr_expect_eq(a->twice, 0, "%d events stored twice", a->twice);
+	cr_expect_eq(a->trace_twice, 0, "%d trace_ids twice", a->trace_twice);
+	cr_expect_str_eq(integrity, "ok");
+	cr_expect_eq(a->not_in_receiver, 0, "%d stored events never reached "
+	    "the receiver", a->not_in_receiver);
+	cr_expect_eq(a->receiver_twice, 0, "%d events twice at the receiver",
+	    a->receiver_twice);
+	cr_expect_eq(a->dead, 0, "%d rows dead", a->dead);
+}
+
+Test(faults_chaos, random_kills_lose_nothing)
+{
+	const char	*names[] = { "ingestd", "writerd", "pushd" };
+	struct audit	 a;
+	struct replaced	 w;
+	char		 integrity[256];
+	int		 i, k, kills[3] = { 0 }, restarts = 1, slow_back = 0;
+	unsigned int	 seed = (unsigned int)time(NULL);
+	double		 soak, wait;
+	const char	*env = getenv("OCT_CHAOS_SEED");
+
+	if (env != NULL)
+		seed = (unsigned int)strtoul(env, NULL, 10);
+	fprintf(stderr, "row 1: seed %u (OCT_CHAOS_SEED replays it)\n", seed);
+	soak_start();
 	for (k = 0; k < KILLS; k++) {
 		if (k > 0 && k % KILLS_PER_OCTD == 0)
 			restart_octd(restarts++);
@@ -372,51 +440,19 @@ Test(faults_chaos, random_kills_lose_nothing)
 			slow_back++;
 		usleep((useconds_t)(200000 + rand_r(&seed) % 1800001));
 	}
-	stop = 1;
-	for (i = 0; i < THREADS; i++)
-		pthread_join(th[i], NULL);
-	soak = now_s() - t0;
-	cr_assert(harness_wait(all_committed, NULL, 20000));
-	cr_assert(harness_wait(settled, NULL, 60000), "not drained: receiver "
-	    "%lld, stored %lld", file_int(recv_db, "SELECT count(*) FROM "
-	    "events"), db_int(&run, "SELECT count(*) FROM llm_traces"));
-	db_text("PRAGMA integrity_check", integrity, sizeof(integrity));
-	audit(&a);
-
+	soak = soak_stop(&a, integrity, sizeof(integrity));
 	fprintf(stderr, "row 1: %.0f s, %d events sent (%.0f/s); kills: "
 	    "ingestd %d, writerd %d, pushd %d (%d took over 5 s to come "
 	    "back); octd restarted %d times\n", soak, next_seq,
 	    next_seq / soak, kills[0], kills[1], kills[2], slow_back,
 	    restarts - 1);
-	for (i = O_200; i < O_NOUT; i++)
-		fprintf(stderr, "row 1:   answered %s: %d events, %d stored\n",
-		    outcome_name[i], a.events[i], a.stored[i]);
-	fprintf(stderr, "row 1: L200 %d, L202 %d, 503 stored %d, commit-cut "
-	    "503 not stored %d; seq twice %d, trace_id twice %d; integrity "
-	    "%s; receiver %d events, %d stored ones missing, %d twice; %d "
-	    "dead\n", a.events[O_200] - a.stored[O_200], a.events[O_202] -
-	    a.stored[O_202], a.stored[O_503], a.events[O_CUT] -
-	    a.stored[O_CUT], a.twice, a.trace_twice, integrity,
-	    a.receiver_total, a.not_in_receiver, a.receiver_twice, a.dead);
-	cr_expect_eq(a.events[O_200], a.stored[O_200], "L200: %d events "
-	    "answered 200 lost", a.events[O_200] - a.stored[O_200]);
+	print_outcomes(&a, integrity);
+	expect_common(&a, integrity);
 	cr_expect_eq(a.events[O_202], a.stored[O_202], "L202: %d events "
 	    "answered 202 lost", a.events[O_202] - a.stored[O_202]);
-	cr_expect_eq(a.stored[O_503], 0, "%d events answered 503 stored",
-	    a.stored[O_503]);
 	cr_expect_eq(a.events[O_CUT], a.stored[O_CUT], "%d events of a "
 	    "commit-cut 503 (\"will be stored\") lost", a.events[O_CUT] -
 	    a.stored[O_CUT]);
-	cr_expect_eq(a.events[O_OTHER], 0, "%d events answered otherwise",
-	    a.events[O_OTHER]);
-	cr_expect_eq(a.twice, 0, "%d events stored twice", a.twice);
-	cr_expect_eq(a.trace_twice, 0, "%d trace_ids twice", a.trace_twice);
-	cr_expect_str_eq(integrity, "ok");
-	cr_expect_eq(a.not_in_receiver, 0, "%d stored events never reached "
-	    "the receiver", a.not_in_receiver);
-	cr_expect_eq(a.receiver_twice, 0, "%d events twice at the receiver",
-	    a.receiver_twice);
-	cr_expect_eq(a.dead, 0, "%d rows dead", a.dead);
 	cr_expect_eq(kills[0] + kills[1] + kills[2], KILLS);
 	cr_expect_gt(a.events[O_200], 10000);
 	cr_expect_gt(a.events[O_202], 10000);
