@@ -325,6 +325,31 @@ Test(faults_http, abuse_gets_its_documented_answer)
 	check(&o, "10,000 headers (under 64 KiB)", &b, 202, 1000);
 
 	memset(&b, 0, sizeof(b));
+	puts_(&b, HEAD "Content-Length: 21\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: close\r\n\r\n15\r\n" BAD "\r\n0\r\n\r\n");
+	check(&o, "both Content-Length and Transfer-Encoding", &b, 400, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, HEAD "Content-Length: -1\r\nConnection: close\r\n\r\n" BAD);
+	check(&o, "Content-Length: -1", &b, 400, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, HEAD "Content-Length: 21x\r\nConnection: close\r\n\r\n" BAD);
+	check(&o, "Content-Length: 21x", &b, 400, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, "POST /v1/traces?");
+	for (i = 0; i < 100; i++) {
+		memset(line, 'a', 1000);
+		line[1000] = '\0';
+		puts_(&b, line);
+	}
+	puts_(&b, " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+	    "application/json\r\nContent-Length: 21\r\nConnection: close"
+	    "\r\n\r\n" BAD);
+	check(&o, "a request line of 100 KB", &b, 400, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+	check(&o, "the HTTP/2 preface", &b, 400, 1000);
+
+	memset(&b, 0, sizeof(b));
 	puts_(&b, HEAD "Content-Length: 100\r\n\r\n{\"model\":\"abu");
 	check(&o, "Content-Length 100, 13 bytes sent, then a stall", &b, 0,
 	    DEADLINE_MS + 1000);
