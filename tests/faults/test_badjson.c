@@ -226,7 +226,7 @@ struct edge {
 	char		*body;
 	size_t		 len;
 	int		 want;		/* status */
-	const char	*says;		/* in the answer's body, or NULL */
+	const char	*says;		/* in the answer, or NULL */
 };
 
 /* A trace whose "x" holds depth - 1 nested objects, inner one holding leaf. */

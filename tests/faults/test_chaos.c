@@ -144,7 +144,8 @@ client(void *arg)
 		while (!stop && now_s() < t0 + sent * every)
 			usleep(2000);
 		if (now_s() > t0 + (sent + 5) * every)
-			t0 = now_s() - sent * every;	/* no catch-up burst */
+			/* behind: start afresh, no catch-up burst */
+			t0 = now_s() - sent * every;
 	}
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);

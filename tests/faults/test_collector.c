@@ -63,7 +63,7 @@ static struct {
 	volatile int	 stop;
 	volatile int	 mode;
 	volatile int	 requests;	/* in this mode */
-	long		 gave_up[8];	/* ms from accept to pushd's close */
+	long		 gave_up[8];	/* ms, accept to pushd's close */
 	volatile int	 ngave;
 } col;
 
@@ -133,7 +133,7 @@ read_request(int fd)
 		}
 		if (want >= 0 && (long)have >= want)
 			return 0;
-		if (have > sizeof(buf) / 2) {	/* keep counting, drop bytes */
+		if (have > sizeof(buf) / 2) {	/* count on, drop bytes */
 			if (want >= 0) {
 				want -= (long)have;
 				have = 0;

@@ -530,7 +530,8 @@ Test(faults_http, slowloris_does_not_starve_a_good_client)
 	struct timespec	 t0, t;
 	struct pollfd	 pfd;
 	long		 lat[100];
-	int		 i, j, served = 0, cut = 0, fd_max = 0, now, turn = 0;
+	int		 i, j, served = 0, cut = 0, fd_max = 0, now;
+	int		 turn = 0;
 	char		 c;
 
 	cr_assert_not_null(r);
