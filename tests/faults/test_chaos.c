@@ -143,8 +143,8 @@ client(void *arg)
 		sent++;
 		while (!stop && now_s() < t0 + sent * every)
 			usleep(2000);
+		/* far behind (a kill): start afresh, no catch-up burst */
 		if (now_s() > t0 + (sent + 5) * every)
-			/* behind: start afresh, no catch-up burst */
 			t0 = now_s() - sent * every;
 	}
 	curl_slist_free_all(hl);
