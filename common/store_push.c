@@ -12,41 +12,43 @@
 #include "store_int.h"
 #include "util.h"
 
-/*
- * The data object of a row: its SPEC section 4 fields plus trace_id,
- * event_id, received_at and truncated; attributes and labels as objects.
- * json_patch('{}', ...) leaves out the fields that are NULL.
- */
-static char *
-data_expr(const struct event_def *d)
+/* The most fields a kind has: the fetch's columns after FETCH_FIELDS. */
+static size_t
+max_fields(void)
 {
-	char	*s = strdup("json_patch('{}', json_object('trace_id', trace_id, "
-	    "'event_id', event_id, 'received_at', received_at");
-	size_t	 i;
+	size_t	k, m = 0;
 
-	for (i = 0; i < d->nfields; i++)
-		s = st_cat(s, d->fields[i].type == F_LABELS ?
-		    ", '%s', json(%s)" : ", '%s', %s", d->fields[i].name,
-		    d->fields[i].name);
-	return st_cat(s, ", 'attributes', json(attributes), 'truncated', "
-	    "truncated))");
+	for (k = 0; k < EV_NKINDS; k++)
+		if (event_defs[k].nfields > m)
+			m = event_defs[k].nfields;
+	return m;
 }
 
+/* Column of the first field: kind, id, trace_id, received_at, ... */
+#define FETCH_FIELDS	8
+
+/*
+ * One SELECT over the three tables: the same columns for each, a kind's
+ * fields in event_defs order and NULL for the ones it has not.
+ */
 static char *
 fetch_sql(int force)
 {
-	char	*s = strdup(""), *data;
-	size_t	 k;
+	const struct event_def	*d;
+	char			*s = strdup("");
+	size_t			 k, i, m = max_fields();
 
 	for (k = 0; k < EV_NKINDS; k++) {
-		data = data_expr(&event_defs[k]);
+		d = &event_defs[k];
 		s = st_cat(s, "%sSELECT %zu AS kind, id, trace_id, received_at, "
-		    "push_attempts, %s FROM %s WHERE synced_at IS NULL AND "
-		    "(received_at, %zu, id) > (?3, ?4, ?5)%s", k ?
-		    " UNION ALL " : "", k, data ? data : "NULL",
-		    event_defs[k].table, k, force ? "" :
-		    " AND dead = 0 AND next_push_at <= ?1");
-		free(data);
+		    "push_attempts, event_id, attributes, truncated", k ?
+		    " UNION ALL " : "", k);
+		for (i = 0; i < m; i++)
+			s = st_cat(s, ", %s", i < d->nfields ? d->fields[i].name :
+			    "NULL");
+		s = st_cat(s, " FROM %s WHERE synced_at IS NULL AND "
+		    "(received_at, %zu, id) > (?3, ?4, ?5)%s", d->table, k,
+		    force ? "" : " AND dead = 0 AND next_push_at <= ?1");
 	}
 	return st_cat(s, " ORDER BY received_at, kind, id LIMIT ?2");
 }
@@ -105,18 +107,95 @@ st_prepare_marks(struct store *st, char *err, size_t errlen)
 	    errlen);
 }
 
+/* What a stored column of type t reads back as. */
+static enum val_tag
+tag_of(enum field_type t)
+{
+	switch (t) {
+	case F_UINT:
+	case F_TIME:
+		return V_INT;
+	case F_NUM:
+	case F_REAL:
+		return V_REAL;
+	default:
+		return V_TEXT;
+	}
+}
+
+/* Copy column c's text (NULL: none) into *at, moving it on. */
+static const char *
+take_text(sqlite3_stmt *s, int c, char **at, size_t *len)
+{
+	const unsigned char	*t = sqlite3_column_text(s, c);
+	char			*out = *at;
+
+	*len = (size_t)sqlite3_column_bytes(s, c);
+	if (t == NULL)
+		return NULL;
+	memcpy(out, t, *len);
+	out[*len] = '\0';
+	*at += *len + 1;
+	return out;
+}
+
+/*
+ * Read the row s is on into r: its columns typed by event_defs, its text
+ * copied into one allocation (r->buf). Returns 0 or -1 (no memory).
+ */
+static int
+read_row(sqlite3_stmt *s, struct push_row *r)
+{
+	const struct event_def	*d;
+	struct event_value	*v;
+	size_t			 i, need = 2, len;
+	char			*at;
+	int			 c;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = (enum event_kind)sqlite3_column_int(s, 0);
+	d = &event_defs[r->kind];
+	/* text columns only: asking a number's bytes would make it text */
+	need += (size_t)sqlite3_column_bytes(s, 5) +
+	    (size_t)sqlite3_column_bytes(s, 6);
+	for (i = 0; i < d->nfields; i++)
+		if (tag_of(d->fields[i].type) == V_TEXT)
+			need += (size_t)sqlite3_column_bytes(s,
+			    FETCH_FIELDS + (int)i) + 1;
+	if ((r->buf = at = malloc(need)) == NULL)
+		return -1;
+	r->id = sqlite3_column_int64(s, 1);
+	snprintf(r->trace_id, sizeof(r->trace_id), "%s",
+	    (const char *)sqlite3_column_text(s, 2));
+	r->received_at = sqlite3_column_int64(s, 3);
+	r->attempts = sqlite3_column_int64(s, 4);
+	r->event_id = take_text(s, 5, &at, &len);
+	r->attributes = take_text(s, 6, &at, &len);
+	r->truncated = sqlite3_column_int(s, 7);
+	for (i = 0; i < d->nfields; i++) {
+		v = &r->v[i];
+		c = FETCH_FIELDS + (int)i;
+		v->tag = sqlite3_column_type(s, c) == SQLITE_NULL ? V_NULL :
+		    tag_of(d->fields[i].type);
+		if (v->tag == V_INT)
+			v->i = sqlite3_column_int64(s, c);
+		else if (v->tag == V_REAL)
+			v->r = sqlite3_column_double(s, c);
+		else if (v->tag == V_TEXT)
+			v->s = take_text(s, c, &at, &v->len);
+	}
+	return 0;
+}
+
 int
 store_fetch_due(struct store *st, int64_t now, int limit, int force,
     const struct fetch_cursor *after, struct push_row **out)
 {
 	sqlite3_stmt	*s = st->fetch[force ? 1 : 0];
-	struct push_row	*rows, *r;
-	const char	*data;
-	int		 n = 0, rc;
+	struct push_row	*rows = NULL, *grown;
+	int		 n = 0, cap = 0, rc = SQLITE_DONE;
 
 	*out = NULL;
-	if ((rows = calloc((size_t)limit, sizeof(*rows))) == NULL)
-		return -1;
 	if (!force)
 		sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int(s, 2, limit);
@@ -124,16 +203,16 @@ store_fetch_due(struct store *st, int64_t now, int limit, int force,
 	sqlite3_bind_int(s, 4, after != NULL ? after->kind : 0);
 	sqlite3_bind_int64(s, 5, after != NULL ? after->id : 0);
 	while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		r = &rows[n];
-		r->kind = (enum event_kind)sqlite3_column_int(s, 0);
-		r->id = sqlite3_column_int64(s, 1);
-		snprintf(r->trace_id, sizeof(r->trace_id), "%s",
-		    (const char *)sqlite3_column_text(s, 2));
-		r->received_at = sqlite3_column_int64(s, 3);
-		r->attempts = sqlite3_column_int64(s, 4);
-		data = (const char *)sqlite3_column_text(s, 5);
-		r->data_len = (size_t)sqlite3_column_bytes(s, 5);
-		if (data == NULL || (r->data = strdup(data)) == NULL) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : (limit < 64 ? limit : 64);
+			if ((grown = reallocarray(rows, (size_t)cap,
+			    sizeof(*rows))) == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			rows = grown;
+		}
+		if (read_row(s, &rows[n]) == -1) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
@@ -145,8 +224,19 @@ store_fetch_due(struct store *st, int64_t now, int limit, int force,
 		store_rows_free(rows, n);
 		return -1;
 	}
+	if (rows == NULL && (rows = calloc(1, sizeof(*rows))) == NULL)
+		return -1;
 	*out = rows;
 	return n;
+}
+
+void
+store_row_clear(struct push_row *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->event_id = r->attributes = NULL;
+	memset(r->v, 0, sizeof(r->v));
 }
 
 void
@@ -155,7 +245,7 @@ store_rows_free(struct push_row *rows, int n)
 	int i;
 
 	for (i = 0; rows != NULL && i < n; i++)
-		free(rows[i].data);
+		free(rows[i].buf);
 	free(rows);
 }
 

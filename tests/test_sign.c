@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 #include "key.h"
-#include "pushd.h"
+#include "push.h"
 
 static struct key k;
 
@@ -161,6 +161,19 @@ Test(sign, retry_after_seconds_and_dates)
 	cr_assert_eq(retry_after_ms(NULL, 0), -1);
 }
 
+/* Set row r's model (its first field) to a string of len bytes. */
+static void
+set_model(struct push_row *r, size_t len)
+{
+	free(r->buf);
+	r->buf = malloc(len + 1);
+	memset(r->buf, 'x', len);
+	r->buf[len] = '\0';
+	r->v[0].tag = V_TEXT;
+	r->v[0].s = r->buf;
+	r->v[0].len = len;
+}
+
 static struct push_row *
 rows(int n, size_t data_len)
 {
@@ -173,12 +186,7 @@ rows(int n, size_t data_len)
 		snprintf(r[i].trace_id, sizeof(r[i].trace_id),
 		    "%08d-0000-4000-8000-000000000000", i);
 		r[i].received_at = 1700000000000LL + i;
-		r[i].data = malloc(data_len + 1);
-		memset(r[i].data, 'x', data_len);
-		r[i].data[0] = '"';
-		r[i].data[data_len - 1] = '"';
-		r[i].data[data_len] = '\0';
-		r[i].data_len = data_len;
+		set_model(&r[i], data_len);
 	}
 	return r;
 }
@@ -195,19 +203,17 @@ Test(sign, split_fits_the_limit_and_keeps_every_row_once)
 	int			 nbig, seen = 0, last = 0, i;
 	json_t			*o;
 
-	in[10].data = realloc(in[10].data, 5001);
-	memset(in[10].data, 'y', 5000);
-	in[10].data[0] = in[10].data[4999] = '"';
-	in[10].data[5000] = '\0';
-	in[10].data_len = 5000;
-	cr_assert_eq(envelope_split(&a, in, 50, 2048, &q, &big, &nbig), 0);
+	set_model(&in[10], 5000);
+	cr_assert_eq(push_split(&enc_oct, &a, in, 50, 2048, &q, &big, &nbig),
+	    0);
 	cr_assert_eq(nbig, 1);
 	cr_assert_eq(big[0].id, 11);
-	free(big[0].data);
+	store_row_clear(&big[0]);
 	free(big);
 	while ((r = TAILQ_FIRST(&q)) != NULL) {
 		TAILQ_REMOVE(&q, r, entry);
-		body = envelope_body(&a, r, 1700000000000LL, &len);
+		body = enc_oct.body(&a, r->batch_id, r->rows, r->n,
+		    1700000000000LL, &len);
 		cr_assert_leq(len, 2048);
 		cr_assert_eq(strlen(body), len);
 		o = json_loads(body, 0, NULL);

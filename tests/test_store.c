@@ -13,6 +13,7 @@
 #include "event.h"
 #include "msg.h"
 #include "store.h"
+#include "push.h"
 
 /* (the store test opens the file with sqlite3 too, to set up rows) */
 
@@ -318,10 +319,12 @@ Test(store, trimming_touches_only_synced_rows_oldest_first)
 Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
 {
 	struct store	*st = open_rw(), *ro;
-	struct push_row	*rows;
-	sqlite3		*db;
-	char		 err[512];
-	int		 n;
+	struct push_row		*rows;
+	struct agent_info	 a = { "id", "\"h\"", "v" };
+	sqlite3			*db;
+	char			 err[512], *body;
+	size_t			 len;
+	int			 n;
 
 	cr_assert_eq(store_begin(st), 0);
 	cr_assert_eq(insert(st, EV_METRIC, "{\"name\":\"n\",\"value\":1}",
@@ -344,9 +347,13 @@ Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
 	cr_assert_eq(rows[1].kind, EV_ERROR);
 	cr_assert_eq(rows[2].kind, EV_METRIC);
 	cr_assert_str_eq(rows[0].trace_id, "11111111-1111-4111-8111-111111111111");
-	cr_assert_str_eq(rows[0].data, "{\"trace_id\":\"11111111-1111-4111-8111-"
+	/* typed columns, which the push encoder makes the data object of */
+	body = enc_oct.body(&a, "b", rows, 1, 5, &len);
+	cr_assert_str_eq(strstr(body, "\"data\":") + 7, "{\"trace_id\":"
+	    "\"11111111-1111-4111-8111-"
 	    "111111111111\",\"received_at\":10,\"model\":\"m\",\"status\":\"ok\","
-	    "\"attributes\":{\"labels\":1},\"truncated\":0}");
+	    "\"attributes\":{\"labels\":1},\"truncated\":0}}]}");
+	free(body);
 	store_rows_free(rows, n);
 	/* a row not yet due, and a dead one, wait; --force takes both */
 	cr_assert_eq(sqlite3_exec(db, "UPDATE llm_traces SET next_push_at = 5000;"

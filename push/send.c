@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "oct.h"
-#include "pushd.h"
+#include "push.h"
 
 
 static struct {
