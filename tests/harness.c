@@ -518,3 +518,58 @@ harness_spawn_blocked(struct octd_run *r, int resource, const char *want)
 	cr_assert_eq(limit_as_owner(r->pid, resource, &old, NULL), 0);
 	cr_assert(harness_wait(pushd_back, &b, 10000), "pushd started again");
 }
+
+/* "id.ts.body", the bytes a Standard Webhooks signature covers (malloc'd). */
+static unsigned char *
+sw_message(const char *id, long long ts, const void *body, size_t len,
+    size_t *mlen)
+{
+	unsigned char	*msg;
+	int		 n = snprintf(NULL, 0, "%s.%lld.", id, ts);
+
+	*mlen = (size_t)n + len;
+	if ((msg = malloc(*mlen + 1)) == NULL)
+		return NULL;
+	snprintf((char *)msg, (size_t)n + 1, "%s.%lld.", id, ts);
+	memcpy(msg + n, body, len);
+	return msg;
+}
+
+int
+harness_sw_verify(const unsigned char pk[32], const char *id, long long ts,
+    const void *body, size_t len, const char *header)
+{
+	unsigned char	 sig[crypto_sign_BYTES], *msg;
+	const char	*p = strstr(header, "v1a,");
+	char		 b64[200];
+	size_t		 slen, mlen;
+	int		 ok;
+
+	if (p == NULL)
+		return 0;
+	snprintf(b64, sizeof(b64), "%.*s", (int)strcspn(p + 4, " "), p + 4);
+	if (sodium_base642bin(sig, sizeof(sig), b64, strlen(b64), NULL, &slen,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || slen != sizeof(sig))
+		return 0;
+	if ((msg = sw_message(id, ts, body, len, &mlen)) == NULL)
+		return 0;
+	ok = crypto_sign_verify_detached(sig, msg, mlen, pk) == 0;
+	free(msg);
+	return ok;
+}
+
+void
+harness_sw_sign(const unsigned char sk[64], const char *id, long long ts,
+    const void *body, size_t len, char *out, size_t outlen)
+{
+	unsigned char	 sig[crypto_sign_BYTES], *msg;
+	size_t		 mlen;
+
+	msg = sw_message(id, ts, body, len, &mlen);
+	cr_assert_not_null(msg);
+	crypto_sign_detached(sig, NULL, msg, mlen, sk);
+	free(msg);
+	snprintf(out, outlen, "v1a,");
+	sodium_bin2base64(out + 4, outlen - 4, sig, sizeof(sig),
+	    sodium_base64_VARIANT_ORIGINAL);
+}

@@ -83,4 +83,17 @@ long long file_int(const char *path, const char *sql);
 void	 harness_spawn_blocked(struct octd_run *, int resource,
 	    const char *want);
 
+/*
+ * Standard Webhooks (SPEC section 6), the one implementation the tests
+ * check pushd's signatures with and sign their own requests with: v1a is
+ * Ed25519 over the bytes "id.ts.body".
+ */
+/* Does header (a webhook-signature value) hold a v1a by pk over them? */
+int	 harness_sw_verify(const unsigned char pk[32], const char *id,
+	    long long ts, const void *body, size_t len, const char *header);
+/* "v1a,<base64>": sk's signature over them, into out. */
+void	 harness_sw_sign(const unsigned char sk[64], const char *id,
+	    long long ts, const void *body, size_t len, char *out,
+	    size_t outlen);
+
 #endif

@@ -100,37 +100,6 @@ mono(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/*
- * Standard Webhooks, from its spec: sign "id.ts.body", v1a = Ed25519; body
- * is the payload before compression (SPEC 6).
- */
-static int
-sw_verify(const char *id, const char *ts, const unsigned char *body,
-    size_t len, const char *header)
-{
-	unsigned char	sig[64];
-	char		prefix[128];
-	size_t		plen, slen;
-	unsigned char	*msg;
-	const char	*p = strstr(header, "v1a,");
-	char		b64[200];
-	int		ok;
-
-	if (p == NULL)
-		return 0;
-	snprintf(b64, sizeof(b64), "%.*s", (int)strcspn(p + 4, " "), p + 4);
-	if (sodium_base642bin(sig, 64, b64, strlen(b64), NULL, &slen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || slen != 64)
-		return 0;
-	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s.%s.", id, ts);
-	msg = malloc(plen + len);
-	memcpy(msg, prefix, plen);
-	memcpy(msg + plen, body, len);
-	ok = crypto_sign_verify_detached(sig, msg, plen + len, coll.pk) == 0;
-	free(msg);
-	return ok;
-}
-
 static char *
 gunzip(const unsigned char *in, size_t len, size_t *outlen)
 {
@@ -259,7 +228,8 @@ coll_handle(struct evhttp_request *req, void *arg)
 	plain = gunzip(body, len, &plen);
 	/* signed: the JSON before compression, as a framework hands it on */
 	if (id == NULL || ts == NULL || sig == NULL ||
-	    !sw_verify(id, ts, (unsigned char *)plain, plen, sig)) {
+	    !harness_sw_verify(coll.pk, id, strtoll(ts, NULL, 10), plain, plen,
+	    sig)) {
 		coll.bad_signatures++;
 		pthread_mutex_unlock(&coll.mu);
 		coll_reply(req, 401, NULL);
