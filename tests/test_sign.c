@@ -212,3 +212,47 @@ Test(sign, split_fits_the_limit_and_keeps_every_row_once)
 	}
 	cr_assert_eq(seen, 49);
 }
+
+/* SPEC section 6's table: one function turns an answer into the action. */
+Test(sign, answers_are_classified_as_the_push_table_says)
+{
+	static const struct {
+		long			status;
+		enum push_action	action;
+	} table[] = {
+		{ 200, PUSH_DELIVERED }, { 204, PUSH_DELIVERED },
+		{ 413, PUSH_TOO_BIG }, { 400, PUSH_REFUSED },
+		{ 422, PUSH_REFUSED }, { 408, PUSH_UNWELL },
+		{ 429, PUSH_UNWELL }, { 500, PUSH_UNWELL },
+		{ 503, PUSH_UNWELL }, { 101, PUSH_UNWELL },
+		{ 301, PUSH_CONFIG }, { 401, PUSH_CONFIG },
+		{ 403, PUSH_CONFIG }, { 404, PUSH_CONFIG },
+	};
+	struct send_result	res = { .body = "", .retry_after = -1 };
+	struct push_verdict	v;
+	size_t			i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		res.status = table[i].status;
+		push_classify(&enc_oct, &res, &v);
+		cr_assert_eq(v.action, table[i].action, "HTTP %ld",
+		    table[i].status);
+	}
+	res.status = 0;
+	res.error = "Connection refused";
+	push_classify(&enc_oct, &res, &v);
+	cr_assert_eq(v.action, PUSH_UNWELL, "no answer at all");
+	cr_assert_str_eq(v.why, "Connection refused");
+	res.error = NULL;
+	res.status = 503;
+	res.body = "down\r\nfor a while";
+	res.retry_after = 2000;
+	push_classify(&enc_oct, &res, &v);
+	cr_assert_str_eq(v.what, "HTTP 503: down", "one line of the answer");
+	cr_assert_eq(v.retry_after, 2000);
+	res.status = 200;
+	res.truncated = 1;
+	push_classify(&enc_oct, &res, &v);
+	cr_assert_eq(v.action, PUSH_UNWELL, "which were rejected is unknown");
+	cr_assert(strstr(v.why, "with an answer over") != NULL, "%s", v.why);
+}
