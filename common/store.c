@@ -253,6 +253,11 @@ prepare_all(struct store *st, char *err, size_t errlen)
  */
 #define WAL_CHECKPOINT_PAGES	256
 
+/*
+ * The writer's open: the lock, the file (0600), WAL, synchronous, the
+ * schema brought up to date, and every statement prepared. 0, or -1 with
+ * why in err (st is then closed by the caller).
+ */
 static int
 open_rw(struct store *st, int sync_full, char *err, size_t errlen)
 {

@@ -119,6 +119,10 @@ dry_print(const struct ctl *c, const struct totals *t, int json)
 	json_decref(o);
 }
 
+/*
+ * --dry-run: the rows a push would send now, read-only, cut and compressed
+ * as the engine would, and their totals printed. Returns the exit status.
+ */
 static int
 dry_run(struct ctl *c, int force, int64_t batch, int verbose, int json)
 {
@@ -501,6 +505,10 @@ static const struct push_sink off_sink = {
 	.exit = off_exit,
 };
 
+/*
+ * octd is stopped: take the writer lock and run the session here, marks
+ * applied at once (off_sink). Returns the exit status.
+ */
 static int
 push_offline(struct ctl *c, int force, int64_t batch, int verbose, int json)
 {
@@ -556,6 +564,7 @@ push_now(struct ctl *c, int force, int64_t batch, int verbose, int json)
 	return follow_push(fd, verbose, json);
 }
 
+/* octctl push [options]: parse them, then dry run, or push. Exit status. */
 int
 cmd_push(struct ctl *c, int argc, char **argv)
 {

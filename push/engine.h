@@ -61,7 +61,13 @@ struct engine {
 extern struct engine pd;
 
 /* cycle.c */
+/* Run cycle_run() in ms. */
 void	 cycle_schedule(int64_t ms);
+/*
+ * A cycle, unless one is under way or waits: the pause, the key and the
+ * read-only connection checked, then the held retry or a fetch queued and
+ * the first request sent.
+ */
 void	 cycle_run(void);
 /* The cycle is over once writerd has what it needs. */
 void	 cycle_done(void);
