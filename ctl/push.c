@@ -56,23 +56,23 @@ measure(const struct ctl *c, const struct agent_info *a, struct push_row *rows,
 	size_t		 len, gzlen;
 	char		*body;
 	int		 nbig, i;
+	const struct push_encoder *enc = push_conf_encoder(&c->conf);
 
-	if (push_split(&enc_oct, a, rows, n,
+	if (push_split(enc, a, rows, n,
 	    (size_t)c->conf.push_max_payload_bytes, &q, &big, &nbig) == -1)
 		return -1;
 	for (i = 0; i < nbig; i++) {
 		if (verbose)
 			printf("event %s: %zu bytes, over push_max_payload_bytes: "
 			    "would go dead\n", big[i].trace_id,
-			    enc_oct.event_len(&big[i]));
+			    enc->event_len(&big[i]));
 		store_row_clear(&big[i]);
 	}
 	t->dead += nbig;
 	free(big);
 	while ((r = TAILQ_FIRST(&q)) != NULL) {
 		TAILQ_REMOVE(&q, r, entry);
-		body = enc_oct.body(a, r->batch_id, r->rows, r->n, now_ms(),
-		    &len);
+		body = enc->body(a, r->batch_id, r->rows, r->n, now_ms(), &len);
 		if (body == NULL)
 			return -1;
 		gzlen = len;
@@ -131,7 +131,7 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose, int json)
 	struct agent_info	 a;
 	struct totals		 t = { 0 };
 	char			 path[4096], err[1024], *hj;
-	int			 n, i, off;
+	int			 n, i, off, rc = 0;
 
 	snprintf(path, sizeof(path), "%s/oct.db", c->conf.data_dir);
 	if ((st = store_open(path, STORE_RO, 0, err, sizeof(err))) == NULL)
@@ -143,33 +143,26 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose, int json)
 	a.host = hj;
 	a.version = OCT_VERSION;
 	n = store_fetch_due(st, now_ms(), DRY_MAX_ROWS, force, NULL, &rows);
-	if (n < 0) {
-		push_fail(json, "read %s: %s", path, store_error(st));
-		store_close(st);
-		free(hj);
-		return 1;
-	}
+	if (n < 0)
+		rc = push_fail(json, "read %s: %s", path, store_error(st));
 	/* as pushd does: batch rows per cycle, each cycle cut by size */
-	for (off = 0; off < n; off += (int)batch) {
+	for (off = 0; off < n && rc == 0; off += (int)batch) {
 		int k = n - off < batch ? n - off : (int)batch;
 		struct push_row *part = calloc((size_t)k, sizeof(*part));
 
 		memcpy(part, rows + off, (size_t)k * sizeof(*part));
 		if (measure(c, &a, part, k, verbose, &t) == -1) {
-			push_fail(json, "cannot build batches");
+			rc = push_fail(json, "cannot build batches");
 			for (i = off + k; i < n; i++)
 				store_row_clear(&rows[i]);
-			free(rows);
-			store_close(st);
-			free(hj);
-			return 1;
 		}
 	}
+	if (rc == 0)
+		dry_print(c, &t, json);
 	free(rows);
-	dry_print(c, &t, json);
 	store_close(st);
 	free(hj);
-	return 0;
+	return rc;
 }
 
 /* Bytes as "12.3 kB", or "12.3/45.6 kB" of a total (< 0: none known). */

@@ -328,7 +328,7 @@ push_init(struct event_base *base, const struct conf *c,
 	pd.base = base;
 	pd.conf = c;
 	pd.sink = sink;
-	pd.enc = &enc_oct;	/* the one format until push_format comes */
+	pd.enc = push_conf_encoder(c);
 	pd.host_json = push_host_json();
 	pd.agent.host = pd.host_json;
 	pd.agent.version = OCT_VERSION;

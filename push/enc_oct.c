@@ -7,8 +7,8 @@
  * out, and so is a null member of an object in attributes or labels.
  * Those are the bytes SQLite's json_patch('{}', json_object(...)) made
  * when the store built them: strings escaped as SQLite escapes them, reals
- * as its "%!.15g". One writer serves both size and body (dst NULL counts),
- * so a body is exactly as long as split.c was told.
+ * as its "%!.15g". One writer serves both size and body (with no buffer it
+ * only counts), so a body is exactly as long as split.c was told.
  */
 #include "config.h"
 
@@ -111,82 +111,41 @@ put_real(struct out *o, double r)
 	put(o, b, (size_t)n);
 }
 
-/* The end of the JSON string at p (on its opening quote). */
-static const char *
-skip_str(const char *p)
+/* Drop the null members of o, and of the objects in it (not in arrays). */
+static void
+drop_nulls(json_t *o)
 {
-	for (p++; *p != '\0' && *p != '"'; p++)
-		if (*p == '\\' && p[1] != '\0')
-			p++;
-	return *p == '"' ? p + 1 : p;
-}
+	const char	*k;
+	json_t		*v;
+	void		*next;
 
-/* The end of the compact JSON value at p. */
-static const char *
-skip_value(const char *p)
-{
-	int depth = 0;
-
-	do {
-		if (*p == '"')
-			p = skip_str(p);
-		else if (*p == '{' || *p == '[') {
-			depth++;
-			p++;
-		} else if (*p == '}' || *p == ']') {
-			depth--;
-			p++;
-		} else if (depth > 0)
-			p++;
-		else
-			p += strcspn(p, ",}]");	/* a number, true, false */
-	} while (depth > 0 && *p != '\0');
-	return p;
-}
-
-static const char	*put_value(struct out *, const char *);
-
-/* An object, without its null members (at any depth of objects). */
-static const char *
-put_object(struct out *o, const char *p)
-{
-	const char	*key, *val;
-	int		 first = 1;
-
-	put(o, "{", 1);
-	for (p++; *p == '"'; p += *p == ',') {
-		key = p;
-		val = skip_str(p) + 1;		/* past the ':' */
-		if (strncmp(val, "null", 4) == 0 && (val[4] == ',' ||
-		    val[4] == '}')) {
-			p = val + 4;
-			continue;
-		}
-		if (!first)
-			put(o, ",", 1);
-		first = 0;
-		put(o, key, (size_t)(val - key));
-		p = put_value(o, val);
+	json_object_foreach_safe(o, next, k, v) {
+		if (json_is_null(v))
+			json_object_del(o, k);
+		else if (json_is_object(v))
+			drop_nulls(v);
 	}
-	put(o, "}", 1);
-	return *p == '}' ? p + 1 : p;
 }
 
 /*
- * Copy the compact JSON value at p (what ingestd stored); objects lose
- * their null members, as json_patch drops them, arrays are copied as
- * they are. Returns the end of the value.
+ * A JSON object that ingestd stored (jansson's compact text): as it is,
+ * but that json_patch dropped the null members of objects. Only text
+ * with a null in it is parsed again, so the common case is a copy.
  */
-static const char *
-put_value(struct out *o, const char *p)
+static void
+put_json(struct out *o, const char *text)
 {
-	const char *end;
+	json_t	*j;
+	char	*s = NULL;
 
-	if (*p == '{')
-		return put_object(o, p);
-	end = skip_value(p);
-	put(o, p, (size_t)(end - p));
-	return end;
+	if (strstr(text, "null") != NULL &&
+	    (j = json_loads(text, 0, NULL)) != NULL) {
+		drop_nulls(j);
+		s = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+	}
+	put_s(o, s != NULL ? s : text);
+	free(s);
 }
 
 static void
@@ -223,13 +182,13 @@ put_data(struct out *o, const struct push_row *r)
 		else if (v->tag == V_REAL)
 			put_real(o, v->r);
 		else if (d->fields[i].type == F_LABELS)
-			put_value(o, v->s);
+			put_json(o, v->s);
 		else
 			put_str(o, v->s, v->len);
 	}
 	if (r->attributes != NULL) {
 		put_key(o, "attributes");
-		put_value(o, r->attributes);
+		put_json(o, r->attributes);
 	}
 	put_key(o, "truncated");
 	put_int(o, r->truncated);
@@ -312,7 +271,7 @@ oct_answer(const char *body, push_reject_cb rejected, void *arg)
 }
 
 const struct push_encoder enc_oct = {
-	.name = "json",
+	.name = "oct",
 	.content_type = "application/json",
 	.overhead = oct_overhead,
 	.event_len = oct_event_len,

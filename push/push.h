@@ -97,7 +97,7 @@ TAILQ_HEAD(reqq, req);
 typedef void (*push_reject_cb)(const char *trace_id, const char *reason,
     void *arg);
 struct push_encoder {
-	const char	*name;			/* push_format's value */
+	const char	*name;			/* its push_format */
 	const char	*content_type;		/* "application/json" */
 	/* Bytes of a body with no events. */
 	size_t	 (*overhead)(const struct agent_info *);
@@ -124,8 +124,12 @@ struct push_encoder {
 	 */
 	int	 (*unwell)(long status);
 };
-/* enc_oct.c: the JSON envelope of SPEC section 6. */
+/* enc_oct.c: the JSON envelope of SPEC section 6 ("oct"). */
 extern const struct push_encoder enc_oct;
+/* encoders.c: the encoder of a push_format name, or NULL. */
+const struct push_encoder *push_encoder(const char *name);
+/* The encoder c's push_format names (never NULL). */
+const struct push_encoder *push_conf_encoder(const struct conf *c);
 
 /* split.c */
 /*
