@@ -136,11 +136,22 @@ build_headers(const struct req *r, int64_t ts, const char *sig, int gzip,
 	h[n] = NULL;
 }
 
+/* Where r goes: push_url, and its kind's path for a per_kind encoder. */
+static const char *
+req_url(const struct req *r, char *buf, size_t len)
+{
+	if (!pd.enc->per_kind || pd.enc->paths == NULL)
+		return pd.conf->push_url;
+	snprintf(buf, len, "%s%s", pd.conf->push_url,
+	    pd.enc->paths[r->rows[0].kind]);
+	return buf;
+}
+
 /* Build, compress, sign and send r. Returns 0, or -1 (r dropped). */
 static int
 send_req(struct req *r)
 {
-	char		*body, *sig, hdr[8][600];
+	char		*body, *sig, hdr[8][600], url[4096];
 	const char	*headers[10];
 	uint8_t		*gz = NULL;
 	size_t		 len, gzlen;
@@ -165,7 +176,7 @@ send_req(struct req *r)
 	/* libcurl does not copy the body: r keeps it until the answer. */
 	free(r->body);
 	r->body = gz;
-	rc = send_post(pd.conf->push_url, gz, gzlen, headers,
+	rc = send_post(req_url(r, url, sizeof(url)), gz, gzlen, headers,
 	    pd.conf->push_timeout_ms, answer_done, r);
 	free(sig);
 	free(body);

@@ -99,6 +99,12 @@ typedef void (*push_reject_cb)(const char *trace_id, const char *reason,
 struct push_encoder {
 	const char	*name;			/* its push_format */
 	const char	*content_type;		/* "application/json" */
+	/*
+	 * Each request holds rows of one kind only, POSTed to push_url and
+	 * paths[kind]; 0 (paths NULL): every kind together, to push_url.
+	 */
+	int		 per_kind;
+	const char	*const *paths;
 	/* Bytes of a body with no events. */
 	size_t	 (*overhead)(const struct agent_info *);
 	/* Bytes one row adds to a body, its separator included. */

@@ -107,7 +107,8 @@ push_split(const struct push_encoder *enc, const struct agent_info *a,
 			size = over;
 			continue;
 		}
-		if (size + ev > max && i > start) {
+		if (i > start && (size + ev > max || (enc->per_kind &&
+		    rows[i].kind != rows[start].kind))) {
 			if (close_req(rows, start, i, q) == -1)
 				return -1;
 			start = i;

@@ -256,3 +256,33 @@ Test(sign, answers_are_classified_as_the_push_table_says)
 	cr_assert_eq(v.action, PUSH_UNWELL, "which were rejected is unknown");
 	cr_assert(strstr(v.why, "with an answer over") != NULL, "%s", v.why);
 }
+
+Test(sign, a_per_kind_encoder_never_mixes_kinds_in_a_request)
+{
+	struct agent_info	 a = { "11111111-1111-4111-8111-111111111111",
+				     "\"host\"", "0.1.0" };
+	struct reqq		 q = TAILQ_HEAD_INITIALIZER(q);
+	struct push_row		*big, *in = rows(12, 20);
+	struct push_encoder	 enc_per_kind = enc_oct;
+	struct req		*r;
+	int			 nbig, i, nreq = 0, seen = 0;
+
+	/* one kind per request, as OTLP's encoder (SPEC section 6.1) */
+	enc_per_kind.per_kind = 1;
+	for (i = 0; i < 12; i++)
+		in[i].kind = i < 5 ? EV_TRACE : i < 7 ? EV_ERROR : EV_TRACE;
+	cr_assert_eq(push_split(&enc_per_kind, &a, in, 12, 1 << 20, &q, &big,
+	    &nbig), 0);
+	cr_assert_eq(nbig, 0);
+	free(big);
+	while ((r = TAILQ_FIRST(&q)) != NULL) {
+		TAILQ_REMOVE(&q, r, entry);
+		for (i = 1; i < r->n; i++)
+			cr_assert_eq(r->rows[i].kind, r->rows[0].kind);
+		seen += r->n;
+		nreq++;
+		req_free(r);
+	}
+	cr_assert_eq(nreq, 3, "traces, errors, traces again: in order");
+	cr_assert_eq(seen, 12);
+}
