@@ -1,5 +1,7 @@
 /*
- * store.c: SQLite storage for oct (see store.h).
+ * store.c: SQLite storage for oct (see store.h): opening, the lock, the
+ * schema and its migrations, transactions. The statements of each job are
+ * in store_write.c, store_push.c and store_report.c (store_int.h).
  *
  * The three event tables are generated from event_defs[], so a field added
  * there is a column here. Rows are never matched by their random trace_id:
@@ -19,25 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "oct.h"
-#include "store.h"
+#include "store_int.h"
 #include "util.h"
-
-struct store {
-	sqlite3		*db;
-	enum store_mode	 mode;
-	int		 lock_fd;
-	char		*path;
-	char		 agent_id[UUID_STR_LEN];
-	sqlite3_stmt	*insert[EV_NKINDS];
-	sqlite3_stmt	*begin, *commit, *rollback;
-	sqlite3_stmt	*cursor_get, *cursor_set, *commits_get;
-	sqlite3_stmt	*fetch[2];		/* due, forced */
-	sqlite3_stmt	*synced[EV_NKINDS], *failed[EV_NKINDS], *dead[EV_NKINDS];
-	sqlite3_stmt	*push_state, *push_count;
-};
 
 static const char *
 col_type(enum field_type t)
@@ -54,12 +40,8 @@ col_type(enum field_type t)
 	}
 }
 
-/* Append printf output to a malloc'd string; returns it or NULL. */
-static char *
-cat(char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static char *
-cat(char *s, const char *fmt, ...)
+char *
+st_cat(char *s, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*add, *out;
@@ -98,14 +80,14 @@ schema_v1(void)
 
 	for (k = 0; k < EV_NKINDS; k++) {
 		d = &event_defs[k];
-		s = cat(s, "CREATE TABLE %s (\n id INTEGER PRIMARY KEY,\n "
+		s = st_cat(s, "CREATE TABLE %s (\n id INTEGER PRIMARY KEY,\n "
 		    "trace_id TEXT NOT NULL,\n event_id TEXT,\n received_at "
 		    "INTEGER NOT NULL,\n", d->table);
 		for (i = 0; i < d->nfields; i++)
-			s = cat(s, " %s %s%s,\n", d->fields[i].name,
+			s = st_cat(s, " %s %s%s,\n", d->fields[i].name,
 			    col_type(d->fields[i].type),
 			    d->fields[i].required ? " NOT NULL" : "");
-		s = cat(s, " attributes TEXT,\n truncated INTEGER NOT NULL "
+		s = st_cat(s, " attributes TEXT,\n truncated INTEGER NOT NULL "
 		    "DEFAULT 0,\n synced_at INTEGER,\n push_attempts INTEGER NOT "
 		    "NULL DEFAULT 0,\n next_push_at INTEGER NOT NULL DEFAULT 0,\n "
 		    "batch_id TEXT,\n last_push_error TEXT,\n dead INTEGER NOT "
@@ -127,63 +109,8 @@ schema_v1(void)
 	"NOT NULL DEFAULT 0;\nALTER TABLE push_state ADD COLUMN failed_total " \
 	"INTEGER NOT NULL DEFAULT 0;\n"
 
-static char *
-insert_sql(const struct event_def *d)
-{
-	char	*s = strdup("");
-	size_t	 i;
-
-	s = cat(s, "INSERT OR IGNORE INTO %s (trace_id, event_id, received_at, "
-	    "attributes, truncated", d->table);
-	for (i = 0; i < d->nfields; i++)
-		s = cat(s, ", %s", d->fields[i].name);
-	s = cat(s, ") VALUES (?, ?, ?, ?, ?");
-	for (i = 0; i < d->nfields; i++)
-		s = cat(s, ", ?");
-	return cat(s, ")");
-}
-
-/*
- * The data object of a row: its SPEC section 4 fields plus trace_id,
- * event_id, received_at and truncated; attributes and labels as objects.
- * json_patch('{}', ...) leaves out the fields that are NULL.
- */
-static char *
-data_expr(const struct event_def *d)
-{
-	char	*s = strdup("json_patch('{}', json_object('trace_id', trace_id, "
-	    "'event_id', event_id, 'received_at', received_at");
-	size_t	 i;
-
-	for (i = 0; i < d->nfields; i++)
-		s = cat(s, d->fields[i].type == F_LABELS ?
-		    ", '%s', json(%s)" : ", '%s', %s", d->fields[i].name,
-		    d->fields[i].name);
-	return cat(s, ", 'attributes', json(attributes), 'truncated', "
-	    "truncated))");
-}
-
-static char *
-fetch_sql(int force)
-{
-	char	*s = strdup(""), *data;
-	size_t	 k;
-
-	for (k = 0; k < EV_NKINDS; k++) {
-		data = data_expr(&event_defs[k]);
-		s = cat(s, "%sSELECT %zu AS kind, id, trace_id, received_at, "
-		    "push_attempts, %s FROM %s WHERE synced_at IS NULL AND "
-		    "(received_at, %zu, id) > (?3, ?4, ?5)%s", k ?
-		    " UNION ALL " : "", k, data ? data : "NULL",
-		    event_defs[k].table, k, force ? "" :
-		    " AND dead = 0 AND next_push_at <= ?1");
-		free(data);
-	}
-	return cat(s, " ORDER BY received_at, kind, id LIMIT ?2");
-}
-
-static int
-exec(struct store *st, const char *sql, char *err, size_t errlen)
+int
+st_exec(struct store *st, const char *sql, char *err, size_t errlen)
 {
 	char *msg = NULL;
 
@@ -196,8 +123,8 @@ exec(struct store *st, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, char *err,
+int
+st_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt, char *err,
     size_t errlen)
 {
 	if (sql == NULL || sqlite3_prepare_v3(st->db, sql, -1,
@@ -253,14 +180,14 @@ migrate(struct store *st, char *err, size_t errlen)
 	uuid_v4(agent);
 	snprintf(buf, sizeof(buf), "INSERT INTO agent VALUES (1, '%s', %lld);",
 	    agent, (long long)now_ms());
-	r = exec(st, "BEGIN", err, errlen) || (v == 0 &&
-	    (exec(st, sql, err, errlen) || exec(st, buf, err, errlen))) ||
-	    (v < 2 && exec(st, SCHEMA_V2, err, errlen));
+	r = st_exec(st, "BEGIN", err, errlen) || (v == 0 &&
+	    (st_exec(st, sql, err, errlen) || st_exec(st, buf, err, errlen))) ||
+	    (v < 2 && st_exec(st, SCHEMA_V2, err, errlen));
 	if (v == 0)
 		free(sql);
 	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d;",
 	    STORE_SCHEMA_VERSION);
-	r = r || exec(st, buf, err, errlen) || exec(st, "COMMIT", err, errlen);
+	r = r || st_exec(st, buf, err, errlen) || st_exec(st, "COMMIT", err, errlen);
 	if (r)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return r ? -1 : 0;
@@ -304,87 +231,15 @@ take_lock(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
-/* Statements both readers and the writer use. */
-static int
-prepare_reads(struct store *st, char *err, size_t errlen)
-{
-	char	*sql;
-	int	 i, r;
-
-	for (i = 0; i < 2; i++) {
-		sql = fetch_sql(i);
-		r = prepare(st, sql, &st->fetch[i], err, errlen);
-		free(sql);
-		if (r == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-prepare_marks(struct store *st, char *err, size_t errlen)
-{
-	char		 sql[1024];
-	const char	*t;
-	size_t		 k;
-
-	for (k = 0; k < EV_NKINDS; k++) {
-		t = event_defs[k].table;
-		snprintf(sql, sizeof(sql), "UPDATE %s SET synced_at = "
-		    "coalesce(synced_at, ?3), batch_id = ?2, dead = 0 WHERE id = "
-		    "?1", t);
-		if (prepare(st, sql, &st->synced[k], err, errlen) == -1)
-			return -1;
-		snprintf(sql, sizeof(sql), "UPDATE %s SET push_attempts = "
-		    "push_attempts + ?5, next_push_at = ?3, last_push_error = ?4, "
-		    "batch_id = ?2, dead = (push_attempts + ?5 >= ?6 AND "
-		    "received_at < ?7) WHERE id = ?1 AND synced_at IS NULL", t);
-		if (prepare(st, sql, &st->failed[k], err, errlen) == -1)
-			return -1;
-		snprintf(sql, sizeof(sql), "UPDATE %s SET dead = 1, "
-		    "last_push_error = ?2 WHERE id = ?1 AND synced_at IS NULL", t);
-		if (prepare(st, sql, &st->dead[k], err, errlen) == -1)
-			return -1;
-	}
-	if (prepare(st, "UPDATE push_state SET sent_total = sent_total + ?1, "
-	    "failed_total = failed_total + ?2 WHERE id = 1", &st->push_count,
-	    err, errlen) == -1)
-		return -1;
-	return prepare(st, "UPDATE push_state SET last_success_at = "
-	    "coalesce(nullif(?1, 0), last_success_at), last_error = "
-	    "coalesce(?2, last_error), last_error_at = CASE WHEN ?2 IS NULL "
-	    "THEN last_error_at ELSE ?3 END WHERE id = 1", &st->push_state, err,
-	    errlen);
-}
-
 static int
 prepare_all(struct store *st, char *err, size_t errlen)
 {
-	char	*sql;
-	size_t	 k;
-	int	 r;
-
-	for (k = 0; k < EV_NKINDS; k++) {
-		sql = insert_sql(&event_defs[k]);
-		r = prepare(st, sql, &st->insert[k], err, errlen);
-		free(sql);
-		if (r == -1)
-			return -1;
-	}
-	if (prepare_reads(st, err, errlen) == -1 ||
-	    prepare_marks(st, err, errlen) == -1)
-		return -1;
-	return prepare(st, "BEGIN IMMEDIATE", &st->begin, err, errlen) ||
-	    prepare(st, "COMMIT", &st->commit, err, errlen) ||
-	    prepare(st, "ROLLBACK", &st->rollback, err, errlen) ||
-	    prepare(st, "SELECT seq FROM ingest_cursor WHERE stream = ?",
-	    &st->cursor_get, err, errlen) ||
-	    prepare(st, "INSERT INTO ingest_cursor (stream, seq, commits, "
-	    "updated_at) VALUES (?1, ?2, 1, ?3) ON CONFLICT (stream) DO UPDATE "
-	    "SET seq = max(seq, ?2), commits = commits + 1, updated_at = ?3",
-	    &st->cursor_set, err, errlen) ||
-	    prepare(st, "SELECT commits FROM ingest_cursor WHERE stream = ?",
-	    &st->commits_get, err, errlen) ? -1 : 0;
+	return st_prepare_writes(st, err, errlen) ||
+	    st_prepare_fetch(st, err, errlen) ||
+	    st_prepare_marks(st, err, errlen) ||
+	    st_prepare(st, "BEGIN IMMEDIATE", &st->begin, err, errlen) ||
+	    st_prepare(st, "COMMIT", &st->commit, err, errlen) ||
+	    st_prepare(st, "ROLLBACK", &st->rollback, err, errlen) ? -1 : 0;
 }
 
 /*
@@ -398,6 +253,11 @@ prepare_all(struct store *st, char *err, size_t errlen)
  */
 #define WAL_CHECKPOINT_PAGES	256
 
+/*
+ * The writer's open: the lock, the file (0600), WAL, synchronous, the
+ * schema brought up to date, and every statement prepared. 0, or -1 with
+ * why in err (st is then closed by the caller).
+ */
 static int
 open_rw(struct store *st, int sync_full, char *err, size_t errlen)
 {
@@ -417,8 +277,8 @@ open_rw(struct store *st, int sync_full, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(st->db, 5000);
 	sqlite3_wal_autocheckpoint(st->db, WAL_CHECKPOINT_PAGES);
-	if (exec(st, "PRAGMA journal_mode = WAL", err, errlen) ||
-	    exec(st, sync_full ? "PRAGMA synchronous = FULL" :
+	if (st_exec(st, "PRAGMA journal_mode = WAL", err, errlen) ||
+	    st_exec(st, sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", err, errlen) ||
 	    migrate(st, err, errlen) || read_agent(st, err, errlen) ||
 	    prepare_all(st, err, errlen))
@@ -440,7 +300,7 @@ open_ro(struct store *st, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(st->db, 5000);
 	return migrate(st, err, errlen) || read_agent(st, err, errlen) ||
-	    prepare_reads(st, err, errlen) ? -1 : 0;
+	    st_prepare_fetch(st, err, errlen) ? -1 : 0;
 }
 
 struct store *
@@ -470,27 +330,11 @@ store_open(const char *path, enum store_mode mode, int sync_full, char *err,
 void
 store_close(struct store *st)
 {
-	sqlite3_stmt	*s;
-	size_t		 k;
+	sqlite3_stmt *s;
 
 	if (st == NULL)
 		return;
-	for (k = 0; k < EV_NKINDS; k++) {
-		sqlite3_finalize(st->insert[k]);
-		sqlite3_finalize(st->synced[k]);
-		sqlite3_finalize(st->failed[k]);
-		sqlite3_finalize(st->dead[k]);
-	}
-	sqlite3_finalize(st->fetch[0]);
-	sqlite3_finalize(st->fetch[1]);
-	sqlite3_finalize(st->push_state);
-	sqlite3_finalize(st->push_count);
-	sqlite3_finalize(st->begin);
-	sqlite3_finalize(st->commit);
-	sqlite3_finalize(st->rollback);
-	sqlite3_finalize(st->cursor_get);
-	sqlite3_finalize(st->cursor_set);
-	sqlite3_finalize(st->commits_get);
+	/* every statement prepared, by whichever part */
 	while (st->db != NULL && (s = sqlite3_next_stmt(st->db, NULL)) != NULL)
 		sqlite3_finalize(s);
 	sqlite3_close(st->db);
@@ -512,9 +356,8 @@ store_agent_id(struct store *st)
 	return st->agent_id;
 }
 
-/* Step a statement that returns no row, then reset it. */
-static int
-run(sqlite3_stmt *s)
+int
+st_run(sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);
 
@@ -526,24 +369,24 @@ run(sqlite3_stmt *s)
 int
 store_begin(struct store *st)
 {
-	return run(st->begin);
+	return st_run(st->begin);
 }
 
 int
 store_commit(struct store *st)
 {
-	return run(st->commit);
+	return st_run(st->commit);
 }
 
 void
 store_rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
-		run(st->rollback);
+		st_run(st->rollback);
 }
 
-static void
-bind_text(sqlite3_stmt *s, int i, const char *v)
+void
+st_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v == NULL)
 		sqlite3_bind_null(s, i);
@@ -552,85 +395,7 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 }
 
 int
-store_insert(struct store *st, const struct event *e)
-{
-	const struct event_def	*d = &event_defs[e->kind];
-	sqlite3_stmt		*s = st->insert[e->kind];
-	const struct event_value *v;
-	size_t			 i;
-	int			 c;
-
-	bind_text(s, 1, e->trace_id);
-	bind_text(s, 2, e->event_id);
-	sqlite3_bind_int64(s, 3, e->received_at);
-	bind_text(s, 4, e->attributes);
-	sqlite3_bind_int(s, 5, e->truncated);
-	for (i = 0; i < d->nfields; i++) {
-		v = &e->v[i];
-		c = (int)i + 6;
-		switch (v->tag) {
-		case V_INT:
-			sqlite3_bind_int64(s, c, v->i);
-			break;
-		case V_REAL:
-			sqlite3_bind_double(s, c, v->r);
-			break;
-		case V_TEXT:
-			sqlite3_bind_text(s, c, v->s, (int)v->len, SQLITE_STATIC);
-			break;
-		default:
-			sqlite3_bind_null(s, c);
-		}
-	}
-	return run(s);
-}
-
-/* Step s (bound to stream) for one integer, 0 when there is no row. */
-static int
-stream_int(sqlite3_stmt *s, const char *stream, int64_t *out)
-{
-	int rc;
-
-	bind_text(s, 1, stream);
-	rc = sqlite3_step(s);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
-store_cursor(struct store *st, const char *stream, uint64_t *seq)
-{
-	int64_t	v;
-	int	r = stream_int(st->cursor_get, stream, &v);
-
-	*seq = (uint64_t)v;
-	return r;
-}
-
-int
-store_set_cursor(struct store *st, const char *stream, uint64_t seq)
-{
-	bind_text(st->cursor_set, 1, stream);
-	sqlite3_bind_int64(st->cursor_set, 2, (sqlite3_int64)seq);
-	sqlite3_bind_int64(st->cursor_set, 3, now_ms());
-	return run(st->cursor_set);
-}
-
-int
-store_commits(struct store *st, const char *stream, int64_t *n)
-{
-	return stream_int(st->commits_get, stream, n);
-}
-
-/* Run a one-integer query built from fmt (table names only). */
-static int
-query_int(struct store *st, int64_t *out, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-query_int(struct store *st, int64_t *out, const char *fmt, ...)
+st_query_int(struct store *st, int64_t *out, const char *fmt, ...)
 {
 	sqlite3_stmt	*s;
 	char		 sql[512];
@@ -646,370 +411,4 @@ query_int(struct store *st, int64_t *out, const char *fmt, ...)
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-int
-store_used_bytes(struct store *st, int64_t *bytes)
-{
-	int64_t		pages, freel, size;
-	struct stat	sb;
-	char		wal[4096];
-
-	if (query_int(st, &pages, "PRAGMA page_count") ||
-	    query_int(st, &freel, "PRAGMA freelist_count") ||
-	    query_int(st, &size, "PRAGMA page_size"))
-		return -1;
-	*bytes = (pages - freel) * size;
-	snprintf(wal, sizeof(wal), "%s-wal", st->path);
-	if (stat(wal, &sb) == 0)
-		*bytes += sb.st_size;
-	return 0;
-}
-
-/*
- * Without a cutoff (the max_db_bytes cap) the oldest synced rows of all
- * tables go first: the bound is the earliest of each table's limit-th
- * oldest synced row (by id, which follows received_at), and every synced
- * row up to it goes, so no row goes while an older one stays.
- */
-static int
-trim_bound(struct store *st, int limit, int64_t *bound)
-{
-	sqlite3_stmt	*s;
-	char		 sql[512];
-	size_t		 k;
-	int		 r;
-
-	*bound = INT64_MAX;
-	for (k = 0; k < EV_NKINDS; k++) {
-		snprintf(sql, sizeof(sql), "SELECT received_at FROM %s WHERE "
-		    "synced_at IS NOT NULL ORDER BY id LIMIT 1 OFFSET ?1",
-		    event_defs[k].table);
-		if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-			return -1;
-		sqlite3_bind_int(s, 1, limit - 1);
-		r = sqlite3_step(s);
-		if (r == SQLITE_ROW && sqlite3_column_int64(s, 0) < *bound)
-			*bound = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
-		if (r != SQLITE_ROW && r != SQLITE_DONE)
-			return -1;
-	}
-	return 0;
-}
-
-int
-store_trim_synced(struct store *st, int64_t cutoff_ms, int limit, int *deleted)
-{
-	sqlite3_stmt	*s;
-	char		 sql[512];
-	size_t		 k;
-	int64_t		 bound = INT64_MAX;
-
-	*deleted = 0;
-	if (cutoff_ms == 0 && trim_bound(st, limit, &bound) == -1)
-		return -1;
-	for (k = 0; k < EV_NKINDS; k++) {
-		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id IN (SELECT "
-		    "id FROM %s WHERE synced_at IS NOT NULL AND (?1 = 0 OR "
-		    "received_at < ?1) AND received_at <= ?3 ORDER BY id LIMIT "
-		    "?2)", event_defs[k].table, event_defs[k].table);
-		if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-			return -1;
-		sqlite3_bind_int64(s, 1, cutoff_ms);
-		sqlite3_bind_int(s, 2, limit);
-		sqlite3_bind_int64(s, 3, bound);
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			sqlite3_finalize(s);
-			return -1;
-		}
-		*deleted += sqlite3_changes(st->db);
-		sqlite3_finalize(s);
-	}
-	return 0;
-}
-
-/*
- * TRUNCATE waits for readers through the busy handler; with the usual
- * 5 s timeout that would stall writerd's loop whenever pushd, ingestd's
- * /metrics or octctl reads. Try without waiting: when a reader is in the
- * way, SQLITE_BUSY, and the next pause in writes tries again.
- */
-int
-store_checkpoint(struct store *st)
-{
-	int rc;
-
-	sqlite3_busy_timeout(st->db, 0);
-	rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-	    NULL, NULL);
-	sqlite3_busy_timeout(st->db, 5000);
-	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
-}
-
-int
-store_pending(struct store *st, enum event_kind k, int64_t *n)
-{
-	return query_int(st, n, "SELECT count(*) FROM %s WHERE synced_at IS "
-	    "NULL AND dead = 0", event_defs[k].table);
-}
-
-int
-store_count(struct store *st, enum event_kind k, int64_t *n)
-{
-	return query_int(st, n, "SELECT count(*) FROM %s", event_defs[k].table);
-}
-
-int
-store_fetch_due(struct store *st, int64_t now, int limit, int force,
-    const struct fetch_cursor *after, struct push_row **out)
-{
-	sqlite3_stmt	*s = st->fetch[force ? 1 : 0];
-	struct push_row	*rows, *r;
-	const char	*data;
-	int		 n = 0, rc;
-
-	*out = NULL;
-	if ((rows = calloc((size_t)limit, sizeof(*rows))) == NULL)
-		return -1;
-	if (!force)
-		sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int(s, 2, limit);
-	sqlite3_bind_int64(s, 3, after != NULL ? after->received_at : -1);
-	sqlite3_bind_int(s, 4, after != NULL ? after->kind : 0);
-	sqlite3_bind_int64(s, 5, after != NULL ? after->id : 0);
-	while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		r = &rows[n];
-		r->kind = (enum event_kind)sqlite3_column_int(s, 0);
-		r->id = sqlite3_column_int64(s, 1);
-		snprintf(r->trace_id, sizeof(r->trace_id), "%s",
-		    (const char *)sqlite3_column_text(s, 2));
-		r->received_at = sqlite3_column_int64(s, 3);
-		r->attempts = sqlite3_column_int64(s, 4);
-		data = (const char *)sqlite3_column_text(s, 5);
-		r->data_len = (size_t)sqlite3_column_bytes(s, 5);
-		if (data == NULL || (r->data = strdup(data)) == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		n++;
-	}
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	if (n < limit && rc != SQLITE_DONE) {
-		store_rows_free(rows, n);
-		return -1;
-	}
-	*out = rows;
-	return n;
-}
-
-void
-store_rows_free(struct push_row *rows, int n)
-{
-	int i;
-
-	for (i = 0; rows != NULL && i < n; i++)
-		free(rows[i].data);
-	free(rows);
-}
-
-int
-store_mark_synced(struct store *st, enum event_kind k, int64_t id,
-    const char *batch_id, int64_t at)
-{
-	sqlite3_stmt *s = st->synced[k];
-
-	sqlite3_bind_int64(s, 1, id);
-	bind_text(s, 2, batch_id);
-	sqlite3_bind_int64(s, 3, at);
-	return run(s);
-}
-
-int
-store_mark_failed(struct store *st, enum event_kind k, int64_t id,
-    const char *batch_id, int64_t next_at, const char *error, int charge,
-    int64_t max_attempts, int64_t giveup_before)
-{
-	sqlite3_stmt *s = st->failed[k];
-
-	sqlite3_bind_int64(s, 1, id);
-	bind_text(s, 2, batch_id);
-	sqlite3_bind_int64(s, 3, next_at);
-	bind_text(s, 4, error);
-	sqlite3_bind_int(s, 5, charge ? 1 : 0);
-	sqlite3_bind_int64(s, 6, max_attempts);
-	sqlite3_bind_int64(s, 7, giveup_before);
-	return run(s);
-}
-
-int
-store_mark_dead(struct store *st, enum event_kind k, int64_t id,
-    const char *reason)
-{
-	sqlite3_stmt *s = st->dead[k];
-
-	sqlite3_bind_int64(s, 1, id);
-	bind_text(s, 2, reason);
-	return run(s);
-}
-
-int
-store_set_push_state(struct store *st, int64_t last_success_at,
-    const char *last_error)
-{
-	sqlite3_stmt *s = st->push_state;
-
-	sqlite3_bind_int64(s, 1, last_success_at);
-	bind_text(s, 2, last_error);
-	sqlite3_bind_int64(s, 3, now_ms());
-	return run(s);
-}
-
-int
-store_count_push(struct store *st, int64_t sent, int64_t failed)
-{
-	sqlite3_bind_int64(st->push_count, 1, sent);
-	sqlite3_bind_int64(st->push_count, 2, failed);
-	return run(st->push_count);
-}
-
-int
-store_push_totals(struct store *st, int64_t *sent, int64_t *failed,
-    int64_t *last_success_at)
-{
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	*sent = *failed = *last_success_at = 0;
-	if (sqlite3_prepare_v2(st->db, "SELECT sent_total, failed_total, "
-	    "coalesce(last_success_at, 0) FROM push_state WHERE id = 1", -1,
-	    &s, NULL) != SQLITE_OK)
-		return -1;
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		*sent = sqlite3_column_int64(s, 0);
-		*failed = sqlite3_column_int64(s, 1);
-		*last_success_at = sqlite3_column_int64(s, 2);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
-store_dead(struct store *st, enum event_kind k, int64_t *n)
-{
-	return query_int(st, n, "SELECT count(*) FROM %s WHERE synced_at IS "
-	    "NULL AND dead = 1", event_defs[k].table);
-}
-
-int
-store_table_stats(struct store *st, enum event_kind k, struct table_stats *t)
-{
-	sqlite3_stmt	*s;
-	char		 sql[512];
-	int		 rc;
-
-	snprintf(sql, sizeof(sql), "SELECT count(*), count(synced_at), "
-	    "sum(synced_at IS NULL AND dead = 0), sum(synced_at IS NULL AND "
-	    "dead = 0 AND push_attempts > 0), sum(synced_at IS NULL AND dead = 1),"
-	    " min(CASE WHEN synced_at IS NULL AND dead = 0 THEN received_at END) "
-	    "FROM %s", event_defs[k].table);
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		t->total = sqlite3_column_int64(s, 0);
-		t->synced = sqlite3_column_int64(s, 1);
-		t->pending = sqlite3_column_int64(s, 2);
-		t->retrying = sqlite3_column_int64(s, 3);
-		t->dead = sqlite3_column_int64(s, 4);
-		t->oldest_pending_at = sqlite3_column_int64(s, 5);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-int
-store_retry_distribution(struct store *st, int64_t (*pairs)[2], int max)
-{
-	sqlite3_stmt	*s;
-	char		*sql = strdup("SELECT push_attempts, count(*) FROM (");
-	size_t		 k;
-	int		 n = 0;
-
-	for (k = 0; k < EV_NKINDS; k++)
-		sql = cat(sql, "%sSELECT push_attempts FROM %s WHERE synced_at "
-		    "IS NULL", k ? " UNION ALL " : "", event_defs[k].table);
-	sql = cat(sql, ") GROUP BY push_attempts ORDER BY push_attempts");
-	if (sql == NULL || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) {
-		free(sql);
-		return -1;
-	}
-	free(sql);
-	while (n < max && sqlite3_step(s) == SQLITE_ROW) {
-		pairs[n][0] = sqlite3_column_int64(s, 0);
-		pairs[n][1] = sqlite3_column_int64(s, 1);
-		n++;
-	}
-	sqlite3_finalize(s);
-	return n;
-}
-
-int
-store_worst(struct store *st, struct worst_row *w, int max)
-{
-	sqlite3_stmt	*s;
-	char		*sql = strdup("");
-	const char	*err;
-	size_t		 k;
-	int		 n = 0;
-
-	for (k = 0; k < EV_NKINDS; k++)
-		sql = cat(sql, "%sSELECT %zu AS kind, trace_id, push_attempts, "
-		    "last_push_error, received_at FROM %s WHERE synced_at IS NULL "
-		    "AND (push_attempts > 0 OR dead = 1)", k ? " UNION ALL " : "",
-		    k, event_defs[k].table);
-	sql = cat(sql, " ORDER BY push_attempts DESC, received_at LIMIT ?");
-	if (sql == NULL || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) {
-		free(sql);
-		return -1;
-	}
-	free(sql);
-	sqlite3_bind_int(s, 1, max);
-	while (n < max && sqlite3_step(s) == SQLITE_ROW) {
-		w[n].kind = (enum event_kind)sqlite3_column_int(s, 0);
-		snprintf(w[n].trace_id, sizeof(w[n].trace_id), "%s",
-		    (const char *)sqlite3_column_text(s, 1));
-		w[n].attempts = sqlite3_column_int64(s, 2);
-		err = (const char *)sqlite3_column_text(s, 3);
-		snprintf(w[n].last_error, sizeof(w[n].last_error), "%s",
-		    err != NULL ? err : "");
-		n++;
-	}
-	sqlite3_finalize(s);
-	return n;
-}
-
-int
-store_push_state(struct store *st, int64_t *last_success_at, char *last_error,
-    size_t len, int64_t *last_error_at)
-{
-	sqlite3_stmt	*s;
-	const char	*e;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT last_success_at, last_error, "
-	    "last_error_at FROM push_state WHERE id = 1", -1, &s, NULL))
-		return -1;
-	rc = sqlite3_step(s);
-	*last_success_at = *last_error_at = 0;
-	last_error[0] = '\0';
-	if (rc == SQLITE_ROW) {
-		*last_success_at = sqlite3_column_int64(s, 0);
-		e = (const char *)sqlite3_column_text(s, 1);
-		snprintf(last_error, len, "%s", e != NULL ? e : "");
-		*last_error_at = sqlite3_column_int64(s, 2);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }

@@ -59,15 +59,21 @@ int	 store_dead(struct store *, enum event_kind, int64_t *n);
 /* Rows of a table in all. */
 int	 store_count(struct store *, enum event_kind, int64_t *n);
 
-/* A row due for pushing, with its data object as JSON text. */
+/*
+ * A row due for pushing, as stored: typed columns, no wire format (that
+ * is the push encoder's). Its text lives in buf, one allocation per row.
+ */
 struct push_row {
-	enum event_kind	 kind;
-	int64_t		 id;
-	char		 trace_id[UUID_STR_LEN];
-	int64_t		 received_at;
-	int64_t		 attempts;
-	char		*data;		/* malloc'd */
-	size_t		 data_len;
+	enum event_kind		 kind;
+	int64_t			 id;
+	char			 trace_id[UUID_STR_LEN];
+	int64_t			 received_at;
+	int64_t			 attempts;
+	const char		*event_id;	/* NULL: none */
+	const char		*attributes;	/* JSON object text, or NULL */
+	int			 truncated;
+	struct event_value	 v[16];		/* event_defs[kind].fields */
+	char			*buf;		/* malloc'd: the text above */
 };
 
 /* Where a pass over the rows has got to: (received_at, kind, id). */
@@ -81,11 +87,13 @@ struct fetch_cursor {
  * Up to limit unsynced rows of all tables, oldest first (received_at),
  * after *after (NULL: from the start). Normally only live rows whose
  * next_push_at has come; force: dead ones too, and next_push_at ignored.
- * Returns the count (rows malloc'd into *out; free with store_rows_free)
- * or -1.
+ * Returns the count (rows malloc'd into *out, even for none; free with
+ * store_rows_free) or -1.
  */
 int	 store_fetch_due(struct store *, int64_t now, int limit, int force,
 	    const struct fetch_cursor *after, struct push_row **out);
+/* Free the text of one row (the row itself is the caller's). */
+void	 store_row_clear(struct push_row *);
 void	 store_rows_free(struct push_row *, int n);
 
 /* Sync marks, applied by writerd inside a batch transaction. */

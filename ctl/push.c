@@ -4,12 +4,12 @@
  * Through the running daemon: octd passes the request to pushd, which
  * makes one pass over the rows and reports each answer. With octd
  * stopped, octctl takes the writer lock on oct.db and runs the same pass
- * itself (pushd/cycle.c), applying each mark at once. Either way octctl
+ * itself (push/, libpush.a), applying each mark at once. Either way octctl
  * draws a progress bar on a terminal (one line, as wide as the terminal),
  * or prints one summary line otherwise, or with --json one object; it
  * exits 0 only when every event was delivered and none is left. --dry-run
  * reads the rows a push would send (read-only), cuts them into requests
- * with pushd's own code, and prints their number and sizes; it sends
+ * with the push engine's own code, and prints their number and sizes; it sends
  * nothing and changes nothing.
  */
 #include "config.h"
@@ -32,7 +32,7 @@
 #include "marks.h"
 #include "msg.h"
 #include "oct.h"
-#include "pushd.h"
+#include "push.h"
 #include "store.h"
 
 #define DRY_MAX_ROWS	10000000
@@ -56,22 +56,24 @@ measure(const struct ctl *c, const struct agent_info *a, struct push_row *rows,
 	size_t		 len, gzlen;
 	char		*body;
 	int		 nbig, i;
+	const struct push_encoder *enc = push_conf_encoder(&c->conf);
 
-	if (envelope_split(a, rows, n, (size_t)c->conf.push_max_payload_bytes,
-	    &q, &big, &nbig) == -1)
+	if (push_split(enc, a, rows, n,
+	    (size_t)c->conf.push_max_payload_bytes, &q, &big, &nbig) == -1)
 		return -1;
 	for (i = 0; i < nbig; i++) {
 		if (verbose)
 			printf("event %s: %zu bytes, over push_max_payload_bytes: "
 			    "would go dead\n", big[i].trace_id,
-			    envelope_event_len(&big[i]));
-		free(big[i].data);
+			    enc->event_len(&big[i]));
+		store_row_clear(&big[i]);
 	}
 	t->dead += nbig;
 	free(big);
 	while ((r = TAILQ_FIRST(&q)) != NULL) {
 		TAILQ_REMOVE(&q, r, entry);
-		if ((body = envelope_body(a, r, now_ms(), &len)) == NULL)
+		body = enc->body(a, r->batch_id, r->rows, r->n, now_ms(), &len);
+		if (body == NULL)
 			return -1;
 		gzlen = len;
 		if (c->conf.push_compression == CONF_COMPRESS_GZIP) {
@@ -117,6 +119,10 @@ dry_print(const struct ctl *c, const struct totals *t, int json)
 	json_decref(o);
 }
 
+/*
+ * --dry-run: the rows a push would send now, read-only, cut and compressed
+ * as the engine would, and their totals printed. Returns the exit status.
+ */
 static int
 dry_run(struct ctl *c, int force, int64_t batch, int verbose, int json)
 {
@@ -124,51 +130,39 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose, int json)
 	struct push_row		*rows;
 	struct agent_info	 a;
 	struct totals		 t = { 0 };
-	char			 path[4096], err[1024], host[256], *hj;
-	json_t			*h;
-	int			 n, i, off;
+	char			 path[4096], err[1024], *hj;
+	int			 n, i, off, rc = 0;
 
 	snprintf(path, sizeof(path), "%s/oct.db", c->conf.data_dir);
 	if ((st = store_open(path, STORE_RO, 0, err, sizeof(err))) == NULL)
 		return push_fail(json, "%s (has octd run with this "
 		    "configuration?)", err);
-	if (gethostname(host, sizeof(host)) == -1)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	h = json_string(host);
-	hj = json_dumps(h, JSON_ENCODE_ANY);
-	json_decref(h);
+	if ((hj = push_host_json()) == NULL)
+		fatalx("out of memory");
 	a.id = store_agent_id(st);
 	a.host = hj;
 	a.version = OCT_VERSION;
 	n = store_fetch_due(st, now_ms(), DRY_MAX_ROWS, force, NULL, &rows);
-	if (n < 0) {
-		push_fail(json, "read %s: %s", path, store_error(st));
-		store_close(st);
-		free(hj);
-		return 1;
-	}
+	if (n < 0)
+		rc = push_fail(json, "read %s: %s", path, store_error(st));
 	/* as pushd does: batch rows per cycle, each cycle cut by size */
-	for (off = 0; off < n; off += (int)batch) {
+	for (off = 0; off < n && rc == 0; off += (int)batch) {
 		int k = n - off < batch ? n - off : (int)batch;
 		struct push_row *part = calloc((size_t)k, sizeof(*part));
 
 		memcpy(part, rows + off, (size_t)k * sizeof(*part));
 		if (measure(c, &a, part, k, verbose, &t) == -1) {
-			push_fail(json, "cannot build batches");
+			rc = push_fail(json, "cannot build batches");
 			for (i = off + k; i < n; i++)
-				free(rows[i].data);
-			free(rows);
-			store_close(st);
-			free(hj);
-			return 1;
+				store_row_clear(&rows[i]);
 		}
 	}
+	if (rc == 0)
+		dry_print(c, &t, json);
 	free(rows);
-	dry_print(c, &t, json);
 	store_close(st);
 	free(hj);
-	return 0;
+	return rc;
 }
 
 /* Bytes as "12.3 kB", or "12.3/45.6 kB" of a total (< 0: none known). */
@@ -504,6 +498,10 @@ static const struct push_sink off_sink = {
 	.exit = off_exit,
 };
 
+/*
+ * octd is stopped: take the writer lock and run the session here, marks
+ * applied at once (off_sink). Returns the exit status.
+ */
 static int
 push_offline(struct ctl *c, int force, int64_t batch, int verbose, int json)
 {
@@ -559,6 +557,7 @@ push_now(struct ctl *c, int force, int64_t batch, int verbose, int json)
 	return follow_push(fd, verbose, json);
 }
 
+/* octctl push [options]: parse them, then dry run, or push. Exit status. */
 int
 cmd_push(struct ctl *c, int argc, char **argv)
 {

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "msg.h"
 #include "oct.h"
+#include "push.h"
 #include "pushd.h"
 
 static void

@@ -124,4 +124,44 @@ struct harness_replace {
 /* 1 once the worker runs again under a pid other than old. */
 int	 harness_replaced(void *harness_replace);
 
+/*
+ * Standard Webhooks (SPEC section 6), the one implementation the tests
+ * check pushd's signatures with and sign their own requests with: v1a is
+ * Ed25519 over the bytes "id.ts.body".
+ */
+/* Does header (a webhook-signature value) hold a v1a by pk over them? */
+int	 harness_sw_verify(const unsigned char pk[32], const char *id,
+	    long long ts, const void *body, size_t len, const char *header);
+/* "v1a,<base64>": sk's signature over them, into out. */
+void	 harness_sw_sign(const unsigned char sk[64], const char *id,
+	    long long ts, const void *body, size_t len, char *out,
+	    size_t outlen);
+
+/*
+ * The rows of run's oct.db in a push state (SPEC section 5's columns),
+ * for the tests that need not speak SQL. A field left 0 matches any row;
+ * ROW_YES / ROW_NO ask for the state or its absence.
+ */
+#define ROW_YES			1
+#define ROW_NO			2
+#define ROW_ATTEMPTS(n)		((n) + 1)
+#define ROW_ALL_TABLES		"*"
+struct row_match {
+	const char	*table;		/* NULL: llm_traces; ROW_ALL_TABLES */
+	int		 synced;	/* synced_at set */
+	int		 dead;
+	int		 batched;	/* batch_id set */
+	int		 scheduled;	/* next_push_at > 0 */
+	int		 attempts;	/* ROW_ATTEMPTS(push_attempts) */
+	const char	*model;		/* llm_traces' model is this */
+	const char	*error;		/* last_push_error LIKE this */
+};
+/* How many rows match m; -1 on error. */
+long long harness_rows(struct octd_run *, const struct row_match *m);
+/* push_state: last_success_at (0: never) and last_error ("": none). */
+void	 harness_push_state(struct octd_run *, long long *last_success_at,
+	    char *last_error, size_t len);
+/* Events oct-receiver stored in its db (path); -1 on error. */
+long long harness_received(const char *db);
+
 #endif

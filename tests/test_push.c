@@ -100,37 +100,6 @@ mono(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/*
- * Standard Webhooks, from its spec: sign "id.ts.body", v1a = Ed25519; body
- * is the payload before compression (SPEC 6).
- */
-static int
-sw_verify(const char *id, const char *ts, const unsigned char *body,
-    size_t len, const char *header)
-{
-	unsigned char	sig[64];
-	char		prefix[128];
-	size_t		plen, slen;
-	unsigned char	*msg;
-	const char	*p = strstr(header, "v1a,");
-	char		b64[200];
-	int		ok;
-
-	if (p == NULL)
-		return 0;
-	snprintf(b64, sizeof(b64), "%.*s", (int)strcspn(p + 4, " "), p + 4);
-	if (sodium_base642bin(sig, 64, b64, strlen(b64), NULL, &slen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || slen != 64)
-		return 0;
-	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s.%s.", id, ts);
-	msg = malloc(plen + len);
-	memcpy(msg, prefix, plen);
-	memcpy(msg + plen, body, len);
-	ok = crypto_sign_verify_detached(sig, msg, plen + len, coll.pk) == 0;
-	free(msg);
-	return ok;
-}
-
 static char *
 gunzip(const unsigned char *in, size_t len, size_t *outlen)
 {
@@ -259,7 +228,8 @@ coll_handle(struct evhttp_request *req, void *arg)
 	plain = gunzip(body, len, &plen);
 	/* signed: the JSON before compression, as a framework hands it on */
 	if (id == NULL || ts == NULL || sig == NULL ||
-	    !sw_verify(id, ts, (unsigned char *)plain, plen, sig)) {
+	    !harness_sw_verify(coll.pk, id, strtoll(ts, NULL, 10), plain, plen,
+	    sig)) {
 		coll.bad_signatures++;
 		pthread_mutex_unlock(&coll.mu);
 		coll_reply(req, 401, NULL);
@@ -408,11 +378,46 @@ post_n(const char *model, int n)
 	}
 }
 
+/* llm_traces rows of this run in a push state (harness.h). */
+#define ROWS(...)	harness_rows(&run, &(struct row_match){ __VA_ARGS__ })
+
+/* push_state's last success (Unix ms, 0: never). */
+static long long
+last_success(void)
+{
+	long long	at;
+	char		err[512];
+
+	harness_push_state(&run, &at, err, sizeof(err));
+	return at;
+}
+
+/* push_state's last error starts with prefix. */
+static int
+last_error_is(const char *prefix)
+{
+	long long	at;
+	char		err[512];
+
+	harness_push_state(&run, &at, err, sizeof(err));
+	return strncmp(err, prefix, strlen(prefix)) == 0;
+}
+
+/* push_state's last error holds s. */
+static int
+last_error_has(const char *s)
+{
+	long long	at;
+	char		err[512];
+
+	harness_push_state(&run, &at, err, sizeof(err));
+	return strstr(err, s) != NULL;
+}
+
 static int
 synced_is(void *arg)
 {
-	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at "
-	    "IS NOT NULL") == *(long long *)arg;
+	return ROWS(.synced = ROW_YES) == *(long long *)arg;
 }
 
 static int
@@ -448,11 +453,8 @@ all_delivered(void *arg)
 {
 	struct both *b = arg;
 
-	return file_int(recv_db, "SELECT count(*) FROM events") == b->want &&
-	    db_int(&run, "SELECT (SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NOT NULL) + (SELECT count(*) FROM error_events WHERE "
-	    "synced_at IS NOT NULL) + (SELECT count(*) FROM system_metrics "
-	    "WHERE synced_at IS NOT NULL)") == b->want;
+	return harness_received(recv_db) == b->want &&
+	    ROWS(.table = ROW_ALL_TABLES, .synced = ROW_YES) == b->want;
 }
 
 Test(push, events_reach_the_receiver_verified_and_are_marked_synced)
@@ -467,9 +469,8 @@ Test(push, events_reach_the_receiver_verified_and_are_marked_synced)
 	http_post(run.port, "/v1/errors", "{\"message\":\"boom\"}", &r);
 	http_post(run.port, "/v1/metrics", "{\"name\":\"n\",\"value\":1.5}", &r);
 	cr_assert(harness_wait(all_delivered, &b, 15000),
-	    "receiver has %lld, synced %lld", file_int(recv_db,
-	    "SELECT count(*) FROM events"), db_int(&run, "SELECT count(*) FROM "
-	    "llm_traces WHERE synced_at IS NOT NULL"));
+	    "receiver has %lld, synced %lld", harness_received(recv_db),
+	    ROWS(.synced = ROW_YES));
 	cr_assert_eq(file_int(recv_db, "SELECT count(*) FROM events e WHERE "
 	    "type = 'llm_trace' AND json_extract(data, '$.model') = 'gpt-4o' AND "
 	    "json_extract(data, '$.trace_id') = e.trace_id AND "
@@ -481,8 +482,8 @@ Test(push, events_reach_the_receiver_verified_and_are_marked_synced)
 	    1);
 	cr_assert_eq(file_int(recv_db, "SELECT count(*) FROM events WHERE "
 	    "type = 'system_metric' AND json_extract(data, '$.value') = 1.5"), 1);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces t WHERE "
-	    "batch_id IS NOT NULL AND push_attempts = 0 AND dead = 0"), 1);
+	cr_assert_eq(ROWS(.batched = ROW_YES, .attempts = ROW_ATTEMPTS(0),
+	    .dead = ROW_NO), 1);
 	cr_assert_eq(file_int(recv_db, "SELECT count(DISTINCT agent_id) FROM "
 	    "events WHERE length(agent_id) = 36"), 1, "one agent, by its id");
 }
@@ -503,9 +504,8 @@ Test(push, a_500_charges_an_attempt_and_the_retry_reuses_the_batch_id)
 	cr_assert(wait_synced(3, 10000));
 	cr_assert_eq(coll_int(&coll.requests), 2);
 	cr_assert_str_eq(coll.ids[0], coll.ids[1], "same rows, same batch id");
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "push_attempts = 1 AND dead = 0 AND last_push_error LIKE 'HTTP 500%' "
-	    "AND batch_id IS NOT NULL"), 3);
+	cr_assert_eq(ROWS(.attempts = ROW_ATTEMPTS(1), .dead = ROW_NO,
+	    .error = "HTTP 500%", .batched = ROW_YES), 3);
 	cr_assert_eq(json_object_size(coll.events), 3);
 	cr_assert_eq(coll.bad_signatures, 0);
 }
@@ -514,8 +514,8 @@ static int
 charged(void *arg)
 {
 	(void)arg;
-	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "push_attempts = 1 AND synced_at IS NULL AND next_push_at > 0") == 2;
+	return ROWS(.attempts = ROW_ATTEMPTS(1), .synced = ROW_NO,
+	    .scheduled = ROW_YES) == 2;
 }
 
 Test(push, rows_stay_unsynced_after_a_failed_attempt)
@@ -528,8 +528,7 @@ Test(push, rows_stay_unsynced_after_a_failed_attempt)
 	    "push_backoff_base_ms = 3000\npush_backoff_cap_ms = 3000\n");
 	cr_assert(harness_wait(charged, NULL, 10000),
 	    "after a 503 the rows are charged and still unsynced");
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NOT NULL"), 0);
+	cr_assert_eq(ROWS(.synced = ROW_YES), 0);
 	cr_assert(wait_synced(2, 10000));
 }
 
@@ -583,9 +582,8 @@ Test(push, an_event_larger_than_the_limit_is_dead_with_the_reason)
 	push_to_collector(NULL, PUSH_FAST "push_max_payload_bytes = 2k\n");
 	cr_assert(wait_synced(2, 10000));
 	cr_assert(harness_wait(synced_is, &(long long){ 2 }, 500));
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "model = 'big' AND dead = 1 AND synced_at IS NULL AND "
-	    "last_push_error LIKE '%over push_max_payload_bytes (2048)'"), 1);
+	cr_assert_eq(ROWS(.model = "big", .dead = ROW_YES, .synced = ROW_NO,
+	    .error = "%over push_max_payload_bytes (2048)"), 1);
 	free(body);
 }
 
@@ -598,13 +596,11 @@ Test(push, a_400_is_bisected_down_to_the_poison_event)
 	push_to_collector(NULL, PUSH_FAST);
 	cr_assert(wait_synced(9, 15000));
 	cr_assert(harness_wait(synced_is, &(long long){ 9 }, 300));
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "model = 'poison' AND dead = 1 AND last_push_error LIKE "
-	    "'HTTP 400%'"), 1);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead "
-	    "= 0 AND push_attempts = 0"), 9, "nothing charged an attempt");
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM push_state WHERE "
-	    "last_error LIKE 'HTTP 400%' AND last_success_at > 0"), 1,
+	cr_assert_eq(ROWS(.model = "poison", .dead = ROW_YES,
+	    .error = "HTTP 400%"), 1);
+	cr_assert_eq(ROWS(.dead = ROW_NO, .attempts = ROW_ATTEMPTS(0)), 9,
+	    "nothing charged an attempt");
+	cr_assert(last_error_is("HTTP 400") && last_success() > 0,
 	    "a 400 is the last collector error, also when others went through");
 }
 
@@ -636,8 +632,8 @@ Test(push, a_collector_refusing_every_event_alone_kills_none_and_pauses)
 	gap = coll.at_ms[7] - coll.at_ms[6];
 	cr_assert_geq(gap, 1500, "paused at the cap after the bisection (%lld "
 	    "ms)", gap);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead "
-	    "= 0 AND push_attempts = 0 AND synced_at IS NULL"), 4,
+	cr_assert_eq(ROWS(.dead = ROW_NO, .attempts = ROW_ATTEMPTS(0),
+	    .synced = ROW_NO), 4,
 	    "none dead, none charged");
 	cr_assert(harness_wait(refused_alone_logged, NULL, 5000), "%s",
 	    harness_slurp(harness_log(&run, "pushd")));
@@ -653,8 +649,8 @@ Test(push, a_collector_refusing_every_event_alone_kills_none_and_pauses)
 		cr_assert(strstr(out, "last collector error: HTTP 400"), "%s",
 		    out);
 	}
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead "
-	    "= 0 AND push_attempts = 0 AND synced_at IS NULL"), 4);
+	cr_assert_eq(ROWS(.dead = ROW_NO, .attempts = ROW_ATTEMPTS(0),
+	    .synced = ROW_NO), 4);
 }
 
 Test(push, rejected_events_go_dead_the_rest_are_synced)
@@ -664,17 +660,15 @@ Test(push, rejected_events_go_dead_the_rest_are_synced)
 	post_n("bad", 1);
 	push_to_collector(NULL, PUSH_FAST);
 	cr_assert(wait_synced(2, 10000));
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "model = 'bad' AND dead = 1 AND synced_at IS NULL AND "
-	    "last_push_error = 'model bad is refused'"), 1);
+	cr_assert_eq(ROWS(.model = "bad", .dead = ROW_YES, .synced = ROW_NO,
+	    .error = "model bad is refused"), 1);
 }
 
 static int
 paused_with_error(void *arg)
 {
 	(void)arg;
-	return db_int(&run, "SELECT count(*) FROM push_state WHERE last_error "
-	    "LIKE 'HTTP 401%'") == 1;
+	return last_error_is("HTTP 401");
 }
 
 Test(push, a_401_charges_nothing_and_pauses_at_the_cap)
@@ -689,15 +683,15 @@ Test(push, a_401_charges_nothing_and_pauses_at_the_cap)
 	cr_assert_geq(coll.at_ms[1] - coll.at_ms[0], 1500,
 	    "paused at the cap (%lld ms)", coll.at_ms[1] - coll.at_ms[0]);
 	cr_assert(harness_wait(paused_with_error, NULL, 5000));
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "push_attempts = 0 AND synced_at IS NULL AND dead = 0"), 2);
+	cr_assert_eq(ROWS(.attempts = ROW_ATTEMPTS(0), .synced = ROW_NO,
+	    .dead = ROW_NO), 2);
 }
 
 static int
 all_dead(void *arg)
 {
-	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead = 1 "
-	    "AND push_attempts = 2") == *(long long *)arg;
+	return ROWS(.dead = ROW_YES, .attempts = ROW_ATTEMPTS(2)) ==
+	    *(long long *)arg;
 }
 
 Test(push, rows_die_after_max_attempts_once_old_enough)
@@ -721,25 +715,22 @@ Test(push, an_outage_never_kills_young_rows)
 	push_to_collector(script, PUSH_FAST "push_max_attempts = 2\n"
 	    "push_give_up_after_ms = 1h\n");
 	cr_assert(wait_synced(1, 15000));
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "push_attempts = 4 AND dead = 0"), 1);
+	cr_assert_eq(ROWS(.attempts = ROW_ATTEMPTS(4), .dead = ROW_NO), 1);
 }
 
 static int
 five_thousand(void *arg)
 {
 	(void)arg;
-	return file_int(recv_db, "SELECT count(*) FROM events") == 5000 &&
-	    db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at IS "
-	    "NOT NULL") == 5000;
+	return harness_received(recv_db) == 5000 &&
+	    ROWS(.synced = ROW_YES) == 5000;
 }
 
 static int
 some_synced(void *arg)
 {
 	(void)arg;
-	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at "
-	    "IS NOT NULL") >= 1000;
+	return ROWS(.synced = ROW_YES) >= 1000;
 }
 
 Test(push, kill9_of_pushd_and_writerd_mid_push_loses_and_duplicates_nothing)
@@ -775,9 +766,8 @@ Test(push, kill9_of_pushd_and_writerd_mid_push_loses_and_duplicates_nothing)
 	cr_assert_eq(kill(worker("pushd"), SIGKILL), 0);
 	cr_assert_eq(kill(worker("writerd"), SIGKILL), 0);
 	cr_assert(harness_wait(five_thousand, NULL, 60000),
-	    "receiver %lld, synced %lld", file_int(recv_db,
-	    "SELECT count(*) FROM events"), db_int(&run, "SELECT count(*) FROM "
-	    "llm_traces WHERE synced_at IS NOT NULL"));
+	    "receiver %lld, synced %lld", harness_received(recv_db),
+	    ROWS(.synced = ROW_YES));
 	cr_assert_eq(file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
 	    "events"), 5000);
 }
@@ -786,8 +776,7 @@ static int
 key_refusal_recorded(void *arg)
 {
 	(void)arg;
-	return db_int(&run, "SELECT count(*) FROM push_state WHERE last_error "
-	    "LIKE '%readable by group or others%'") == 1;
+	return last_error_has("readable by group or others");
 }
 
 Test(push, a_key_others_can_read_stops_pushing_not_collecting)
@@ -809,8 +798,7 @@ Test(push, a_key_others_can_read_stops_pushing_not_collecting)
 	cr_assert_geq(harness_count(logp, "error: not pushing: signing key"), 1);
 	post_n("still", 1);
 	cr_assert_eq(coll_int(&coll.requests), 0, "never sent unsigned");
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NULL"), 3);
+	cr_assert_eq(ROWS(.synced = ROW_NO), 3);
 }
 
 /* octctl -c run.conf push [args]; output (stdout and stderr) in out. */
@@ -842,8 +830,7 @@ Test(push, octctl_push_delivers_everything_and_says_so)
 	snprintf(want, sizeof(want), "pushed 40 of 40 events in ");
 	cr_assert(strstr(out, want), "%s", out);
 	cr_assert(strstr(out, ", 0 failures, 0 dead, 0 left\n"), "%s", out);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NULL"), 0);
+	cr_assert_eq(ROWS(.synced = ROW_NO), 0);
 	cr_assert_eq(coll.stored, 70);
 }
 
@@ -881,8 +868,7 @@ Test(push, octctl_push_sends_what_was_answered_202_just_before)
 	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 0, "%s", out);
 	cr_assert(strstr(out, "pushed 1 of 1 event in 1 batch ("), "%s", out);
 	cr_assert_eq(coll_int(&coll.stored), 1);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "model = 'just-now' AND synced_at IS NOT NULL"), 1);
+	cr_assert_eq(ROWS(.model = "just-now", .synced = ROW_YES), 1);
 }
 
 /* What a process has written so far (/proc/PID/io wchar). */
@@ -1026,16 +1012,14 @@ Test(push, octctl_push_force_sends_dead_rows)
 	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 0, "%s", out);
 	cr_assert(strstr(out, "pushed 0 of 0 events"), "dead rows wait: %s",
 	    out);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead "
-	    "= 1"), 2);
+	cr_assert_eq(ROWS(.dead = ROW_YES), 2);
 	cr_assert_eq(octctl_push(out, sizeof(out), "--force", NULL), 1,
 	    "the collector fails once more: %s", out);
 	cr_assert_eq(octctl_push(out, sizeof(out), "--force", NULL), 0, "%s",
 	    out);
 	cr_assert(strstr(out, "pushed 2 of 2 events"), "%s", out);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NOT NULL AND dead = 0"), 2, "a dead row delivered is "
-	    "synced");
+	cr_assert_eq(ROWS(.synced = ROW_YES, .dead = ROW_NO), 2,
+	    "a dead row delivered is synced");
 }
 
 /*
@@ -1177,8 +1161,7 @@ Test(push, a_stop_during_a_request_keeps_its_marks)
 	cr_assert_eq(kill(run.pid, SIGTERM), 0);
 	cr_assert(harness_wait(stopped, &run, 15000));
 	cr_assert(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NOT NULL AND batch_id IS NOT NULL"), 2,
+	cr_assert_eq(ROWS(.synced = ROW_YES, .batched = ROW_YES), 2,
 	    "the answer came during the stop; its marks are committed");
 }
 
@@ -1212,11 +1195,9 @@ Test(push, octctl_push_with_octd_stopped_delivers_to_a_receiver)
 	cr_assert(strstr(out, ", 0 failures, 0 dead, 0 left\n"), "%s", out);
 	cr_assert_eq(file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
 	    "events"), 30, "verified and stored by oct-receiver");
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NOT NULL AND batch_id IS NOT NULL"), 30,
+	cr_assert_eq(ROWS(.synced = ROW_YES, .batched = ROW_YES), 30,
 	    "marked synced by octctl itself");
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM push_state WHERE "
-	    "last_success_at > 0"), 1);
+	cr_assert_gt(last_success(), 0);
 }
 
 Test(push, octctl_push_with_octd_stopped_charges_a_failure)
@@ -1232,15 +1213,14 @@ Test(push, octctl_push_with_octd_stopped_charges_a_failure)
 	cr_assert(strstr(out, "pushed 0 of 3 events in 1 batch ("), "%s", out);
 	cr_assert(strstr(out, "1 failure, 0 dead, 3 left"), "%s", out);
 	cr_assert(strstr(out, "octctl: HTTP 503"), "%s", out);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NULL AND push_attempts = 1 AND next_push_at > 0 AND "
-	    "last_push_error LIKE 'HTTP 503%'"), 3, "the attempt is recorded");
+	cr_assert_eq(ROWS(.synced = ROW_NO, .attempts = ROW_ATTEMPTS(1),
+	    .scheduled = ROW_YES, .error = "HTTP 503%"), 3,
+	    "the attempt is recorded");
 	cr_assert_eq(octctl_push(out, sizeof(out), "--force", NULL), 0, "%s",
 	    out);
 	cr_assert(strstr(out, "pushed 3 of 3 events in 1 batch ("), "%s", out);
 	cr_assert_eq(coll_int(&coll.stored), 3);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NOT NULL"), 3);
+	cr_assert_eq(ROWS(.synced = ROW_YES), 3);
 }
 
 Test(push, octctl_push_with_octd_stopped_needs_the_writer_lock)
@@ -1262,8 +1242,8 @@ Test(push, octctl_push_with_octd_stopped_needs_the_writer_lock)
 	cr_assert(strstr(out, "in use by another writer"), "%s", out);
 	cr_assert_eq(coll_int(&coll.requests), 0);
 	close(fd);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NULL AND push_attempts = 0"), 2, "nothing changed");
+	cr_assert_eq(ROWS(.synced = ROW_NO, .attempts = ROW_ATTEMPTS(0)), 2,
+	    "nothing changed");
 }
 
 /*
@@ -1389,8 +1369,8 @@ static int
 charged_once_by_the_cut(void *arg)
 {
 	(void)arg;
-	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at "
-	    "IS NULL AND push_attempts = 1 AND next_push_at > 0") == 3;
+	return ROWS(.synced = ROW_NO, .attempts = ROW_ATTEMPTS(1),
+	    .scheduled = ROW_YES) == 3;
 }
 
 struct child {
@@ -1439,8 +1419,8 @@ push_meets_a_broken_2xx(int huge)
 	free(out);
 	cr_assert_eq(__atomic_load_n(&cut.requests, __ATOMIC_SEQ_CST), 2,
 	    "one request by pushd's cycle, one by octctl push, no loop");
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "synced_at IS NULL AND push_attempts = 2 AND dead = 0"), 3);
+	cr_assert_eq(ROWS(.synced = ROW_NO, .attempts = ROW_ATTEMPTS(2),
+	    .dead = ROW_NO), 3);
 }
 
 /* A 2xx cut short is no delivery: the rows are charged and wait. */

@@ -120,12 +120,12 @@ send_signed(const char *id, long long ts, const char *body, size_t len,
     int gz, const unsigned char *key, int flip, int sign_sent,
     struct http_res *r)
 {
-	char		 hid[100], hts[64], hsig[200], sigb64[100], *msg;
+	char		 hid[100], hts[64], hsig[200], v1a[120];
 	const char	*headers[6];
-	unsigned char	 sig[64], *payload = (unsigned char *)body;
+	unsigned char	*payload = (unsigned char *)body;
 	uLongf		 zlen = compressBound(len) + 64;
 	unsigned char	*zbuf = NULL, *signed_body;
-	size_t		 plen = len, mlen, slen;
+	size_t		 plen = len, slen;
 	z_stream	 z;
 
 	if (gz) {
@@ -145,16 +145,11 @@ send_signed(const char *id, long long ts, const char *body, size_t len,
 	 * sign_sent the bytes sent, as oct signed before */
 	signed_body = sign_sent ? payload : (unsigned char *)body;
 	slen = sign_sent ? plen : len;
-	mlen = (size_t)snprintf(NULL, 0, "%s.%lld.", id, ts) + slen;
-	msg = malloc(mlen + 1);
-	snprintf(msg, mlen + 1, "%s.%lld.", id, ts);
-	memcpy(msg + mlen - slen, signed_body, slen);
-	crypto_sign_detached(sig, NULL, (unsigned char *)msg, mlen, key);
-	b64(sig, 64, sigb64, sizeof(sigb64));
+	harness_sw_sign(key, id, ts, signed_body, slen, v1a, sizeof(v1a));
 	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
 	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
-	snprintf(hsig, sizeof(hsig), "webhook-signature: v1,aGVsbG8= v1a,%s",
-	    sigb64);
+	snprintf(hsig, sizeof(hsig), "webhook-signature: v1,aGVsbG8= %s",
+	    v1a);
 	headers[0] = hid;
 	headers[1] = hts;
 	headers[2] = hsig;
@@ -164,7 +159,6 @@ send_signed(const char *id, long long ts, const char *body, size_t len,
 		payload[plen / 2] ^= 1;
 	http_req(port, "POST", "/any/path", (const char *)payload, plen,
 	    headers, r);
-	free(msg);
 	free(zbuf);
 }
 

@@ -13,8 +13,9 @@
 #include <sodium.h>
 #include <zlib.h>
 
+#include "harness.h"
 #include "key.h"
-#include "pushd.h"
+#include "push.h"
 
 static struct key k;
 
@@ -30,32 +31,6 @@ setup(void)
 
 TestSuite(sign, .init = setup);
 
-/* Verify header over id.ts.body the way the Standard Webhooks spec says. */
-static int
-sw_verify(const char *id, long long ts, const void *body, size_t len,
-    const char *header)
-{
-	char		 prefix[100], b64[100];
-	unsigned char	 sig[64], *msg;
-	size_t		 n, slen;
-	int		 ok;
-
-	if (strncmp(header, "v1a,", 4) != 0)
-		return 0;
-	snprintf(b64, sizeof(b64), "%.*s", (int)strcspn(header + 4, " "),
-	    header + 4);
-	if (sodium_base642bin(sig, 64, b64, strlen(b64), NULL, &slen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) || slen != 64)
-		return 0;
-	n = (size_t)snprintf(prefix, sizeof(prefix), "%s.%lld.", id, ts);
-	msg = malloc(n + len);
-	memcpy(msg, prefix, n);
-	memcpy(msg + n, body, len);
-	ok = crypto_sign_verify_detached(sig, msg, n + len, k.pk) == 0;
-	free(msg);
-	return ok;
-}
-
 Test(sign, v1a_verifies_and_one_changed_byte_breaks_it)
 {
 	unsigned char	 body[] = "{\"batch_id\":\"batch-1\",\"events\":[]}";
@@ -64,12 +39,16 @@ Test(sign, v1a_verifies_and_one_changed_byte_breaks_it)
 
 	cr_assert_not_null(h);
 	cr_assert(strchr(h, ' ') == NULL, "no v1 without a secret: %s", h);
-	cr_assert(sw_verify("batch-1", 1732270000, body, sizeof(body), h));
+	cr_assert(harness_sw_verify(k.pk, "batch-1", 1732270000, body,
+	    sizeof(body), h));
 	body[3] ^= 1;
-	cr_assert(!sw_verify("batch-1", 1732270000, body, sizeof(body), h));
+	cr_assert(!harness_sw_verify(k.pk, "batch-1", 1732270000, body,
+	    sizeof(body), h));
 	body[3] ^= 1;
-	cr_assert(!sw_verify("batch-2", 1732270000, body, sizeof(body), h));
-	cr_assert(!sw_verify("batch-1", 1732270001, body, sizeof(body), h));
+	cr_assert(!harness_sw_verify(k.pk, "batch-2", 1732270000, body,
+	    sizeof(body), h));
+	cr_assert(!harness_sw_verify(k.pk, "batch-1", 1732270001, body,
+	    sizeof(body), h));
 	free(h);
 }
 
@@ -161,6 +140,19 @@ Test(sign, retry_after_seconds_and_dates)
 	cr_assert_eq(retry_after_ms(NULL, 0), -1);
 }
 
+/* Set row r's model (its first field) to a string of len bytes. */
+static void
+set_model(struct push_row *r, size_t len)
+{
+	free(r->buf);
+	r->buf = malloc(len + 1);
+	memset(r->buf, 'x', len);
+	r->buf[len] = '\0';
+	r->v[0].tag = V_TEXT;
+	r->v[0].s = r->buf;
+	r->v[0].len = len;
+}
+
 static struct push_row *
 rows(int n, size_t data_len)
 {
@@ -173,12 +165,7 @@ rows(int n, size_t data_len)
 		snprintf(r[i].trace_id, sizeof(r[i].trace_id),
 		    "%08d-0000-4000-8000-000000000000", i);
 		r[i].received_at = 1700000000000LL + i;
-		r[i].data = malloc(data_len + 1);
-		memset(r[i].data, 'x', data_len);
-		r[i].data[0] = '"';
-		r[i].data[data_len - 1] = '"';
-		r[i].data[data_len] = '\0';
-		r[i].data_len = data_len;
+		set_model(&r[i], data_len);
 	}
 	return r;
 }
@@ -195,19 +182,17 @@ Test(sign, split_fits_the_limit_and_keeps_every_row_once)
 	int			 nbig, seen = 0, last = 0, i;
 	json_t			*o;
 
-	in[10].data = realloc(in[10].data, 5001);
-	memset(in[10].data, 'y', 5000);
-	in[10].data[0] = in[10].data[4999] = '"';
-	in[10].data[5000] = '\0';
-	in[10].data_len = 5000;
-	cr_assert_eq(envelope_split(&a, in, 50, 2048, &q, &big, &nbig), 0);
+	set_model(&in[10], 5000);
+	cr_assert_eq(push_split(&enc_oct, &a, in, 50, 2048, &q, &big, &nbig),
+	    0);
 	cr_assert_eq(nbig, 1);
 	cr_assert_eq(big[0].id, 11);
-	free(big[0].data);
+	store_row_clear(&big[0]);
 	free(big);
 	while ((r = TAILQ_FIRST(&q)) != NULL) {
 		TAILQ_REMOVE(&q, r, entry);
-		body = envelope_body(&a, r, 1700000000000LL, &len);
+		body = enc_oct.body(&a, r->batch_id, r->rows, r->n,
+		    1700000000000LL, &len);
 		cr_assert_leq(len, 2048);
 		cr_assert_eq(strlen(body), len);
 		o = json_loads(body, 0, NULL);
@@ -226,4 +211,78 @@ Test(sign, split_fits_the_limit_and_keeps_every_row_once)
 		req_free(r);
 	}
 	cr_assert_eq(seen, 49);
+}
+
+/* SPEC section 6's table: one function turns an answer into the action. */
+Test(sign, answers_are_classified_as_the_push_table_says)
+{
+	static const struct {
+		long			status;
+		enum push_action	action;
+	} table[] = {
+		{ 200, PUSH_DELIVERED }, { 204, PUSH_DELIVERED },
+		{ 413, PUSH_TOO_BIG }, { 400, PUSH_REFUSED },
+		{ 422, PUSH_REFUSED }, { 408, PUSH_UNWELL },
+		{ 429, PUSH_UNWELL }, { 500, PUSH_UNWELL },
+		{ 503, PUSH_UNWELL }, { 101, PUSH_UNWELL },
+		{ 301, PUSH_CONFIG }, { 401, PUSH_CONFIG },
+		{ 403, PUSH_CONFIG }, { 404, PUSH_CONFIG },
+	};
+	struct send_result	res = { .body = "", .retry_after = -1 };
+	struct push_verdict	v;
+	size_t			i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		res.status = table[i].status;
+		push_classify(&enc_oct, &res, &v);
+		cr_assert_eq(v.action, table[i].action, "HTTP %ld",
+		    table[i].status);
+	}
+	res.status = 0;
+	res.error = "Connection refused";
+	push_classify(&enc_oct, &res, &v);
+	cr_assert_eq(v.action, PUSH_UNWELL, "no answer at all");
+	cr_assert_str_eq(v.why, "Connection refused");
+	res.error = NULL;
+	res.status = 503;
+	res.body = "down\r\nfor a while";
+	res.retry_after = 2000;
+	push_classify(&enc_oct, &res, &v);
+	cr_assert_str_eq(v.what, "HTTP 503: down", "one line of the answer");
+	cr_assert_eq(v.retry_after, 2000);
+	res.status = 200;
+	res.truncated = 1;
+	push_classify(&enc_oct, &res, &v);
+	cr_assert_eq(v.action, PUSH_UNWELL, "which were rejected is unknown");
+	cr_assert(strstr(v.why, "with an answer over") != NULL, "%s", v.why);
+}
+
+Test(sign, a_per_kind_encoder_never_mixes_kinds_in_a_request)
+{
+	struct agent_info	 a = { "11111111-1111-4111-8111-111111111111",
+				     "\"host\"", "0.1.0" };
+	struct reqq		 q = TAILQ_HEAD_INITIALIZER(q);
+	struct push_row		*big, *in = rows(12, 20);
+	struct push_encoder	 enc_per_kind = enc_oct;
+	struct req		*r;
+	int			 nbig, i, nreq = 0, seen = 0;
+
+	/* one kind per request, as OTLP's encoder (SPEC section 6.1) */
+	enc_per_kind.per_kind = 1;
+	for (i = 0; i < 12; i++)
+		in[i].kind = i < 5 ? EV_TRACE : i < 7 ? EV_ERROR : EV_TRACE;
+	cr_assert_eq(push_split(&enc_per_kind, &a, in, 12, 1 << 20, &q, &big,
+	    &nbig), 0);
+	cr_assert_eq(nbig, 0);
+	free(big);
+	while ((r = TAILQ_FIRST(&q)) != NULL) {
+		TAILQ_REMOVE(&q, r, entry);
+		for (i = 1; i < r->n; i++)
+			cr_assert_eq(r->rows[i].kind, r->rows[0].kind);
+		seen += r->n;
+		nreq++;
+		req_free(r);
+	}
+	cr_assert_eq(nreq, 3, "traces, errors, traces again: in order");
+	cr_assert_eq(seen, 12);
 }

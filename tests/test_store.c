@@ -13,6 +13,7 @@
 #include "event.h"
 #include "msg.h"
 #include "store.h"
+#include "push.h"
 
 /* (the store test opens the file with sqlite3 too, to set up rows) */
 
@@ -318,10 +319,12 @@ Test(store, trimming_touches_only_synced_rows_oldest_first)
 Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
 {
 	struct store	*st = open_rw(), *ro;
-	struct push_row	*rows;
-	sqlite3		*db;
-	char		 err[512];
-	int		 n;
+	struct push_row		*rows;
+	struct agent_info	 a = { "id", "\"h\"", "v" };
+	sqlite3			*db;
+	char			 err[512], *body;
+	size_t			 len;
+	int			 n;
 
 	cr_assert_eq(store_begin(st), 0);
 	cr_assert_eq(insert(st, EV_METRIC, "{\"name\":\"n\",\"value\":1}",
@@ -344,9 +347,13 @@ Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
 	cr_assert_eq(rows[1].kind, EV_ERROR);
 	cr_assert_eq(rows[2].kind, EV_METRIC);
 	cr_assert_str_eq(rows[0].trace_id, "11111111-1111-4111-8111-111111111111");
-	cr_assert_str_eq(rows[0].data, "{\"trace_id\":\"11111111-1111-4111-8111-"
+	/* typed columns, which the push encoder makes the data object of */
+	body = enc_oct.body(&a, "b", rows, 1, 5, &len);
+	cr_assert_str_eq(strstr(body, "\"data\":") + 7, "{\"trace_id\":"
+	    "\"11111111-1111-4111-8111-"
 	    "111111111111\",\"received_at\":10,\"model\":\"m\",\"status\":\"ok\","
-	    "\"attributes\":{\"labels\":1},\"truncated\":0}");
+	    "\"attributes\":{\"labels\":1},\"truncated\":0}}]}");
+	free(body);
 	store_rows_free(rows, n);
 	/* a row not yet due, and a dead one, wait; --force takes both */
 	cr_assert_eq(sqlite3_exec(db, "UPDATE llm_traces SET next_push_at = 5000;"
@@ -406,4 +413,108 @@ Test(store, a_version_1_file_is_migrated_to_version_2)
 	store_close(st);
 	cr_assert_eq(q("PRAGMA user_version"), 2);
 	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'old'"), 1);
+}
+
+/* The data object SQLite's json_patch made, as the fetch once selected it. */
+static char *
+patch_expr(const struct event_def *d)
+{
+	char	*s = strdup("json_patch('{}', json_object('trace_id', trace_id, "
+	    "'event_id', event_id, 'received_at', received_at"), *t;
+	size_t	 i;
+
+	for (i = 0; i < d->nfields; i++) {
+		cr_assert_neq(asprintf(&t, d->fields[i].type == F_LABELS ?
+		    "%s, '%s', json(%s)" : "%s, '%s', %s", s, d->fields[i].name,
+		    d->fields[i].name), -1);
+		free(s);
+		s = t;
+	}
+	cr_assert_neq(asprintf(&t, "%s, 'attributes', json(attributes), "
+	    "'truncated', truncated))", s), -1);
+	free(s);
+	return t;
+}
+
+static void
+put_text(struct event *e, int i, const char *s)
+{
+	e->v[i].tag = V_TEXT;
+	e->v[i].s = s;
+	e->v[i].len = strlen(s);
+}
+
+/*
+ * The push JSON is made from typed rows by the encoder, no longer in the
+ * SELECT: byte for byte what json_patch('{}', json_object(...)) made, for
+ * escapes, reals, NULL columns, and null members in attributes.
+ */
+Test(store, push_data_is_what_sqlite_made_of_the_row)
+{
+	static const double	 reals[] = { 12.0, 1e20, 0.1, 1.0 / 3, 1.5e-7,
+				    123456789012345678.0, 0.0, -0.0, 1e15, 1e16,
+				    99999999999999.9, 1e-5, 1e300, 5e-324, -3.75 };
+	struct store		*st = open_rw();
+	struct agent_info	 a = { "id", "\"h\"", "v" };
+	struct push_row		*rows;
+	struct event		 e;
+	sqlite3			*db;
+	sqlite3_stmt		*s;
+	char			 id[UUID_STR_LEN], sql[2048], *x, *body;
+	size_t			 i, len;
+	int			 n;
+
+	cr_assert_eq(store_begin(st), 0);
+	memset(&e, 0, sizeof(e));
+	e.kind = EV_TRACE;
+	e.trace_id = "00000000-0000-4000-8000-000000000000";
+	e.event_id = "ev-1";
+	e.truncated = 1;
+	e.attributes = "{\"x\":null,\"y\":{\"z\":null,\"k\":[1,null,{\"q\":"
+	    "null}]},\"s\":\"a,}b\\\"null\",\"n\":null}";
+	put_text(&e, 0, "q\" \\ / \x01\x08\t\n\x0c\r\x1f\x7f \xc3\xa9");
+	put_text(&e, 3, "{\"a\":1}");
+	e.v[5].tag = V_INT;
+	e.v[5].i = 10;
+	cr_assert_eq(store_insert(st, &e), 0);
+	for (i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		snprintf(id, sizeof(id), "%08zu-0000-4000-8000-000000000000",
+		    i + 1);
+		e.kind = EV_METRIC;
+		e.trace_id = id;
+		e.received_at = (int64_t)i;
+		e.attributes = i % 2 ? "{\"only\":null}" : NULL;
+		put_text(&e, 0, "cpu");
+		e.v[1].tag = V_REAL;
+		e.v[1].r = reals[i];
+		if (i % 3 == 0)
+			put_text(&e, 4, "{\"host\":\"a\",\"b\":\"c\\\"d\"}");
+		cr_assert_eq(store_insert(st, &e), 0);
+	}
+	cr_assert_eq(store_commit(st), 0);
+	n = store_fetch_due(st, 0, 100, 1, NULL, &rows);
+	cr_assert_eq(n, 1 + (int)(sizeof(reals) / sizeof(reals[0])));
+	cr_assert_eq(sqlite3_open(path, &db), 0);
+	for (i = 0; i < (size_t)n; i++) {
+		x = patch_expr(&event_defs[rows[i].kind]);
+		snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE id = %lld", x,
+		    event_defs[rows[i].kind].table, (long long)rows[i].id);
+		free(x);
+		cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), 0);
+		cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+		body = enc_oct.body(&a, "b", &rows[i], 1, 5, &len);
+		cr_assert_eq(strlen(body), len);
+		/* overhead() counts a 36-byte batch id and a 14-digit sent_at */
+		cr_assert_eq(enc_oct.event_len(&rows[i]) + enc_oct.overhead(&a),
+		    len + 1 + 35 + 13, "sizes as split.c is told");
+		body[len - 3] = '\0';		/* "}]}": the event's end */
+		cr_assert_str_eq(strstr(body, "\"data\":") + 7,
+		    (const char *)sqlite3_column_text(s, 0));
+		free(body);
+		sqlite3_finalize(s);
+	}
+	store_rows_free(rows, n);
+	sqlite3_close(db);
+	store_close(st);
 }

@@ -16,7 +16,7 @@
 #include <zlib.h>
 
 #include "key.h"
-#include "pushd.h"
+#include "push.h"
 
 int
 sign_gzip(const void *in, size_t len, uint8_t **out, size_t *outlen)

@@ -1,4 +1,4 @@
-/* retry.c: backoff arithmetic for the push loop (see pushd.h). */
+/* retry.c: backoff arithmetic for the push loop (see push.h). */
 #include "config.h"
 
 #include <stdio.h>
@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "pushd.h"
+#include "push.h"
 
 #define RETRY_AFTER_MAX_MS	(3600 * 1000LL)
 

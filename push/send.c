@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "oct.h"
-#include "pushd.h"
+#include "push.h"
 
 
 static struct {
@@ -57,6 +57,11 @@ on_socket(evutil_socket_t fd, short what, void *arg)
 	check_done();
 }
 
+/*
+ * libcurl's CURLMOPT_SOCKETFUNCTION: watch s for what on the loop (a
+ * struct event per socket, kept as curl's socketp and freed on
+ * CURL_POLL_REMOVE). Returns 0, or -1 when out of memory.
+ */
 static int
 socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
@@ -156,6 +161,10 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * Hand each finished transfer's result to its done() callback, after the
+ * handle is detached, so done() may start the next request at once.
+ */
 static void
 check_done(void)
 {

@@ -1,0 +1,281 @@
+/*
+ * enc_oct.c: the JSON envelope of SPEC section 6, the first push encoder
+ * (push.h).
+ *
+ * A row's data object holds trace_id, event_id, received_at, its fields
+ * in event_defs order, attributes and truncated; a NULL column is left
+ * out, and so is a null member of an object in attributes or labels.
+ * Those are the bytes SQLite's json_patch('{}', json_object(...)) made
+ * when the store built them: strings escaped as SQLite escapes them, reals
+ * as its "%!.15g". One writer serves both size and body (with no buffer it
+ * only counts), so a body is exactly as long as split.c was told.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "event.h"
+#include "push.h"
+
+#define PREFIX_FMT	"{\"agent\":{\"id\":\"%s\",\"host\":%s,\"version\":\"%s\"}," \
+			"\"batch_id\":\"%s\",\"sent_at\":%lld,\"events\":["
+
+_Static_assert(sizeof(((struct push_row *)0)->v) ==
+    sizeof(((struct event *)0)->v), "a push_row has an event's fields");
+
+/* Bytes written so far; with p NULL only counted. */
+struct out {
+	char	*p;
+	size_t	 n;
+};
+
+static void
+put(struct out *o, const char *s, size_t len)
+{
+	if (o->p != NULL)
+		memcpy(o->p + o->n, s, len);
+	o->n += len;
+}
+
+static void
+put_s(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* A JSON string, escaped as SQLite's json_object does. */
+static void
+put_str(struct out *o, const char *s, size_t len)
+{
+	static const char	 special[32] = { ['\b'] = 'b', ['\t'] = 't',
+				    ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r' };
+	static const char	 hex[] = "0123456789abcdef";
+	char			 esc[6] = { '\\', 'u', '0', '0' };
+	size_t			 i, start = 0;
+	unsigned char		 c;
+
+	put(o, "\"", 1);
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		put(o, s + start, i - start);
+		start = i + 1;
+		if (c >= 0x20 || special[c]) {
+			esc[1] = c >= 0x20 ? (char)c : special[c];
+			put(o, esc, 2);
+		} else {
+			esc[1] = 'u';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			put(o, esc, 6);
+		}
+	}
+	put(o, s + start, len - start);
+	put(o, "\"", 1);
+}
+
+static void
+put_int(struct out *o, int64_t v)
+{
+	char	b[24];
+	int	n = snprintf(b, sizeof(b), "%" PRId64, v);
+
+	put(o, b, (size_t)n);
+}
+
+/*
+ * A real as SQLite's "%!.15g": always a decimal point ("12.0",
+ * "1.0e+20"), no sign on zero. Values are finite (ingestd checks).
+ */
+static void
+put_real(struct out *o, double r)
+{
+	char	 b[48], *e;
+	int	 n;
+
+	n = snprintf(b, sizeof(b) - 2, "%.15g", r == 0 ? 0.0 : r);
+	if (strchr(b, '.') == NULL) {
+		e = strchr(b, 'e');
+		if (e == NULL)
+			e = b + n;
+		memmove(e + 2, e, strlen(e) + 1);
+		memcpy(e, ".0", 2);
+		n += 2;
+	}
+	put(o, b, (size_t)n);
+}
+
+/* Drop the null members of o, and of the objects in it (not in arrays). */
+static void
+drop_nulls(json_t *o)
+{
+	const char	*k;
+	json_t		*v;
+	void		*next;
+
+	json_object_foreach_safe(o, next, k, v) {
+		if (json_is_null(v))
+			json_object_del(o, k);
+		else if (json_is_object(v))
+			drop_nulls(v);
+	}
+}
+
+/*
+ * A JSON object that ingestd stored (jansson's compact text): as it is,
+ * but that json_patch dropped the null members of objects. Only text
+ * with a null in it is parsed again, so the common case is a copy.
+ */
+static void
+put_json(struct out *o, const char *text)
+{
+	json_t	*j;
+	char	*s = NULL;
+
+	if (strstr(text, "null") != NULL &&
+	    (j = json_loads(text, 0, NULL)) != NULL) {
+		drop_nulls(j);
+		s = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+	}
+	put_s(o, s != NULL ? s : text);
+	free(s);
+}
+
+static void
+put_key(struct out *o, const char *name)
+{
+	put(o, ",\"", 2);
+	put_s(o, name);
+	put(o, "\":", 2);
+}
+
+/* The data object of r. */
+static void
+put_data(struct out *o, const struct push_row *r)
+{
+	const struct event_def		*d = &event_defs[r->kind];
+	const struct event_value	*v;
+	size_t				 i;
+
+	put_s(o, "{\"trace_id\":");
+	put_str(o, r->trace_id, strlen(r->trace_id));
+	if (r->event_id != NULL) {
+		put_key(o, "event_id");
+		put_str(o, r->event_id, strlen(r->event_id));
+	}
+	put_key(o, "received_at");
+	put_int(o, r->received_at);
+	for (i = 0; i < d->nfields; i++) {
+		v = &r->v[i];
+		if (v->tag == V_NULL)
+			continue;
+		put_key(o, d->fields[i].name);
+		if (v->tag == V_INT)
+			put_int(o, v->i);
+		else if (v->tag == V_REAL)
+			put_real(o, v->r);
+		else if (d->fields[i].type == F_LABELS)
+			put_json(o, v->s);
+		else
+			put_str(o, v->s, v->len);
+	}
+	if (r->attributes != NULL) {
+		put_key(o, "attributes");
+		put_json(o, r->attributes);
+	}
+	put_key(o, "truncated");
+	put_int(o, r->truncated);
+	put(o, "}", 1);
+}
+
+/* One event of the events array, without its separator. */
+static void
+put_event(struct out *o, const struct push_row *r)
+{
+	put_s(o, "{\"type\":\"");
+	put_s(o, event_defs[r->kind].type);
+	put_s(o, "\",\"trace_id\":\"");
+	put_s(o, r->trace_id);
+	put_s(o, "\",\"received_at\":");
+	put_int(o, r->received_at);
+	put_s(o, ",\"data\":");
+	put_data(o, r);
+	put(o, "}", 1);
+}
+
+static size_t
+oct_event_len(const struct push_row *r)
+{
+	struct out o = { NULL, 0 };
+
+	put_event(&o, r);
+	return o.n + 1;				/* "," */
+}
+
+static size_t
+oct_overhead(const struct agent_info *a)
+{
+	int n = snprintf(NULL, 0, PREFIX_FMT, a->id, a->host, a->version,
+	    "00000000-0000-0000-0000-000000000000", 99999999999999LL);
+
+	return (size_t)n + 2;			/* "]}" */
+}
+
+static char *
+oct_body(const struct agent_info *a, const char *batch_id,
+    const struct push_row *rows, int n, int64_t sent_at, size_t *len)
+{
+	struct out	 o;
+	size_t		 cap = oct_overhead(a) + 16;
+	int		 i;
+
+	for (i = 0; i < n; i++)
+		cap += oct_event_len(&rows[i]);
+	if ((o.p = malloc(cap)) == NULL)
+		return NULL;
+	o.n = (size_t)snprintf(o.p, cap, PREFIX_FMT, a->id, a->host,
+	    a->version, batch_id, (long long)sent_at);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			put(&o, ",", 1);
+		put_event(&o, &rows[i]);
+	}
+	memcpy(o.p + o.n, "]}", 3);
+	*len = o.n + 2;
+	return o.p;
+}
+
+/* {"rejected":[{"trace_id":...,"reason":...}, ...]}, or anything else. */
+static void
+oct_answer(const char *body, push_reject_cb rejected, void *arg)
+{
+	json_t		*o = json_loads(body, 0, NULL), *x;
+	const char	*id, *why;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(o, "rejected"), i, x) {
+		id = json_string_value(json_object_get(x, "trace_id"));
+		why = json_string_value(json_object_get(x, "reason"));
+		if (id != NULL)
+			rejected(id, why != NULL ? why :
+			    "rejected by the collector", arg);
+	}
+	json_decref(o);
+}
+
+const struct push_encoder enc_oct = {
+	.name = "oct",
+	.content_type = "application/json",
+	.overhead = oct_overhead,
+	.event_len = oct_event_len,
+	.body = oct_body,
+	.answer = oct_answer,
+	.unwell = NULL,
+};
