@@ -2,15 +2,18 @@
  * http.c: the ingest HTTP API (SPEC section 4) on libevent's evhttp.
  *
  * Checks run in the SPEC's order: body size (evhttp, before anything),
- * path and method, Origin and Host, token, content type, content. An array
- * is all or nothing: every item is validated and encoded before any enters
- * the window. A request is answered only when its last event is written to
+ * path and method, Origin and Host, token, content type, content. No wire
+ * format is known here: the path and Content-Type pick a row of fmt.c's
+ * table, whose decoder turns the body into struct events and whose
+ * answers are in its encoding. A request is all or nothing: every event
+ * is validated and encoded (event_encode) before any enters the window. A request is answered only when its last event is written to
  * writerd's channel (202) or, with ?wait=commit, committed (200); until
  * then it waits in the pending list, bounded by queue_capacity.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,7 +24,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <jansson.h>
 #include <sodium.h>
 
 #include "conf.h"
@@ -32,7 +34,6 @@
 #include "util.h"
 
 #define MAX_ARRAY	1000
-#define MAX_DEPTH	64
 #define HEADERS_MAX	(64 * 1024)
 #define IO_TIMEOUT_S	10
 
@@ -41,7 +42,9 @@ struct pending {
 	uint64_t		 last_seq;
 	int			 commit;
 	int64_t			 cut_at;	/* mono ms; commit only */
+	const struct ingest_fmt	*fmt;		/* answers in its encoding */
 	char			*body;
+	size_t			 len;
 	TAILQ_ENTRY(pending)	 entry;
 };
 
@@ -57,8 +60,8 @@ static struct {
 } h = { .pending = TAILQ_HEAD_INITIALIZER(h.pending) };
 
 static void
-reply_json(struct evhttp_request *req, int code, const char *reason,
-    const char *body)
+reply(struct evhttp_request *req, int code, const char *reason,
+    const char *type, const char *body, size_t len)
 {
 	struct evbuffer *buf = evbuffer_new();
 
@@ -67,39 +70,61 @@ reply_json(struct evhttp_request *req, int code, const char *reason,
 		return;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
-	evbuffer_add_printf(buf, "%s\n", body);
+	    "Content-Type", type);
+	evbuffer_add(buf, body, len);
 	evhttp_send_reply(req, code, reason, buf);
 	evbuffer_free(buf);
 }
 
-/* Answer an error as {"error":msg[,"index":i][,"field":f]}. */
+/* A JSON body of our own (/healthz). */
 static void
-reply_error(struct evhttp_request *req, int code, const char *reason,
-    enum reject_reason why, const char *msg, int index, const char *field)
+reply_json(struct evhttp_request *req, int code, const char *reason,
+    const char *body)
 {
-	json_t	*o = json_pack("{s:s}", "error", msg);
-	char	*text;
+	char text[128];
+	int n = snprintf(text, sizeof(text), "%s\n", body);
+
+	reply(req, code, reason, "application/json", text, (size_t)n);
+}
+
+/*
+ * Answer an error in format f's encoding (h: its open body, or NULL),
+ * naming the event at fault (index, -1: none) and its field (or NULL).
+ * Before a format is chosen, f is the JSON API's (SPEC section 4.4).
+ */
+static void
+reply_fmt(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
+    int code, const char *reason, enum reject_reason why, const char *msg,
+    long index, const char *field)
+{
+	const struct fmt_ops	*ops = f != NULL ? f->ops : &fmt_json;
+	char			*body;
+	size_t			 len = 0;
 
 	stats_rejected(why);
-	if (o != NULL && index >= 0)
-		json_object_set_new(o, "index", json_integer(index));
-	if (o != NULL && field != NULL)
-		json_object_set_new(o, "field", json_string(field));
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	reply_json(req, code, reason, text != NULL ? text :
-	    "{\"error\":\"out of memory\"}");
-	free(text);
-	json_decref(o);
+	if ((body = ops->error(fh, msg, index, field, &len)) == NULL)
+		reply(req, code, reason, "application/json",
+		    "{\"error\":\"out of memory\"}\n", 26);
+	else
+		reply(req, code, reason, ops->answer_type, body, len);
+	free(body);
 }
 
 static void
-reply_503(struct evhttp_request *req, enum reject_reason why, size_t events)
+reply_error(struct evhttp_request *req, int code, const char *reason,
+    enum reject_reason why, const char *msg)
+{
+	reply_fmt(req, NULL, NULL, code, reason, why, msg, -1, NULL);
+}
+
+static void
+reply_503(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
+    enum reject_reason why, size_t events)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Retry-After", "1");
 	stats_dropped(events);
-	reply_error(req, 503, "Service Unavailable", why,
+	reply_fmt(req, f, fh, 503, "Service Unavailable", why,
 	    why == RJ_STORAGE_FULL ? "storage full" : "queue full", -1, NULL);
 }
 
@@ -158,40 +183,6 @@ token_ok(struct evhttp_request *req)
 }
 
 static int
-is_json(const char *ct)
-{
-	size_t n = strlen("application/json");
-
-	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
-		return 0;
-	ct += n;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	return *ct == '\0' || *ct == ';';
-}
-
-static int
-too_deep(json_t *v, int depth)
-{
-	const char	*k;
-	json_t		*x;
-	size_t		 i;
-
-	if (depth > MAX_DEPTH)
-		return 1;
-	if (json_is_object(v)) {
-		json_object_foreach(v, k, x)
-			if (too_deep(x, depth + 1))
-				return 1;
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
-			if (too_deep(x, depth + 1))
-				return 1;
-	}
-	return 0;
-}
-
-static int
 wants_commit(struct evhttp_request *req)
 {
 	struct evkeyvalq	 q;
@@ -222,10 +213,8 @@ static void
 answer(struct pending *p)
 {
 	release(p);
-	if (p->commit)
-		reply_json(p->req, 200, "OK", p->body);
-	else
-		reply_json(p->req, 202, "Accepted", p->body);
+	reply(p->req, p->commit ? 200 : 202, p->commit ? "OK" : "Accepted",
+	    p->fmt->ops->answer_type, p->body, p->len);
 }
 
 static void
@@ -266,8 +255,8 @@ cut(struct pending *p)
 	snprintf(msg, sizeof(msg), "not committed within shutdown_timeout_ms "
 	    "(%lld ms); the events are queued and will be stored: retry with "
 	    "the same event_id", (long long)ing.conf->shutdown_timeout_ms);
-	reply_error(p->req, 503, "Service Unavailable", RJ_COMMIT_TIMEOUT,
-	    msg, -1, NULL);
+	reply_fmt(p->req, p->fmt, NULL, 503, "Service Unavailable",
+	    RJ_COMMIT_TIMEOUT, msg, -1, NULL);
 }
 
 /* Arm the cut timer for the oldest commit wait, if any. */
@@ -333,24 +322,10 @@ http_pending(void)
 	return h.npending;
 }
 
-/* Build {"accepted":N,"trace_ids":[...]} from n ids. */
-static char *
-accepted_body(char (*ids)[UUID_STR_LEN], size_t n)
-{
-	char	*s = malloc(40 + n * (UUID_STR_LEN + 3));
-	size_t	 i, off;
-
-	if (s == NULL)
-		return NULL;
-	off = (size_t)sprintf(s, "{\"accepted\":%zu,\"trace_ids\":[", n);
-	for (i = 0; i < n; i++)
-		off += (size_t)sprintf(s + off, "%s\"%s\"", i ? "," : "", ids[i]);
-	strcpy(s + off, "]}");
-	return s;
-}
-
+/* Answer body (len bytes, taken over) once last_seq is written or committed. */
 static void
-hold(struct evhttp_request *req, uint64_t last_seq, int commit, char *body)
+hold(struct evhttp_request *req, const struct ingest_fmt *f,
+    uint64_t last_seq, int commit, char *body, size_t len)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
@@ -360,7 +335,9 @@ hold(struct evhttp_request *req, uint64_t last_seq, int commit, char *body)
 	p->last_seq = last_seq;
 	p->commit = commit;
 	p->cut_at = mono_ms() + ing.conf->shutdown_timeout_ms;
+	p->fmt = f;
 	p->body = body;
+	p->len = len;
 	TAILQ_INSERT_TAIL(&h.pending, p, entry);
 	h.npending++;
 	if (window_done(last_seq, commit)) {
@@ -375,67 +352,101 @@ hold(struct evhttp_request *req, uint64_t last_seq, int commit, char *body)
 		arm_cut();
 }
 
-/* Validate and queue the events of body (one object or an array). */
-static void
-ingest(struct evhttp_request *req, enum event_kind kind, json_t *body)
+/*
+ * Whether n events may be taken now; if not, the request is answered
+ * (413: never, 503: not now).
+ */
+static int
+room_for(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
+    size_t n)
 {
-	struct msgb		*frames;
-	struct event_error	 err;
-	char			(*ids)[UUID_STR_LEN], *answer_body, msg[120];
-	size_t			 n, i;
-	uint64_t		 seq = window_next_seq();
-	int64_t			 now = now_ms();
-	int			 arr = json_is_array(body);
+	char msg[120];
 
-	n = arr ? json_array_size(body) : 1;
-	if (arr && n == 0) {
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
-		    "empty array", -1, NULL);
-		return;
-	}
 	if (n > MAX_ARRAY) {
-		reply_error(req, 413, "Payload Too Large", RJ_TOO_LARGE,
+		reply_fmt(req, f, fh, 413, "Payload Too Large", RJ_TOO_LARGE,
 		    "more than 1000 events in one request", -1, NULL);
-		return;
+		return 0;
 	}
 	if (n > (size_t)ing.conf->queue_capacity) {
 		/* never 503: a retry could never fit either */
 		snprintf(msg, sizeof(msg), "array of %zu events is larger than "
 		    "queue_capacity (%lld); split it", n,
 		    (long long)ing.conf->queue_capacity);
-		reply_error(req, 413, "Payload Too Large", RJ_TOO_LARGE, msg,
-		    -1, NULL);
-		return;
+		reply_fmt(req, f, fh, 413, "Payload Too Large", RJ_TOO_LARGE,
+		    msg, -1, NULL);
+		return 0;
 	}
 	if (window_storage_full()) {
-		reply_503(req, RJ_STORAGE_FULL, n);
-		return;
+		reply_503(req, f, fh, RJ_STORAGE_FULL, n);
+		return 0;
 	}
 	if (window_room() < n) {
-		reply_503(req, RJ_QUEUE_FULL, n);
-		return;
+		reply_503(req, f, fh, RJ_QUEUE_FULL, n);
+		return 0;
 	}
+	return 1;
+}
+
+/*
+ * Encode the n events of h into frames (n of them, caller's), counting
+ * them by kind; ids receives their trace_ids. Returns 0, or -1 after
+ * answering 400 for the first event that is refused.
+ */
+static int
+encode_all(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
+    size_t n, uint64_t seq, struct msgb *frames, char (*ids)[UUID_STR_LEN],
+    size_t counts[EV_NKINDS])
+{
+	struct event		 e;
+	struct event_error	 err;
+	int64_t			 now = now_ms();
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		err.field[0] = '\0';
+		if (f->ops->item(fh, i, &e, &err) == 0) {
+			e.received_at = now;
+			if (event_encode(&e, ing.idkey, ids[i],
+			    (size_t)ing.conf->max_text_bytes, seq + i,
+			    &frames[i], &err) == 0) {
+				counts[e.kind]++;
+				continue;
+			}
+		}
+		reply_fmt(req, f, fh, 400, "Bad Request", RJ_BAD_REQUEST,
+		    err.msg, (long)i, err.field[0] != '\0' ? err.field : NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Validate and queue the n events of h, all or none, and answer. */
+static void
+ingest(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
+    size_t n)
+{
+	struct msgb	*frames;
+	char		(*ids)[UUID_STR_LEN], *body;
+	size_t		 i, len = 0, counts[EV_NKINDS] = { 0 };
+	uint64_t	 seq = window_next_seq();
+
+	if (!room_for(req, f, fh, n))
+		return;
 	frames = calloc(n, sizeof(*frames));
 	ids = calloc(n, sizeof(*ids));
 	if (frames == NULL || ids == NULL)
 		fatal("ingest");
-	for (i = 0; i < n; i++) {
-		if (event_encode(kind, arr ? json_array_get(body, i) : body,
-		    ing.idkey, ids[i], now, (size_t)ing.conf->max_text_bytes,
-		    seq + i, &frames[i], &err) == -1) {
-			reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
-			    err.msg, arr ? (int)i : -1,
-			    err.field[0] != '\0' ? err.field : NULL);
-			goto done;
-		}
-	}
+	if (encode_all(req, f, fh, n, seq, frames, ids, counts) == -1)
+		goto done;
 	for (i = 0; i < n; i++)
 		if (window_push(&frames[i], 1) == -1)
 			fatalx("window refused an event it had room for");
-	stats_accepted(kind, n);
-	if ((answer_body = accepted_body(ids, n)) == NULL)
+	for (i = 0; i < EV_NKINDS; i++)
+		if (counts[i] > 0)
+			stats_accepted((enum event_kind)i, counts[i]);
+	if ((body = f->ops->accepted(fh, ids, n, &len)) == NULL)
 		fatal("answer");
-	hold(req, seq + n - 1, wants_commit(req), answer_body);
+	hold(req, f, seq + n - 1, wants_commit(req), body, len);
 done:
 	for (i = 0; i < n; i++)
 		msg_free(&frames[i]);
@@ -443,48 +454,31 @@ done:
 	free(ids);
 }
 
+/* A POST to format f's path with its media type: decode, then ingest. */
 static void
-post_event(struct evhttp_request *req, enum event_kind kind)
+post_events(struct evhttp_request *req, const struct ingest_fmt *f)
 {
 	struct evkeyvalq	*hdr = evhttp_request_get_input_headers(req);
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
-	json_error_t		 jerr;
-	json_t			*body;
-	size_t			 len = evbuffer_get_length(in);
-	char			 msg[300];
+	struct event_error	 err;
+	size_t			 len = evbuffer_get_length(in), n = 0;
+	void			*fh;
 
-	if (!is_json(evhttp_find_header(hdr, "Content-Type"))) {
-		reply_error(req, 415, "Unsupported Media Type", RJ_MEDIA_TYPE,
-		    "Content-Type must be application/json", -1, NULL);
-		return;
-	}
 	if (evhttp_find_header(hdr, "Transfer-Encoding") != NULL &&
 	    evhttp_find_header(hdr, "Content-Length") != NULL) {
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
+		reply_fmt(req, f, NULL, 400, "Bad Request", RJ_BAD_REQUEST,
 		    "both Transfer-Encoding and Content-Length", -1, NULL);
 		return;
 	}
-	body = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-	    JSON_DECODE_ANY, &jerr);
-	if (body == NULL) {
-		if (json_error_code(&jerr) == json_error_invalid_utf8)
-			snprintf(msg, sizeof(msg), "invalid UTF-8");
-		else
-			snprintf(msg, sizeof(msg), "malformed JSON: %s at line "
-			    "%d column %d", jerr.text, jerr.line, jerr.column);
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST, msg, -1,
-		    NULL);
+	fh = f->ops->open(f, (const char *)evbuffer_pullup(in, -1), len, &n,
+	    &err);
+	if (fh == NULL) {
+		reply_fmt(req, f, NULL, 400, "Bad Request", RJ_BAD_REQUEST,
+		    err.msg, -1, NULL);
 		return;
 	}
-	if (!json_is_object(body) && !json_is_array(body))
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
-		    "body must be an object or an array of objects", -1, NULL);
-	else if (too_deep(body, 1))
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
-		    "nesting deeper than 64 levels", -1, NULL);
-	else
-		ingest(req, kind, body);
-	json_decref(body);
+	ingest(req, f, fh, n);
+	f->ops->close(fh);
 }
 
 static void
@@ -503,68 +497,131 @@ get_metrics(struct evhttp_request *req)
 	evbuffer_free(buf);
 }
 
+/*
+ * The row of ingest_fmts[] for a request on listener ls to path with
+ * Content-Type ct. NULL, with *known set when some row serves the path
+ * (another media type: 415) and clear when none does (404).
+ */
+static const struct ingest_fmt *
+fmt_find(enum fmt_listener ls, const char *path, const char *ct, int *known)
+{
+	const struct ingest_fmt	*f;
+	size_t			 i;
+
+	*known = 0;
+	for (i = 0; i < ingest_nfmts; i++) {
+		f = &ingest_fmts[i];
+		if (f->listener != ls || strcmp(f->path, path) != 0)
+			continue;
+		*known = 1;
+		if (fmt_media_is(ct, f->media))
+			return f;
+	}
+	return NULL;
+}
+
+/* 415, naming the media types path takes on ls. */
+static void
+reply_415(struct evhttp_request *req, enum fmt_listener ls, const char *path)
+{
+	char	msg[200];
+	size_t	i, off;
+
+	off = (size_t)snprintf(msg, sizeof(msg), "Content-Type must be");
+	for (i = 0; i < ingest_nfmts && off < sizeof(msg); i++)
+		if (ingest_fmts[i].listener == ls &&
+		    strcmp(ingest_fmts[i].path, path) == 0)
+			off += (size_t)snprintf(msg + off, sizeof(msg) - off,
+			    "%s %s", off > 20 ? " or" : "",
+			    ingest_fmts[i].media);
+	reply_error(req, 415, "Unsupported Media Type", RJ_MEDIA_TYPE, msg);
+}
+
+/* Whether the request may go on past path and method; if not, answered. */
+static int
+method_ok(struct evhttp_request *req, int post, int get)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	if (!post && !get) {
+		reply_error(req, 404, "Not Found", RJ_NOT_FOUND, "not found");
+		return 0;
+	}
+	if ((post && cmd != EVHTTP_REQ_POST) || (get &&
+	    cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", post ? "POST" : "GET, HEAD");
+		reply_error(req, 405, "Method Not Allowed", RJ_METHOD,
+		    "method not allowed");
+		return 0;
+	}
+	return 1;
+}
+
+/* Origin and Host: no browser page and no rebound name. */
+static int
+origin_ok(struct evhttp_request *req)
+{
+	struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
+
+	if (evhttp_find_header(hdr, "Origin") != NULL) {
+		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
+		    "requests from browsers (Origin) are refused");
+		return 0;
+	}
+	if (!host_ok(evhttp_find_header(hdr, "Host"))) {
+		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
+		    "Host is not this agent");
+		return 0;
+	}
+	return 1;
+}
+
+static void
+get_healthz(struct evhttp_request *req)
+{
+	if (window_connected())
+		reply_json(req, 200, "OK", "{\"status\":\"ok\"}");
+	else
+		reply_json(req, 503, "Service Unavailable",
+		    "{\"status\":\"writerd unavailable\"}");
+}
+
+/* evhttp's callback for every request on listener arg (an fmt_listener). */
 static void
 route(struct evhttp_request *req, void *arg)
 {
-	struct evkeyvalq	*hdr = evhttp_request_get_input_headers(req);
-	const char		*path;
-	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
-	int			 kind = -1, get = 0, i;
+	enum fmt_listener	 ls = (enum fmt_listener)(intptr_t)arg;
+	const struct ingest_fmt	*f;
+	const char		*path, *ct;
+	int			 post, get;
 
-	(void)arg;
 	conn_request(req);
 	path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	if (path == NULL)
 		path = "";
-	for (i = 0; i < EV_NKINDS; i++)
-		if (strcmp(path, event_defs[i].path) == 0)
-			kind = i;
+	ct = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Type");
+	f = fmt_find(ls, path, ct, &post);
 	get = strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0;
-	if (kind == -1 && !get) {
-		reply_error(req, 404, "Not Found", RJ_NOT_FOUND, "not found", -1,
-		    NULL);
+	if (!method_ok(req, post, get) || !origin_ok(req))
 		return;
-	}
-	if ((kind != -1 && cmd != EVHTTP_REQ_POST) ||
-	    (get && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", kind != -1 ? "POST" : "GET, HEAD");
-		reply_error(req, 405, "Method Not Allowed", RJ_METHOD,
-		    "method not allowed", -1, NULL);
-		return;
-	}
-	if (evhttp_find_header(hdr, "Origin") != NULL) {
-		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
-		    "requests from browsers (Origin) are refused", -1, NULL);
-		return;
-	}
-	if (!host_ok(evhttp_find_header(hdr, "Host"))) {
-		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
-		    "Host is not this agent", -1, NULL);
-		return;
-	}
-	if (strcmp(path, "/healthz") == 0) {
-		if (window_connected())
-			reply_json(req, 200, "OK", "{\"status\":\"ok\"}");
-		else
-			reply_json(req, 503, "Service Unavailable",
-			    "{\"status\":\"writerd unavailable\"}");
-		return;
-	}
-	if (!token_ok(req)) {
+	if (strcmp(path, "/healthz") == 0)
+		get_healthz(req);
+	else if (!token_ok(req))
 		reply_error(req, 401, "Unauthorized", RJ_UNAUTHORIZED,
-		    "unauthorized", -1, NULL);
-		return;
-	}
-	if (get)
+		    "unauthorized");
+	else if (get)
 		get_metrics(req);
 	else if (h.draining) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Retry-After", "1");
 		reply_error(req, 503, "Service Unavailable", RJ_SHUTTING_DOWN,
-		    "shutting down", -1, NULL);
-	} else
-		post_event(req, (enum event_kind)kind);
+		    "shutting down");
+	} else if (f == NULL)
+		reply_415(req, ls, path);
+	else
+		post_events(req, f);
 }
 
 /* Let many idle connections coexist: raise the descriptor limit. */
@@ -600,7 +657,7 @@ http_start(void)
 	evhttp_set_allowed_methods(h.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(h.http, route, NULL);
+	evhttp_set_gencb(h.http, route, (void *)(intptr_t)LS_API);
 	if ((h.ev_cut = evtimer_new(ing.base, on_cut, NULL)) == NULL)
 		fatalx("evtimer_new");
 	evhttp_set_bevcb(h.http, conn_bev, NULL);

@@ -1,7 +1,9 @@
 /*
  * ingestd.h: oct-ingestd, the HTTP front door.
  *
- * http.c answers clients (evhttp); window.c holds every event accepted but
+ * http.c answers clients (evhttp) and knows no wire format: fmt.c's table
+ * names, for each path and media type, the decoder (fmt_json.c, ...) that
+ * turns a body into struct events; window.c holds every event accepted but
  * not yet committed and writes it to writerd, again to a new writerd after
  * a crash; hostmetrics.c samples the host into the same stream; stats.c
  * keeps the counters /metrics shows.
@@ -24,6 +26,55 @@ struct ingestd {
 	const unsigned char	*idkey;		/* NULL: none, random ids */
 };
 extern struct ingestd ing;
+
+/*
+ * fmt.c: the ingest formats. A format is a decoder and the answers in its
+ * encoding; each row of ingest_fmts[] serves one path with one media type
+ * through one format. http.c's route() picks the row, then: h = open(body)
+ * (the whole body, parsed and checked as a whole, *n events to come), for
+ * each i < n item(h, i, e) (the i-th event, its strings the handle's until
+ * the next call), close(h). Validation, cutting, trace_ids, framing and
+ * the all-or-nothing rule are shared, after item(). A new format is one
+ * file with a struct fmt_ops and one row per path in fmt.c.
+ */
+struct ingest_fmt;
+struct fmt_ops {
+	const char	*answer_type;	/* Content-Type of its answers */
+	/* Parse a body; NULL with err (a 400) when it does not decode. */
+	void	*(*open)(const struct ingest_fmt *, const char *body,
+		    size_t len, size_t *n, struct event_error *err);
+	/* Fill e with event i; -1 with err when it is not an event. */
+	int	 (*item)(void *h, size_t i, struct event *e,
+		    struct event_error *err);
+	void	 (*close)(void *h);
+	/* The body of a success answer for n events (malloc'd; *len). */
+	char	*(*accepted)(void *h, char (*ids)[UUID_STR_LEN], size_t n,
+		    size_t *len);
+	/*
+	 * The body of an error answer (malloc'd or NULL; *len): msg, the
+	 * index of the event at fault (-1: none) and its field (NULL: none).
+	 * h is NULL before open() succeeded.
+	 */
+	char	*(*error)(void *h, const char *msg, long index,
+		    const char *field, size_t *len);
+};
+
+enum fmt_listener { LS_API };
+
+struct ingest_fmt {
+	enum fmt_listener	 listener;	/* which socket serves it */
+	const char		*path;		/* "/v1/traces" */
+	const char		*media;		/* "application/json" */
+	enum event_kind		 kind;		/* what the path takes */
+	const struct fmt_ops	*ops;
+};
+extern const struct ingest_fmt ingest_fmts[];
+extern const size_t ingest_nfmts;
+/* Whether Content-Type ct is media, parameters (";...") allowed. */
+int	 fmt_media_is(const char *ct, const char *media);
+
+/* fmt_json.c: SPEC section 4's JSON API. */
+extern const struct fmt_ops fmt_json;
 
 /* window.c */
 void	 window_init(size_t capacity);
