@@ -1,18 +1,22 @@
 /*
- * http.c: the ingest HTTP API (SPEC section 4) on libevent's evhttp.
+ * http.c: the ingest HTTP listeners (SPEC sections 4 and 4.5) on
+ * libevent's evhttp: `listen` serves the JSON API, `otlp_listen` OTLP/HTTP.
  *
  * Checks run in the SPEC's order: body size (evhttp, before anything),
  * path and method, Origin and Host, token, content type, content. No wire
  * format is known here: the path and Content-Type pick a row of fmt.c's
  * table, whose decoder turns the body into struct events and whose
  * answers are in its encoding. A request is all or nothing: every event
- * is validated and encoded (event_encode) before any enters the window. A request is answered only when its last event is written to
- * writerd's channel (202) or, with ?wait=commit, committed (200); until
- * then it waits in the pending list, bounded by queue_capacity.
+ * is validated and encoded (event_encode) before any enters the window
+ * (a format that takes partial success, as OTLP, drops and counts the
+ * events it refuses instead). answer.c holds the answer until the events
+ * are written or committed.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,96 +41,21 @@
 #define HEADERS_MAX	(64 * 1024)
 #define IO_TIMEOUT_S	10
 
-struct pending {
-	struct evhttp_request	*req;
-	uint64_t		 last_seq;
-	int			 commit;
-	int64_t			 cut_at;	/* mono ms; commit only */
-	const struct ingest_fmt	*fmt;		/* answers in its encoding */
-	char			*body;
-	size_t			 len;
-	TAILQ_ENTRY(pending)	 entry;
+/* One listening socket, serving the rows of ingest_fmts[] that name it. */
+struct lsock {
+	const char		*key;		/* its configuration key */
+	struct evhttp		*http;
+	struct evhttp_bound_socket *bound;
+	char			 host[64];	/* of its address */
 };
 
 static struct {
-	struct evhttp		*http;
-	struct evhttp_bound_socket *listener;
+	struct lsock		 ls[LS_N];
 	int			 draining;
-	char			 host[64];	/* of listen */
-	TAILQ_HEAD(, pending)	 pending;
-	size_t			 npending;
-	struct event		*ev_cut;	/* the next commit wait to cut */
 	unsigned char		 token_hash[crypto_generichash_BYTES];
-} h = { .pending = TAILQ_HEAD_INITIALIZER(h.pending) };
+} h = { .ls = { [LS_API] = { .key = "listen" },
+	[LS_OTLP] = { .key = "otlp_listen" } } };
 
-static void
-reply(struct evhttp_request *req, int code, const char *reason,
-    const char *type, const char *body, size_t len)
-{
-	struct evbuffer *buf = evbuffer_new();
-
-	if (buf == NULL) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", type);
-	evbuffer_add(buf, body, len);
-	evhttp_send_reply(req, code, reason, buf);
-	evbuffer_free(buf);
-}
-
-/* A JSON body of our own (/healthz). */
-static void
-reply_json(struct evhttp_request *req, int code, const char *reason,
-    const char *body)
-{
-	char text[128];
-	int n = snprintf(text, sizeof(text), "%s\n", body);
-
-	reply(req, code, reason, "application/json", text, (size_t)n);
-}
-
-/*
- * Answer an error in format f's encoding (h: its open body, or NULL),
- * naming the event at fault (index, -1: none) and its field (or NULL).
- * Before a format is chosen, f is the JSON API's (SPEC section 4.4).
- */
-static void
-reply_fmt(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
-    int code, const char *reason, enum reject_reason why, const char *msg,
-    long index, const char *field)
-{
-	const struct fmt_ops	*ops = f != NULL ? f->ops : &fmt_json;
-	char			*body;
-	size_t			 len = 0;
-
-	stats_rejected(why);
-	if ((body = ops->error(fh, msg, index, field, &len)) == NULL)
-		reply(req, code, reason, "application/json",
-		    "{\"error\":\"out of memory\"}\n", 26);
-	else
-		reply(req, code, reason, ops->answer_type, body, len);
-	free(body);
-}
-
-static void
-reply_error(struct evhttp_request *req, int code, const char *reason,
-    enum reject_reason why, const char *msg)
-{
-	reply_fmt(req, NULL, NULL, code, reason, why, msg, -1, NULL);
-}
-
-static void
-reply_503(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
-    enum reject_reason why, size_t events)
-{
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Retry-After", "1");
-	stats_dropped(events);
-	reply_fmt(req, f, fh, 503, "Service Unavailable", why,
-	    why == RJ_STORAGE_FULL ? "storage full" : "queue full", -1, NULL);
-}
 
 static int
 is_loopback(const char *host)
@@ -139,9 +68,9 @@ is_loopback(const char *host)
 	    (ntohl(a4.s_addr) >> 24) == 127;
 }
 
-/* A Host header names this agent: loopback, or the listen address. */
+/* A Host header names this agent: loopback, or the address of ls. */
 static int
-host_ok(const char *hdr)
+host_ok(enum fmt_listener ls, const char *hdr)
 {
 	char		 host[256];
 	const char	*end;
@@ -161,7 +90,7 @@ host_ok(const char *hdr)
 		return 0;
 	memcpy(host, hdr, len);
 	host[len] = '\0';
-	return is_loopback(host) || strcasecmp(host, h.host) == 0;
+	return is_loopback(host) || strcasecmp(host, h.ls[ls].host) == 0;
 }
 
 /* Bearer token, compared in constant time through fixed-size hashes. */
@@ -182,175 +111,6 @@ token_ok(struct evhttp_request *req)
 	return sodium_memcmp(got, h.token_hash, sizeof(got)) == 0;
 }
 
-static int
-wants_commit(struct evhttp_request *req)
-{
-	struct evkeyvalq	 q;
-	const char		*query, *w;
-	int			 yes = 0;
-
-	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	if (query == NULL || evhttp_parse_query_str(query, &q) == -1)
-		return 0;
-	w = evhttp_find_header(&q, "wait");
-	yes = w != NULL && strcmp(w, "commit") == 0;
-	evhttp_clear_headers(&q);
-	return yes;
-}
-
-/* The request is answered now: it no longer waits on ingestd. */
-static void
-release(struct pending *p)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
-
-	if (evcon != NULL)
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
-	conn_hold(p->req, 0);
-}
-
-static void
-answer(struct pending *p)
-{
-	release(p);
-	reply(p->req, p->commit ? 200 : 202, p->commit ? "OK" : "Accepted",
-	    p->fmt->ops->answer_type, p->body, p->len);
-}
-
-static void
-pending_free(struct pending *p)
-{
-	TAILQ_REMOVE(&h.pending, p, entry);
-	h.npending--;
-	free(p->body);
-	free(p);
-}
-
-/* The client left before its answer; its events are still stored. */
-static void
-on_close(struct evhttp_connection *evcon, void *arg)
-{
-	(void)evcon;
-	pending_free(arg);
-}
-
-/*
- * A ?wait=commit request writerd has not committed within
- * shutdown_timeout_ms (writerd stopped, or its commits failing: disk
- * full) gets 503 with Retry-After rather than no answer at all. Its
- * events stay in the window, as every accepted event does, and are stored
- * once writerd commits again: the client is told so, and that a retry
- * with the same event_id is stored once (SPEC section 4.4).
- */
-static void
-cut(struct pending *p)
-{
-	char	msg[200], after[24];
-
-	release(p);
-	snprintf(after, sizeof(after), "%lld", (long long)
-	    (ing.conf->shutdown_timeout_ms + 999) / 1000);
-	evhttp_add_header(evhttp_request_get_output_headers(p->req),
-	    "Retry-After", after);
-	snprintf(msg, sizeof(msg), "not committed within shutdown_timeout_ms "
-	    "(%lld ms); the events are queued and will be stored: retry with "
-	    "the same event_id", (long long)ing.conf->shutdown_timeout_ms);
-	reply_fmt(p->req, p->fmt, NULL, 503, "Service Unavailable",
-	    RJ_COMMIT_TIMEOUT, msg, -1, NULL);
-}
-
-/* Arm the cut timer for the oldest commit wait, if any. */
-static void
-arm_cut(void)
-{
-	struct pending	*p;
-	struct timeval	 tv;
-	int64_t		 ms;
-
-	TAILQ_FOREACH(p, &h.pending, entry)
-		if (p->commit)
-			break;
-	if (p == NULL || h.ev_cut == NULL) {
-		if (h.ev_cut != NULL)
-			evtimer_del(h.ev_cut);
-		return;
-	}
-	ms = p->cut_at - mono_ms();
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(h.ev_cut, &tv);
-}
-
-static void
-on_cut(evutil_socket_t fd, short ev, void *arg)
-{
-	struct pending	*p, *next;
-	int64_t		 now = mono_ms();
-
-	(void)fd;
-	(void)ev;
-	(void)arg;
-	for (p = TAILQ_FIRST(&h.pending); p != NULL; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (p->commit && p->cut_at <= now) {
-			cut(p);
-			pending_free(p);
-		}
-	}
-	arm_cut();
-}
-
-void
-http_progress(void)
-{
-	struct pending *p, *next;
-
-	for (p = TAILQ_FIRST(&h.pending); p != NULL; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (window_done(p->last_seq, p->commit)) {
-			answer(p);
-			pending_free(p);
-		}
-	}
-}
-
-size_t
-http_pending(void)
-{
-	return h.npending;
-}
-
-/* Answer body (len bytes, taken over) once last_seq is written or committed. */
-static void
-hold(struct evhttp_request *req, const struct ingest_fmt *f,
-    uint64_t last_seq, int commit, char *body, size_t len)
-{
-	struct pending *p = calloc(1, sizeof(*p));
-
-	if (p == NULL)
-		fatal("pending");
-	p->req = req;
-	p->last_seq = last_seq;
-	p->commit = commit;
-	p->cut_at = mono_ms() + ing.conf->shutdown_timeout_ms;
-	p->fmt = f;
-	p->body = body;
-	p->len = len;
-	TAILQ_INSERT_TAIL(&h.pending, p, entry);
-	h.npending++;
-	if (window_done(last_seq, commit)) {
-		answer(p);
-		pending_free(p);
-		return;
-	}
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
-	    on_close, p);
-	conn_hold(req, 1);
-	if (commit && !evtimer_pending(h.ev_cut, NULL))
-		arm_cut();
-}
 
 /*
  * Whether n events may be taken now; if not, the request is answered
@@ -446,7 +206,7 @@ ingest(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
 			stats_accepted((enum event_kind)i, counts[i]);
 	if ((body = f->ops->accepted(fh, ids, n, &len)) == NULL)
 		fatal("answer");
-	hold(req, f, seq + n - 1, wants_commit(req), body, len);
+	answer_hold(req, f, seq + n - 1, answer_wants_commit(req), body, len);
 done:
 	for (i = 0; i < n; i++)
 		msg_free(&frames[i]);
@@ -560,7 +320,7 @@ method_ok(struct evhttp_request *req, int post, int get)
 
 /* Origin and Host: no browser page and no rebound name. */
 static int
-origin_ok(struct evhttp_request *req)
+origin_ok(struct evhttp_request *req, enum fmt_listener ls)
 {
 	struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
 
@@ -569,7 +329,7 @@ origin_ok(struct evhttp_request *req)
 		    "requests from browsers (Origin) are refused");
 		return 0;
 	}
-	if (!host_ok(evhttp_find_header(hdr, "Host"))) {
+	if (!host_ok(ls, evhttp_find_header(hdr, "Host"))) {
 		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
 		    "Host is not this agent");
 		return 0;
@@ -604,7 +364,7 @@ route(struct evhttp_request *req, void *arg)
 	    "Content-Type");
 	f = fmt_find(ls, path, ct, &post);
 	get = strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0;
-	if (!method_ok(req, post, get) || !origin_ok(req))
+	if (!method_ok(req, post, get) || !origin_ok(req, ls))
 		return;
 	if (strcmp(path, "/healthz") == 0)
 		get_healthz(req);
@@ -637,69 +397,94 @@ raise_nofile(void)
 	}
 }
 
-int
-http_start(void)
+/* A new evhttp with ingestd's limits, routing to ls. */
+static struct evhttp *
+http_new(enum fmt_listener ls)
 {
-	const struct conf	*c = ing.conf;
-	int			 port;
+	struct evhttp *http;
 
-	if (conf_parse_addr(c->listen, h.host, sizeof(h.host), &port) == -1)
-		fatalx("listen %s: bad address", c->listen);
+	if ((http = evhttp_new(ing.base)) == NULL)
+		fatalx("evhttp_new");
+	evhttp_set_max_body_size(http, ing.conf->max_body_bytes);
+	evhttp_set_max_headers_size(http, HEADERS_MAX);
+	evhttp_set_timeout(http, IO_TIMEOUT_S);
+	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(http, route, (void *)(intptr_t)ls);
+	evhttp_set_bevcb(http, conn_bev, NULL);
+	return http;
+}
+
+/* Listen on addr for ls. Returns 0, or -1 with err naming the key. */
+static int
+lsock_bind(enum fmt_listener ls, const char *addr, char *err, size_t errlen)
+{
+	struct lsock	*l = &h.ls[ls];
+	int		 port;
+
+	if (conf_parse_addr(addr, l->host, sizeof(l->host), &port) == -1) {
+		snprintf(err, errlen, "%s %s: bad address", l->key, addr);
+		return -1;
+	}
+	l->http = http_new(ls);
+	l->bound = evhttp_bind_socket_with_handle(l->http, l->host,
+	    (ev_uint16_t)port);
+	if (l->bound == NULL) {
+		snprintf(err, errlen, "%s %s: cannot listen: %s", l->key, addr,
+		    strerror(errno));
+		return -1;
+	}
+	conn_listener(evhttp_bound_socket_get_listener(l->bound));
+	log_info("listening on %s%s", addr, ls == LS_OTLP ? " (OTLP/HTTP)" : "");
+	return 0;
+}
+
+int
+http_start(char *err, size_t errlen)
+{
+	const struct conf *c = ing.conf;
+
 	crypto_generichash(h.token_hash, sizeof(h.token_hash),
 	    (const unsigned char *)c->auth_token, strlen(c->auth_token), NULL, 0);
 	raise_nofile();
-	if ((h.http = evhttp_new(ing.base)) == NULL)
-		fatalx("evhttp_new");
-	evhttp_set_max_body_size(h.http, c->max_body_bytes);
-	evhttp_set_max_headers_size(h.http, HEADERS_MAX);
-	evhttp_set_timeout(h.http, IO_TIMEOUT_S);
-	evhttp_set_flags(h.http, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_allowed_methods(h.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(h.http, route, (void *)(intptr_t)LS_API);
-	if ((h.ev_cut = evtimer_new(ing.base, on_cut, NULL)) == NULL)
-		fatalx("evtimer_new");
-	evhttp_set_bevcb(h.http, conn_bev, NULL);
-	h.listener = evhttp_bind_socket_with_handle(h.http, h.host,
-	    (ev_uint16_t)port);
-	if (h.listener == NULL) {
-		log_warn("listen on %s", c->listen);
-		return -1;
-	}
-	conn_start(evhttp_bound_socket_get_listener(h.listener),
-	    getenv("OCT_TEST_CONN_DEADLINE_MS") != NULL ?
+	answer_start();
+	conn_start(getenv("OCT_TEST_CONN_DEADLINE_MS") != NULL ?
 	    atoll(getenv("OCT_TEST_CONN_DEADLINE_MS")) : CONN_DEADLINE_MS);
-	log_info("listening on %s", c->listen);
+	if (lsock_bind(LS_API, c->listen, err, errlen) == -1)
+		return -1;
+	if (*c->otlp_listen != '\0' &&
+	    lsock_bind(LS_OTLP, c->otlp_listen, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
 void
 http_drain(void)
 {
+	int i;
+
 	h.draining = 1;
 	conn_drain();
-	if (h.listener != NULL)
-		evhttp_del_accept_socket(h.http, h.listener);
-	h.listener = NULL;
+	for (i = 0; i < LS_N; i++) {
+		if (h.ls[i].bound != NULL)
+			evhttp_del_accept_socket(h.ls[i].http, h.ls[i].bound);
+		h.ls[i].bound = NULL;
+	}
 }
 
 void
 http_stop(void)
 {
-	struct pending *p;
+	int i;
 
-	while ((p = TAILQ_FIRST(&h.pending)) != NULL) {
-		evhttp_connection_set_closecb(
-		    evhttp_request_get_connection(p->req), NULL, NULL);
-		pending_free(p);
-	}
-	if (h.ev_cut != NULL)
-		event_free(h.ev_cut);
-	h.ev_cut = NULL;
+	answer_stop();
 	conn_stop();
-	if (h.http != NULL)
-		evhttp_free(h.http);
-	h.http = NULL;
+	for (i = 0; i < LS_N; i++) {
+		if (h.ls[i].http != NULL)
+			evhttp_free(h.ls[i].http);
+		h.ls[i].http = NULL;
+	}
 	conn_free();
 }

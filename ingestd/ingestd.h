@@ -27,6 +27,11 @@ struct ingestd {
 };
 extern struct ingestd ing;
 
+/* Why a request was refused (stats.c counts each). */
+enum reject_reason { RJ_BAD_REQUEST, RJ_UNAUTHORIZED, RJ_FORBIDDEN,
+	RJ_NOT_FOUND, RJ_METHOD, RJ_TOO_LARGE, RJ_MEDIA_TYPE, RJ_QUEUE_FULL,
+	RJ_STORAGE_FULL, RJ_SHUTTING_DOWN, RJ_COMMIT_TIMEOUT, RJ_NREASONS };
+
 /*
  * fmt.c: the ingest formats. A format is a decoder and the answers in its
  * encoding; each row of ingest_fmts[] serves one path with one media type
@@ -59,7 +64,7 @@ struct fmt_ops {
 		    const char *field, size_t *len);
 };
 
-enum fmt_listener { LS_API };
+enum fmt_listener { LS_API, LS_OTLP, LS_N };	/* listen, otlp_listen */
 
 struct ingest_fmt {
 	enum fmt_listener	 listener;	/* which socket serves it */
@@ -96,13 +101,39 @@ void	 window_attach(int fd);
 void	 window_on_progress(void (*)(void));
 
 /* http.c */
-int	 http_start(void);
+/* Listen on listen (and otlp_listen). Returns 0, or -1 with err. */
+int	 http_start(char *err, size_t errlen);
 void	 http_stop(void);
 /* Stop taking connections and events; what is in flight goes on. */
 void	 http_drain(void);
+
+/* answer.c */
+struct evhttp_request;
+void	 answer_start(void);
+void	 answer_stop(void);
 /* Answer the requests that can be answered now. */
-void	 http_progress(void);
-size_t	 http_pending(void);
+void	 answer_progress(void);
+/* Requests accepted and not yet answered. */
+size_t	 answer_pending(void);
+/* Answer req with body (len bytes, taken over) once last_seq is written or,
+   with commit, committed; in f's encoding. */
+void	 answer_hold(struct evhttp_request *, const struct ingest_fmt *f,
+	    uint64_t last_seq, int commit, char *body, size_t len);
+int	 answer_wants_commit(struct evhttp_request *);
+void	 reply(struct evhttp_request *, int code, const char *reason,
+	    const char *type, const char *body, size_t len);
+/* A JSON body of our own, body a short object without its newline. */
+void	 reply_json(struct evhttp_request *, int code, const char *reason,
+	    const char *body);
+/* An error in f's encoding (f NULL: the JSON API's), counted as why. */
+void	 reply_fmt(struct evhttp_request *, const struct ingest_fmt *f,
+	    void *h, int code, const char *reason, enum reject_reason why,
+	    const char *msg, long index, const char *field);
+void	 reply_error(struct evhttp_request *, int code, const char *reason,
+	    enum reject_reason why, const char *msg);
+/* 503 with Retry-After; events counted as dropped. */
+void	 reply_503(struct evhttp_request *, const struct ingest_fmt *f,
+	    void *h, enum reject_reason why, size_t events);
 
 /* conn.c */
 #define CONN_MAX		4096
@@ -112,7 +143,9 @@ struct evconnlistener;
 struct evhttp_request;
 /* evhttp's bufferevent factory (evhttp_set_bevcb). */
 struct bufferevent *conn_bev(struct event_base *, void *);
-void	 conn_start(struct evconnlistener *, int64_t deadline_ms);
+void	 conn_start(int64_t deadline_ms);
+/* One more listener to pause at CONN_MAX (at most LS_N). */
+void	 conn_listener(struct evconnlistener *);
 void	 conn_drain(void);
 void	 conn_stop(void);
 void	 conn_free(void);
@@ -131,9 +164,6 @@ void	 hostmetrics_start(void);
 void	 hostmetrics_stop(void);
 
 /* stats.c */
-enum reject_reason { RJ_BAD_REQUEST, RJ_UNAUTHORIZED, RJ_FORBIDDEN,
-	RJ_NOT_FOUND, RJ_METHOD, RJ_TOO_LARGE, RJ_MEDIA_TYPE, RJ_QUEUE_FULL,
-	RJ_STORAGE_FULL, RJ_SHUTTING_DOWN, RJ_COMMIT_TIMEOUT, RJ_NREASONS };
 void	 stats_accepted(enum event_kind, size_t n);
 void	 stats_rejected(enum reject_reason);
 void	 stats_dropped(size_t n);
