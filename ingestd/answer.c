@@ -86,7 +86,7 @@ reply_fmt(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
 	size_t			 len = 0;
 
 	stats_rejected(why);
-	if ((body = ops->error(fh, msg, index, field, &len)) == NULL)
+	if ((body = ops->error(fh, code, msg, index, field, &len)) == NULL)
 		reply(req, code, reason, "application/json",
 		    "{\"error\":\"out of memory\"}\n", 26);
 	else
@@ -126,8 +126,10 @@ release(struct pending *p)
 static void
 answer(struct pending *p)
 {
+	int status = p->commit ? 200 : p->fmt->ops->queued_status;
+
 	release(p);
-	reply(p->req, p->commit ? 200 : 202, p->commit ? "OK" : "Accepted",
+	reply(p->req, status, status == 200 ? "OK" : "Accepted",
 	    p->fmt->ops->answer_type, p->body, p->len);
 }
 

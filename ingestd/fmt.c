@@ -16,6 +16,16 @@ const struct ingest_fmt ingest_fmts[] = {
 	{ LS_API, "/v1/traces", "application/json", EV_TRACE, &fmt_json },
 	{ LS_API, "/v1/errors", "application/json", EV_ERROR, &fmt_json },
 	{ LS_API, "/v1/metrics", "application/json", EV_METRIC, &fmt_json },
+	{ LS_OTLP, "/v1/traces", "application/x-protobuf", EV_TRACE,
+	    &fmt_otlp_pb },
+	{ LS_OTLP, "/v1/traces", "application/json", EV_TRACE, &fmt_otlp_json },
+	{ LS_OTLP, "/v1/metrics", "application/x-protobuf", EV_METRIC,
+	    &fmt_otlp_pb },
+	{ LS_OTLP, "/v1/metrics", "application/json", EV_METRIC,
+	    &fmt_otlp_json },
+	{ LS_OTLP, "/v1/logs", "application/x-protobuf", EV_ERROR,
+	    &fmt_otlp_pb },
+	{ LS_OTLP, "/v1/logs", "application/json", EV_ERROR, &fmt_otlp_json },
 };
 const size_t ingest_nfmts = sizeof(ingest_fmts) / sizeof(ingest_fmts[0]);
 

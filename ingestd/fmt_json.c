@@ -84,13 +84,14 @@ json_close(void *h)
 }
 
 static void *
-json_open(const struct ingest_fmt *f, const char *body, size_t len,
-    size_t *n, struct event_error *err)
+json_open(const struct ingest_fmt *f, const struct conf *c, const char *body,
+    size_t len, struct fmt_info *info, struct event_error *err)
 {
 	struct jbody	*j;
 	json_error_t	 jerr;
 	json_t		*v;
 
+	(void)c;
 	if ((v = json_loadb(body, len, JSON_DECODE_ANY, &jerr)) == NULL) {
 		if (json_error_code(&jerr) == json_error_invalid_utf8)
 			event_fail(err, NULL, "invalid UTF-8");
@@ -112,7 +113,7 @@ json_open(const struct ingest_fmt *f, const char *body, size_t len,
 		j->body = v;
 		j->kind = f->kind;
 		j->arr = json_is_array(v);
-		*n = j->arr ? json_array_size(v) : 1;
+		info->n = j->arr ? json_array_size(v) : 1;
 		return j;
 	}
 	json_decref(v);
@@ -215,7 +216,8 @@ other_key(struct event *e, const char *key, json_t *v, json_t **extra,
  * Returns 0, or -1 with err.
  */
 static int
-json_item(void *h, size_t i, struct event *e, struct event_error *err)
+json_item(void *h, size_t i, char (*ids)[UUID_STR_LEN], struct event *e,
+    struct event_error *err)
 {
 	struct jbody	*j = h;
 	json_t		*obj, *v, *extra = NULL, *explicit = NULL;
@@ -223,6 +225,7 @@ json_item(void *h, size_t i, struct event *e, struct event_error *err)
 	char		 seen[16] = { 0 }, from_alias[16] = { 0 };
 	int		 fi, alias, r = -1;
 
+	(void)ids;
 	scratch_free(j);
 	event_init(e, j->kind, 0);
 	obj = j->arr ? json_array_get(j->body, i) : j->body;
@@ -249,12 +252,15 @@ done:
 
 /* {"accepted":N,"trace_ids":[...]} */
 static char *
-json_accepted(void *h, char (*ids)[UUID_STR_LEN], size_t n, size_t *len)
+json_accepted(void *h, char (*ids)[UUID_STR_LEN], size_t n, size_t refused,
+    const char *why, size_t *len)
 {
 	char	*s = malloc(40 + n * (UUID_STR_LEN + 3));
 	size_t	 i, off;
 
 	(void)h;
+	(void)refused;		/* never: all or nothing */
+	(void)why;
 	if (s == NULL)
 		return NULL;
 	off = (size_t)sprintf(s, "{\"accepted\":%zu,\"trace_ids\":[", n);
@@ -267,14 +273,15 @@ json_accepted(void *h, char (*ids)[UUID_STR_LEN], size_t n, size_t *len)
 
 /* {"error":msg[,"index":i][,"field":f]}: index only for an array. */
 static char *
-json_error(void *h, const char *msg, long index, const char *field,
-    size_t *len)
+json_error(void *h, int status, const char *msg, long index,
+    const char *field, size_t *len)
 {
 	struct jbody	*j = h;
 	json_t		*o = json_pack("{s:s}", "error", msg);
 	char		*text, *s = NULL;
 	size_t		 n;
 
+	(void)status;
 	if (o != NULL && index >= 0 && j != NULL && j->arr)
 		json_object_set_new(o, "index", json_integer(index));
 	if (o != NULL && field != NULL)
@@ -292,6 +299,7 @@ json_error(void *h, const char *msg, long index, const char *field,
 
 const struct fmt_ops fmt_json = {
 	.answer_type = "application/json",
+	.queued_status = 202,
 	.open = json_open,
 	.item = json_item,
 	.close = json_close,

@@ -147,71 +147,152 @@ room_for(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
 	return 1;
 }
 
+/* Where a request's events go: frames, their ids, what was refused. */
+struct batch {
+	struct msgb	*frames;	/* the accepted ones, in order */
+	char		(*ids)[UUID_STR_LEN];	/* of all n; "": refused */
+	size_t		 accepted, refused;
+	size_t		 counts[EV_NKINDS];
+	char		 why[160];	/* the first refusal */
+};
+
 /*
- * Encode the n events of h into frames (n of them, caller's), counting
- * them by kind; ids receives their trace_ids. Returns 0, or -1 after
- * answering 400 for the first event that is refused.
+ * Validate and encode the n events of fh into b, the accepted ones under
+ * consecutive sequence numbers from seq. A refused event ends it with a
+ * 400 answer (returns -1), unless the format takes partial success: then
+ * it is counted in b and the others go on. Returns 0.
  */
 static int
 encode_all(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
-    size_t n, uint64_t seq, struct msgb *frames, char (*ids)[UUID_STR_LEN],
-    size_t counts[EV_NKINDS])
+    size_t n, uint64_t seq, struct batch *b)
 {
 	struct event		 e;
 	struct event_error	 err;
+	struct msgb		*fr;
 	int64_t			 now = now_ms();
 	size_t			 i;
 
 	for (i = 0; i < n; i++) {
 		err.field[0] = '\0';
-		if (f->ops->item(fh, i, &e, &err) == 0) {
+		fr = &b->frames[b->accepted];
+		if (f->ops->item(fh, i, b->ids, &e, &err) == 0) {
 			e.received_at = now;
-			if (event_encode(&e, ing.idkey, ids[i],
-			    (size_t)ing.conf->max_text_bytes, seq + i,
-			    &frames[i], &err) == 0) {
-				counts[e.kind]++;
+			if (event_encode(&e, ing.idkey, b->ids[i],
+			    (size_t)ing.conf->max_text_bytes, seq + b->accepted,
+			    fr, &err) == 0) {
+				b->counts[e.kind]++;
+				b->accepted++;
 				continue;
 			}
 		}
-		reply_fmt(req, f, fh, 400, "Bad Request", RJ_BAD_REQUEST,
-		    err.msg, (long)i, err.field[0] != '\0' ? err.field : NULL);
-		return -1;
+		msg_free(fr);
+		b->ids[i][0] = '\0';
+		if (!f->ops->partial) {
+			reply_fmt(req, f, fh, 400, "Bad Request", RJ_BAD_REQUEST,
+			    err.msg, (long)i,
+			    err.field[0] != '\0' ? err.field : NULL);
+			return -1;
+		}
+		if (b->refused++ == 0)
+			snprintf(b->why, sizeof(b->why), "%s", err.msg);
 	}
 	return 0;
 }
 
-/* Validate and queue the n events of h, all or none, and answer. */
+/* Queue the accepted events of b and answer (or hold the answer). */
+static void
+queue_batch(struct evhttp_request *req, const struct ingest_fmt *f,
+    void *fh, size_t n, uint64_t seq, struct batch *b)
+{
+	char	*body;
+	size_t	 i, len = 0;
+
+	for (i = 0; i < b->accepted; i++)
+		if (window_push(&b->frames[i], 1) == -1)
+			fatalx("window refused an event it had room for");
+	for (i = 0; i < EV_NKINDS; i++)
+		if (b->counts[i] > 0)
+			stats_accepted((enum event_kind)i, b->counts[i]);
+	body = f->ops->accepted(fh, b->ids, n, b->refused, b->why, &len);
+	if (body == NULL)
+		fatal("answer");
+	if (b->accepted > 0) {
+		answer_hold(req, f, seq + b->accepted - 1,
+		    answer_wants_commit(req), body, len);
+		return;
+	}
+	reply(req, 200, "OK", f->ops->answer_type, body, len);	/* nothing */
+	free(body);
+}
+
+/* Validate and queue the n events of fh (all or none, or partial), answer. */
 static void
 ingest(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
     size_t n)
 {
-	struct msgb	*frames;
-	char		(*ids)[UUID_STR_LEN], *body;
-	size_t		 i, len = 0, counts[EV_NKINDS] = { 0 };
+	struct batch	 b;
 	uint64_t	 seq = window_next_seq();
+	size_t		 i;
 
 	if (!room_for(req, f, fh, n))
 		return;
-	frames = calloc(n, sizeof(*frames));
-	ids = calloc(n, sizeof(*ids));
-	if (frames == NULL || ids == NULL)
+	memset(&b, 0, sizeof(b));
+	b.frames = calloc(n + 1, sizeof(*b.frames));
+	b.ids = calloc(n + 1, sizeof(*b.ids));
+	if (b.frames == NULL || b.ids == NULL)
 		fatal("ingest");
-	if (encode_all(req, f, fh, n, seq, frames, ids, counts) == -1)
-		goto done;
+	if (encode_all(req, f, fh, n, seq, &b) == 0)
+		queue_batch(req, f, fh, n, seq, &b);
 	for (i = 0; i < n; i++)
-		if (window_push(&frames[i], 1) == -1)
-			fatalx("window refused an event it had room for");
-	for (i = 0; i < EV_NKINDS; i++)
-		if (counts[i] > 0)
-			stats_accepted((enum event_kind)i, counts[i]);
-	if ((body = f->ops->accepted(fh, ids, n, &len)) == NULL)
-		fatal("answer");
-	answer_hold(req, f, seq + n - 1, answer_wants_commit(req), body, len);
-done:
-	for (i = 0; i < n; i++)
-		msg_free(&frames[i]);
-	free(frames);
-	free(ids);
+		msg_free(&b.frames[i]);
+	free(b.frames);
+	free(b.ids);
+}
+
+/*
+ * The body of req, inflated when the format takes gzip and the client
+ * sent it so (SPEC 4.5: at most max_body_bytes once inflated) into *body
+ * (NULL when empty) and *len; *tofree is what to free after, or NULL.
+ * Returns 0, or -1 once answered.
+ */
+static int
+request_body(struct evhttp_request *req, const struct ingest_fmt *f,
+    const char **body, size_t *len, char **tofree)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
+	const char	*ce;
+	char		 msg[120];
+
+	*tofree = NULL;
+	*len = evbuffer_get_length(in);
+	*body = (const char *)evbuffer_pullup(in, -1);
+	ce = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Encoding");
+	if (!f->ops->gzip || ce == NULL || strcasecmp(ce, "identity") == 0)
+		return 0;
+	if (strcasecmp(ce, "gzip") != 0) {
+		reply_fmt(req, f, NULL, 415, "Unsupported Media Type",
+		    RJ_MEDIA_TYPE, "Content-Encoding must be gzip or identity",
+		    -1, NULL);
+		return -1;
+	}
+	switch (gunzip(*body, *len, (size_t)ing.conf->max_body_bytes, tofree,
+	    len)) {
+	case 0:
+		*body = *tofree;
+		return 0;
+	case -2:
+		snprintf(msg, sizeof(msg), "body larger than max_body_bytes "
+		    "(%lld bytes) once inflated",
+		    (long long)ing.conf->max_body_bytes);
+		reply_fmt(req, f, NULL, 413, "Payload Too Large", RJ_TOO_LARGE,
+		    msg, -1, NULL);
+		return -1;
+	default:
+		reply_fmt(req, f, NULL, 400, "Bad Request", RJ_BAD_REQUEST,
+		    "malformed gzip body", -1, NULL);
+		return -1;
+	}
 }
 
 /* A POST to format f's path with its media type: decode, then ingest. */
@@ -219,9 +300,11 @@ static void
 post_events(struct evhttp_request *req, const struct ingest_fmt *f)
 {
 	struct evkeyvalq	*hdr = evhttp_request_get_input_headers(req);
-	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	struct event_error	 err;
-	size_t			 len = evbuffer_get_length(in), n = 0;
+	struct fmt_info		 info = { 0, 0, NULL };
+	const char		*body;
+	char			*inflated;
+	size_t			 len;
 	void			*fh;
 
 	if (evhttp_find_header(hdr, "Transfer-Encoding") != NULL &&
@@ -230,15 +313,19 @@ post_events(struct evhttp_request *req, const struct ingest_fmt *f)
 		    "both Transfer-Encoding and Content-Length", -1, NULL);
 		return;
 	}
-	fh = f->ops->open(f, (const char *)evbuffer_pullup(in, -1), len, &n,
-	    &err);
-	if (fh == NULL) {
+	if (request_body(req, f, &body, &len, &inflated) == -1)
+		return;
+	fh = f->ops->open(f, ing.conf, body, len, &info, &err);
+	if (fh == NULL)
 		reply_fmt(req, f, NULL, 400, "Bad Request", RJ_BAD_REQUEST,
 		    err.msg, -1, NULL);
-		return;
+	else {
+		if (info.ignored > 0)
+			stats_ignored(info.signal, info.ignored);
+		ingest(req, f, fh, info.n);
+		f->ops->close(fh);
 	}
-	ingest(req, f, fh, n);
-	f->ops->close(fh);
+	free(inflated);
 }
 
 static void

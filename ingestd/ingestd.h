@@ -43,24 +43,38 @@ enum reject_reason { RJ_BAD_REQUEST, RJ_UNAUTHORIZED, RJ_FORBIDDEN,
  * file with a struct fmt_ops and one row per path in fmt.c.
  */
 struct ingest_fmt;
+/* What open() found in a body. */
+struct fmt_info {
+	size_t		 n;		/* events to read with item() */
+	size_t		 ignored;	/* items neither stored nor refused */
+	const char	*signal;	/* what ignored counts ("traces") */
+};
 struct fmt_ops {
 	const char	*answer_type;	/* Content-Type of its answers */
-	/* Parse a body; NULL with err (a 400) when it does not decode. */
-	void	*(*open)(const struct ingest_fmt *, const char *body,
-		    size_t len, size_t *n, struct event_error *err);
-	/* Fill e with event i; -1 with err when it is not an event. */
-	int	 (*item)(void *h, size_t i, struct event *e,
+	int		 queued_status;	/* 202; OTLP answers 200 */
+	int		 partial;	/* refused events are dropped and
+					   counted, not the whole request */
+	int		 gzip;		/* takes Content-Encoding: gzip */
+	/* Parse a body; NULL with err (a 400) when it does not decode. c
+	   may be NULL (tests): the defaults. */
+	void	*(*open)(const struct ingest_fmt *, const struct conf *c,
+		    const char *body, size_t len, struct fmt_info *,
 		    struct event_error *err);
+	/* Fill e with event i; -1 with err when it is not an event. ids
+	   holds the trace_ids of events 0 to i-1 ("": refused). */
+	int	 (*item)(void *h, size_t i, char (*ids)[UUID_STR_LEN],
+		    struct event *e, struct event_error *err);
 	void	 (*close)(void *h);
-	/* The body of a success answer for n events (malloc'd; *len). */
+	/* The body of a success answer (malloc'd; *len): ids of the n
+	   events ("": refused), refused of them, the first refusal's why. */
 	char	*(*accepted)(void *h, char (*ids)[UUID_STR_LEN], size_t n,
-		    size_t *len);
+		    size_t refused, const char *why, size_t *len);
 	/*
-	 * The body of an error answer (malloc'd or NULL; *len): msg, the
-	 * index of the event at fault (-1: none) and its field (NULL: none).
-	 * h is NULL before open() succeeded.
+	 * The body of an error answer with HTTP status (malloc'd or NULL;
+	 * *len): msg, the index of the event at fault (-1: none) and its
+	 * field (NULL: none). h is NULL before open() succeeded.
 	 */
-	char	*(*error)(void *h, const char *msg, long index,
+	char	*(*error)(void *h, int status, const char *msg, long index,
 		    const char *field, size_t *len);
 };
 
@@ -80,6 +94,8 @@ int	 fmt_media_is(const char *ct, const char *media);
 
 /* fmt_json.c: SPEC section 4's JSON API. */
 extern const struct fmt_ops fmt_json;
+/* fmt_otlp.c: OTLP/HTTP (SPEC section 4.5), protobuf and JSON. */
+extern const struct fmt_ops fmt_otlp_pb, fmt_otlp_json;
 
 /* window.c */
 void	 window_init(size_t capacity);
@@ -155,6 +171,15 @@ void	 conn_request(struct evhttp_request *);
 void	 conn_hold(struct evhttp_request *, int held);
 size_t	 conn_count(void);
 
+/* gunzip.c */
+/*
+ * Inflate the gzip data in (inlen bytes) into *out (malloc'd, NUL after
+ * the *outlen bytes). Returns 0, -1 when it is not whole, valid gzip, or
+ * -2 when it inflates to more than max bytes (*out is then NULL).
+ */
+int	 gunzip(const void *in, size_t inlen, size_t max, char **out,
+	    size_t *outlen);
+
 /* idkey.c */
 /* The key for trace_ids of events with an event_id, or NULL (see idkey.c). */
 const unsigned char *idkey_load(const char *data_dir);
@@ -167,6 +192,8 @@ void	 hostmetrics_stop(void);
 void	 stats_accepted(enum event_kind, size_t n);
 void	 stats_rejected(enum reject_reason);
 void	 stats_dropped(size_t n);
+/* OTLP items neither stored nor refused (an app's HTTP spans). */
+void	 stats_ignored(const char *signal, size_t n);
 uint64_t stats_dropped_total(void);
 /* A counter octd forwards (restarts, push totals). */
 void	 stats_set_external(const char *name, uint64_t value);

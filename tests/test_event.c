@@ -29,14 +29,14 @@ json_encode(enum event_kind kind, const char *text, const unsigned char *idkey,
 	struct ingest_fmt	 f = { LS_API, "/", "application/json", kind,
 				    &fmt_json };
 	struct event		 e;
-	size_t			 n;
+	struct fmt_info		 info;
 	void			*h;
 	int			 r = -1;
 
-	h = fmt_json.open(&f, text, strlen(text), &n, &err);
+	h = fmt_json.open(&f, NULL, text, strlen(text), &info, &err);
 	cr_assert_not_null(h, "test JSON: %s", err.msg);
-	cr_assert_eq(n, 1);
-	if (fmt_json.item(h, 0, &e, &err) == 0) {
+	cr_assert_eq(info.n, 1);
+	if (fmt_json.item(h, 0, NULL, &e, &err) == 0) {
 		e.received_at = 1700000000000;
 		r = event_encode(&e, idkey, id, max_text, 7, out, &err);
 	}

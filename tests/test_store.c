@@ -62,11 +62,12 @@ insert(struct store *st, enum event_kind kind, const char *text,
 	struct msg		 m;
 	size_t			 fl;
 	char			 made[UUID_STR_LEN];
-	void			*h = fmt_json.open(&f, text, strlen(text), &fl,
-				    &err);
+	struct fmt_info		 info;
+	void			*h = fmt_json.open(&f, NULL, text,
+				    strlen(text), &info, &err);
 
 	cr_assert_not_null(h);
-	cr_assert_eq(fmt_json.item(h, 0, &e, &err), 0);
+	cr_assert_eq(fmt_json.item(h, 0, NULL, &e, &err), 0);
 	e.received_at = 1000;
 	cr_assert_eq(event_encode(&e, NULL, made, 100, 1, &b, &err), 0);
 	fmt_json.close(h);
