@@ -8,12 +8,14 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -379,4 +381,321 @@ Test(otlp, sdk_error_log_record_is_stored_and_info_ignored)
 	cr_assert_str_eq(q("SELECT json_extract(attributes, '$.\"order.id\"') "
 	    "FROM error_events"), "42");
 	cr_assert_eq(metric("oct_otlp_ignored_total{signal=\"logs\"}"), 1);
+}
+
+/* POST len bytes of body to the OTLP port with Content-Type type. */
+static void
+otlp_post(const char *path, const char *type, const void *body, size_t len,
+    const char *encoding, struct http_res *r)
+{
+	char		 ct[100], ce[100];
+	const char	*h[3] = { ct, NULL, NULL };
+
+	snprintf(ct, sizeof(ct), "Content-Type: %s", type);
+	if (encoding != NULL) {
+		snprintf(ce, sizeof(ce), "Content-Encoding: %s", encoding);
+		h[1] = ce;
+	}
+	cr_assert_eq(http_req(otlp_port, "POST", path, body, len, h, r), 0);
+}
+
+static void
+otlp_json(const char *path, const char *text, struct http_res *r)
+{
+	otlp_post(path, "application/json", text, strlen(text), NULL, r);
+}
+
+/* A string attribute key = v (static storage: one request at a time). */
+static Otlp__KeyValue *
+attr(const char *key, const char *v)
+{
+	static Otlp__KeyValue	kv[16];
+	static Otlp__AnyValue	av[16];
+	static int		n;
+	int			i = n++ % 16;
+
+	otlp__key_value__init(&kv[i]);
+	otlp__any_value__init(&av[i]);
+	av[i].value_case = OTLP__ANY_VALUE__VALUE_STRING_VALUE;
+	av[i].string_value = (char *)v;
+	kv[i].key = (char *)key;
+	kv[i].value = &av[i];
+	return &kv[i];
+}
+
+/*
+ * A packed ExportTraceServiceRequest of two spans: an LLM call with a
+ * nested attribute and an exception event, and one that names its
+ * operation but no model (refused: model is required). malloc'd.
+ */
+static uint8_t *
+trace_request(size_t *len)
+{
+	Otlp__ExportTraceServiceRequest	 req = OTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	Otlp__ResourceSpans		 rs = OTLP__RESOURCE_SPANS__INIT, *rsp = &rs;
+	Otlp__Resource			 res = OTLP__RESOURCE__INIT;
+	Otlp__ScopeSpans		 ss = OTLP__SCOPE_SPANS__INIT, *ssp = &ss;
+	Otlp__Span			 a = OTLP__SPAN__INIT, b = OTLP__SPAN__INIT;
+	Otlp__Span			*spans[2] = { &a, &b };
+	Otlp__SpanEvent			 ev = OTLP__SPAN_EVENT__INIT, *evp = &ev;
+	Otlp__KeyValue			*ra[1], *aa[4], *ba[1], *ea[2];
+	uint8_t				*buf, tid[16] = { 1, 2, 3 }, sa[8] = { 4 },
+					 sb[8] = { 5 };
+
+	ra[0] = attr("service.name", "pb-app");
+	res.n_attributes = 1;
+	res.attributes = ra;
+	aa[0] = attr("gen_ai.request.model", "claude-sonnet-4");
+	aa[1] = attr("gen_ai.system", "anthropic");
+	aa[2] = attr("llm.request.type", "chat");
+	aa[3] = attr("app.note", "kept");
+	a.n_attributes = 4;
+	a.attributes = aa;
+	a.has_trace_id = a.has_span_id = 1;
+	a.trace_id.data = tid;
+	a.trace_id.len = 16;
+	a.span_id.data = sa;
+	a.span_id.len = 8;
+	a.name = "chat";
+	a.has_start_time_unix_nano = a.has_end_time_unix_nano = 1;
+	a.start_time_unix_nano = 1796500000000000000ULL;
+	a.end_time_unix_nano = 1796500000250000000ULL;
+	ea[0] = attr("exception.type", "Overloaded");
+	ea[1] = attr("exception.message", "overloaded_error");
+	ev.name = "exception";
+	ev.n_attributes = 2;
+	ev.attributes = ea;
+	a.n_events = 1;
+	a.events = &evp;
+	ba[0] = attr("gen_ai.operation.name", "chat");
+	b.n_attributes = 1;
+	b.attributes = ba;
+	b.has_trace_id = b.has_span_id = 1;
+	b.trace_id.data = tid;
+	b.trace_id.len = 16;
+	b.span_id.data = sb;
+	b.span_id.len = 8;
+	ss.n_spans = 2;
+	ss.spans = spans;
+	rs.resource = &res;
+	rs.n_scope_spans = 1;
+	rs.scope_spans = &ssp;
+	req.n_resource_spans = 1;
+	req.resource_spans = &rsp;
+	*len = otlp__export_trace_service_request__get_packed_size(&req);
+	cr_assert_not_null(buf = malloc(*len));
+	otlp__export_trace_service_request__pack(&req, buf);
+	return buf;
+}
+
+/* The gzip of len bytes of data (malloc'd, *out_len). */
+static uint8_t *
+gzip_of(const void *data, size_t len, size_t *out_len)
+{
+	z_stream	 z;
+	uint8_t		*out;
+
+	memset(&z, 0, sizeof(z));
+	cr_assert_eq(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
+	    Z_DEFAULT_STRATEGY), Z_OK);
+	cr_assert_not_null(out = malloc(deflateBound(&z, len)));
+	z.next_in = (Bytef *)(uintptr_t)data;
+	z.avail_in = (uInt)len;
+	z.next_out = out;
+	z.avail_out = (uInt)deflateBound(&z, len);
+	cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+	*out_len = z.total_out;
+	deflateEnd(&z);
+	return out;
+}
+
+/* A google.rpc.Status answer: its code, and its message in msg. */
+static int
+rpc_status(const struct http_res *r, char *msg, size_t len)
+{
+	Otlp__RpcStatus	*st;
+	int		 code;
+
+	/* none of the answers checked here holds a NUL byte */
+	st = otlp__rpc_status__unpack(NULL, strlen(r->body),
+	    (const uint8_t *)r->body);
+	cr_assert_not_null(st, "not a google.rpc.Status: %s", r->body);
+	snprintf(msg, len, "%s", st->message ? st->message : "");
+	code = st->code;
+	otlp__rpc_status__free_unpacked(st, NULL);
+	return code;
+}
+
+Test(otlp, refused_spans_are_counted_in_partial_success)
+{
+	Otlp__ExportTraceServiceResponse	*resp;
+	struct http_res				 r;
+	uint8_t					*body;
+	size_t					 len;
+
+	start(NULL);
+	body = trace_request(&len);
+	otlp_post("/v1/traces?wait=commit", "application/x-protobuf", body,
+	    len, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert(strstr(r.headers, "Content-Type: application/x-protobuf"));
+	resp = otlp__export_trace_service_response__unpack(NULL,
+	    strlen(r.body), (const uint8_t *)r.body);
+	cr_assert_not_null(resp);
+	cr_assert_not_null(resp->partial_success);
+	cr_assert_eq(resp->partial_success->rejected_spans, 1);
+	cr_assert_str_eq(resp->partial_success->error_message,
+	    "missing required field model");
+	otlp__export_trace_service_response__free_unpacked(resp, NULL);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1);
+	cr_assert_str_eq(q("SELECT model || ' ' || provider || ' ' || "
+	    "operation || ' ' || latency_ms FROM llm_traces"),
+	    "claude-sonnet-4 anthropic chat 250.0");
+	cr_assert_str_eq(q("SELECT json_extract(attributes, '$.\"app.note\"') "
+	    "FROM llm_traces"), "kept");
+	cr_assert_str_eq(q("SELECT event_id FROM llm_traces"),
+	    "01020300000000000000000000000000-0400000000000000");
+	cr_assert_str_eq(q("SELECT message || ' ' || trace_ref FROM "
+	    "error_events"), q("SELECT 'overloaded_error ' || trace_id FROM "
+	    "llm_traces"));
+
+	/* the same request again (an exporter's retry): stored once */
+	otlp_post("/v1/traces?wait=commit", "application/x-protobuf", body,
+	    len, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM error_events"), 1);
+	free(body);
+}
+
+Test(otlp, errors_are_answered_as_otlp_http_says)
+{
+	struct http_res	r;
+	char		msg[300];
+
+	start(NULL);
+	otlp_post("/v1/traces", "application/x-protobuf", "\x0a\xff", 2, NULL,
+	    &r);
+	cr_assert_eq(r.status, 400);
+	cr_assert_eq(rpc_status(&r, msg, sizeof(msg)), 3);
+	cr_assert_str_eq(msg, "malformed protobuf: not an "
+	    "ExportTraceServiceRequest");
+	otlp_json("/v1/logs", "{\"resourceLogs\":", &r);
+	cr_assert_eq(r.status, 400);
+	cr_assert(strstr(r.body, "{\"code\":3,\"message\":\"malformed JSON:"),
+	    "%s", r.body);
+	otlp_json("/v1/metrics", "{\"resourceMetrics\":[{\"scopeMetrics\":7}]}",
+	    &r);
+	cr_assert_eq(r.status, 400, "%s", r.body);
+	otlp_post("/v1/traces", "text/plain", "x", 1, NULL, &r);
+	cr_assert_eq(r.status, 415);
+	cr_assert_str_eq(r.body, "{\"error\":\"Content-Type must be "
+	    "application/x-protobuf or application/json\"}\n");
+	otlp_post("/v1/traces", "application/json", "{}", 2, "br", &r);
+	cr_assert_eq(r.status, 415);
+	otlp_post("/v1/errors", "application/json", "{}", 2, NULL, &r);
+	cr_assert_eq(r.status, 404, "the native paths are on listen only");
+	http_req(otlp_port, "GET", "/v1/traces", NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 405);
+	otlp_post("/v1/traces", "application/json", "{}", 2, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "{}");
+	otlp_json("/v1/metrics", "{\"resourceMetrics\":[{\"scopeMetrics\":[{"
+	    "\"metrics\":[{\"name\":\"gen_ai.x\",\"summary\":{\"dataPoints\":"
+	    "[{},{}]}}]}]}]}", &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "{\"partialSuccess\":{\"rejectedDataPoints\":"
+	    "\"2\",\"errorMessage\":\"gen_ai.x: exponential histograms and "
+	    "summaries are not stored\"}}");
+}
+
+Test(otlp, a_gzip_bomb_is_refused_with_413)
+{
+	struct http_res	 r;
+	char		*zeros, msg[300];
+	uint8_t		*gz;
+	size_t		 len;
+
+	start(NULL);
+	cr_assert_not_null(zeros = calloc(1, 2 << 20));
+	gz = gzip_of(zeros, 2 << 20, &len);
+	cr_assert(len < 10000);
+	otlp_post("/v1/traces", "application/x-protobuf", gz, len, "gzip", &r);
+	cr_assert_eq(r.status, 413);
+	cr_assert_eq(rpc_status(&r, msg, sizeof(msg)), 8);
+	cr_assert_str_eq(msg, "body larger than max_body_bytes (1048576 "
+	    "bytes) once inflated");
+	free(gz);
+	free(zeros);
+}
+
+/* Every cut of a valid request is answered, never a crash (ASan build). */
+Test(otlp, every_truncation_is_answered_never_a_crash)
+{
+	struct http_res	 r;
+	uint8_t		*body, *gz;
+	size_t		 len, glen, i;
+	pid_t		 ingestd;
+
+	start(NULL);
+	ingestd = harness_worker(&run, "ingestd");
+	body = trace_request(&len);
+	gz = gzip_of(body, len, &glen);
+	for (i = 0; i < len; i++) {
+		otlp_post("/v1/traces", "application/x-protobuf", body, i, NULL,
+		    &r);
+		/* a cut between two fields is a shorter valid request */
+		cr_assert(r.status == 400 || r.status == 200,
+		    "%zu of %zu bytes: %ld", i, len, r.status);
+	}
+	for (i = 0; i < glen; i++) {
+		otlp_post("/v1/traces", "application/x-protobuf", gz, i, "gzip",
+		    &r);
+		cr_assert_eq(r.status, 400, "gzip cut at %zu of %zu: %ld", i,
+		    glen, r.status);
+	}
+	otlp_post("/v1/traces", "application/x-protobuf", gz, glen, "gzip", &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(harness_worker(&run, "ingestd"), ingestd,
+	    "ingestd was not restarted");
+	free(body);
+	free(gz);
+}
+
+Test(otlp, a_taken_port_fails_the_start_naming_the_key)
+{
+	struct sockaddr_in	 sin;
+	char			 addr[64], out[2000], *log, pidfile[400];
+	char			*argv[] = { (char *)harness_bin("octd"), "-c",
+				    run.conf, NULL };
+	int			 fd, one = 1;
+	FILE			*f;
+
+	otlp_port = harness_free_port();
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)otlp_port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(fd, 1), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", otlp_port);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
+	harness_setup(&run, NULL);
+	argv[2] = run.conf;
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 1, "%s", out);
+	snprintf(pidfile, sizeof(pidfile), "%s/run/octd.pid", run.dir);
+	if ((f = fopen(pidfile, "r")) != NULL) {	/* for the teardown */
+		if (fscanf(f, "%d", &run.pid) != 1)
+			run.pid = 0;
+		fclose(f);
+	}
+	cr_assert(strstr(out, "ingestd") && strstr(out, "exited with status 1 "
+	    "while starting"), "%s", out);
+	log = (char *)harness_log(&run, "ingestd");
+	snprintf(out, sizeof(out), "fatal: otlp_listen %s: cannot listen: "
+	    "Address already in use", addr);
+	cr_assert_eq(harness_count(log, out), 1, "no '%s' in %s", out, log);
+	close(fd);
 }
