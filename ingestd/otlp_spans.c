@@ -34,6 +34,7 @@ static const struct span_col {
 	{ "gen_ai.request.model", "model", 0 },		/* GenAI */
 	{ "gen_ai.response.model", "model", 0 },
 	{ "llm.model_name", "model", 0 },		/* OpenInference */
+	{ "embedding.model_name", "model", 0 },
 	{ "gen_ai.provider.name", "provider", 0 },	/* GenAI */
 	{ "gen_ai.system", "provider", 0 },		/* GenAI, deprecated */
 	{ "llm.provider", "provider", 0 },		/* OpenInference */
@@ -71,6 +72,19 @@ static const struct indexed {
 	{ "llm.output_messages.", "message.role", "message.content", 1 },
 };
 #define NINDEXED	(sizeof(indexed) / sizeof(indexed[0]))
+
+/*
+ * OpenInference's span kinds that are LLM calls, and the operation (as the
+ * GenAI conventions name it) each stands for: it names none itself.
+ */
+static const struct oi_kind {
+	const char	*kind;
+	const char	*operation;
+} oi_kinds[] = {
+	{ "LLM", "chat" },
+	{ "EMBEDDING", "embeddings" },
+};
+#define NOI_KINDS	(sizeof(oi_kinds) / sizeof(oi_kinds[0]))
 
 /* Span events of the older per-message form: name -> role. */
 static const struct msg_event {
@@ -215,21 +229,35 @@ mapped(const char *key, int *ci)
 	return 0;
 }
 
-/* A span is an LLM call (section 4.5) when one of these says so. */
+/* The OpenInference kind of sp when it is an LLM call, or NULL. */
+static const struct oi_kind *
+oi_kind(const Otlp__Span *sp)
+{
+	const char	*kind = otlp_kv_str(sp->attributes, sp->n_attributes,
+			    "openinference.span.kind");
+	size_t		 i;
+
+	for (i = 0; kind != NULL && i < NOI_KINDS; i++)
+		if (strcmp(kind, oi_kinds[i].kind) == 0)
+			return &oi_kinds[i];
+	return NULL;
+}
+
+/* Attributes that make a span an LLM call (section 4.5), or its kind. */
+static const char *const llm_marks[] = { "gen_ai.operation.name",
+	"gen_ai.request.model", "gen_ai.response.model", "llm.request.type",
+	NULL };
+
 static int
 is_llm(const Otlp__Span *sp)
 {
-	const char *kind;
+	size_t i;
 
-	if (otlp_kv_get(sp->attributes, sp->n_attributes, "gen_ai.operation.name") ||
-	    otlp_kv_get(sp->attributes, sp->n_attributes, "gen_ai.request.model") ||
-	    otlp_kv_get(sp->attributes, sp->n_attributes, "gen_ai.response.model") ||
-	    otlp_kv_get(sp->attributes, sp->n_attributes, "llm.request.type"))
-		return 1;
-	kind = otlp_kv_str(sp->attributes, sp->n_attributes,
-	    "openinference.span.kind");
-	return kind != NULL && (strcmp(kind, "LLM") == 0 ||
-	    strcmp(kind, "EMBEDDING") == 0);
+	for (i = 0; llm_marks[i] != NULL; i++)
+		if (otlp_kv_get(sp->attributes, sp->n_attributes,
+		    llm_marks[i]) != NULL)
+			return 1;
+	return oi_kind(sp) != NULL;
 }
 
 /* Input or output: a gathered form unless a strong attribute gave it. */
@@ -340,6 +368,9 @@ map_llm(struct otlp_req *r, const struct res_ctx *rc, const Otlp__Span *sp)
 		best[fi] = ci;
 		otlp_set_any(r, &e->v[fi], kv->key, kv->value);
 	}
+	fi = otlp_col(EV_TRACE, "operation");
+	if (e->v[fi].tag == V_NULL && oi_kind(sp) != NULL)
+		otlp_set_text(&e->v[fi], oi_kind(sp)->operation);
 	messages(r, e, sp, best, 0);
 	messages(r, e, sp, best, 1);
 	span_times(e, sp);

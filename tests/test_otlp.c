@@ -171,7 +171,7 @@ exited(void *arg)
  * Its JSON line is left in client; the exporter must have succeeded.
  */
 static void
-run_client(const char *what, int gzip)
+run_script(const char *name, const char *what, int gzip)
 {
 	const char	*src = getenv("OCT_SRCDIR");
 	char		 script[4200], out[600], endpoint[64], *text;
@@ -179,8 +179,8 @@ run_client(const char *what, int gzip)
 	json_error_t	 je;
 
 	find_modules();
-	snprintf(script, sizeof(script), "%s/tests/otlp_client.mjs",
-	    src != NULL ? src : "..");
+	snprintf(script, sizeof(script), "%s/tests/%s",
+	    src != NULL ? src : "..", name);
 	snprintf(out, sizeof(out), "%s/client-%s.out", run.dir, what);
 	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", otlp_port);
 	c.pid = fork();
@@ -200,14 +200,20 @@ run_client(const char *what, int gzip)
 	if (!harness_wait(exited, &c, 60000)) {
 		kill(c.pid, SIGKILL);
 		waitpid(c.pid, NULL, 0);
-		cr_assert_fail("otlp_client.mjs %s did not finish", what);
+		cr_assert_fail("%s %s did not finish", name, what);
 	}
 	text = harness_slurp(out);
 	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
-	    "otlp_client.mjs %s: %s", what, text ? text : "");
+	    "%s %s: %s", name, what, text ? text : "");
 	client = json_loads(text, JSON_DISABLE_EOF_CHECK, &je);
 	cr_assert_not_null(client, "%s", text);
 	free(text);
+}
+
+static void
+run_client(const char *what, int gzip)
+{
+	run_script("otlp_client.mjs", what, gzip);
 }
 
 /* The hex trace and span ids the client gave span name. */
@@ -698,4 +704,66 @@ Test(otlp, a_taken_port_fails_the_start_naming_the_key)
 	    "Address already in use", addr);
 	cr_assert_eq(harness_count(log, out), 1, "no '%s' in %s", out, log);
 	close(fd);
+}
+
+#define OP(col, op)	q("SELECT %s FROM llm_traces WHERE operation = '%s' " \
+	    "ORDER BY id LIMIT 1", col, op)
+
+/*
+ * Spans nobody here shaped: the npm openai client under the OpenTelemetry
+ * GenAI instrumentation, against a fake API that answers one chat 429.
+ */
+Test(otlp, openai_under_the_genai_instrumentation)
+{
+	start(NULL);
+	run_script("otlp_openai.mjs", "genai", 0);
+	wait_rows("llm_traces", 3);
+	cr_assert_str_eq(q("SELECT model || ' ' || provider || ' ' || "
+	    "prompt_tokens || ' ' || completion_tokens || ' ' || status || "
+	    "' ' || (latency_ms > 0) FROM llm_traces WHERE id = 1"),
+	    "gpt-4o-mini openai 11 4 ok 1");
+	cr_assert_str_eq(q("SELECT operation FROM llm_traces WHERE id = 1"),
+	    "chat");
+	cr_assert_str_eq(q("SELECT json_extract(attributes, "
+	    "'$.resource.\"service.name\"') FROM llm_traces WHERE id = 1"),
+	    "support-bot");
+	cr_assert_str_eq(q("SELECT status || ': ' || error_message FROM "
+	    "llm_traces WHERE id = 2"),
+	    "error: 429 Rate limit reached for gpt-4o-mini");
+	cr_assert_str_eq(q("SELECT model FROM llm_traces WHERE id = 2"),
+	    "gpt-4o-mini");
+	cr_assert_str_eq(OP("model || ' ' || provider || ' ' || prompt_tokens",
+	    "embeddings"), "text-embedding-3-small openai 3");
+	/* its histograms are stored, the app's own counter is not */
+	wait_rows("system_metrics", 6);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM system_metrics WHERE "
+	    "name = 'gen_ai.client.token.usage'"), 3);
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM system_metrics WHERE "
+	    "name = 'gen_ai.client.operation.duration' AND unit = 's'"), 3);
+	cr_assert_str_eq(q("SELECT value FROM system_metrics WHERE name = "
+	    "'gen_ai.client.token.usage' AND json_extract(labels, "
+	    "'$.\"gen_ai.token.type\"') = 'output'"), "4.0");
+	cr_assert_eq(metric("oct_otlp_ignored_total{signal=\"metrics\"}"), 1);
+}
+
+/* The same calls under OpenInference's instrumentation (its own names). */
+Test(otlp, openai_under_the_openinference_instrumentation)
+{
+	start(NULL);
+	run_script("otlp_openai.mjs", "openinference", 0);
+	/* it ends no span for the call that failed: two rows */
+	wait_rows("llm_traces", 2);
+	cr_assert_str_eq(OP("model || ' ' || provider || ' ' || "
+	    "prompt_tokens || ' ' || completion_tokens || ' ' || total_tokens "
+	    "|| ' ' || status || ' ' || (latency_ms > 0)", "chat"),
+	    "gpt-4o-mini-2024-07-18 openai 11 4 15 ok 1");
+	cr_assert_str_eq(OP("input", "chat"), "[{\"role\":\"system\","
+	    "\"content\":\"You are terse.\"},{\"role\":\"user\",\"content\":"
+	    "\"Say hello\"}]");
+	cr_assert_str_eq(OP("output", "chat"),
+	    "[{\"role\":\"assistant\",\"content\":\"Hello!\"}]");
+	cr_assert_str_eq(OP("model || ' ' || input", "embeddings"),
+	    "text-embedding-3-small hello");
+	cr_assert_str_eq(OP("json_extract(attributes, "
+	    "'$.resource.\"service.name\"')", "embeddings"), "support-bot");
 }
