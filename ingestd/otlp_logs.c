@@ -57,7 +57,7 @@ map_log(struct otlp_req *r, const struct res_ctx *rc, const Otlp__LogRecord *l)
 			json_object_set_new(attrs, l->attributes[i]->key,
 			    otlp_any_json(r, l->attributes[i]->value));
 	json_object_set(attrs, "resource", rc->attrs);
-	otel = json_pack("{s:s?,s:s?,s:i,s:s?}", "trace_id",
+	otel = json_pack("{s:s*,s:s*,s:i,s:s*}", "trace_id",
 	    otlp_hex(r, &l->trace_id), "span_id", otlp_hex(r, &l->span_id),
 	    "severity_number", (int)l->severity_number, "severity_text",
 	    l->severity_text != NULL && *l->severity_text ?
