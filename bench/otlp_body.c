@@ -53,10 +53,10 @@ put(int i, const char *key, const char *s, long n)
 int
 main(int argc, char *argv[])
 {
-	Otlp__ExportTraceServiceRequest	 req = OTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-	Otlp__ResourceSpans		 rs = OTLP__RESOURCE_SPANS__INIT, *rsp = &rs;
-	Otlp__ScopeSpans		 ss = OTLP__SCOPE_SPANS__INIT, *ssp = &ss;
-	Otlp__Span			 span = OTLP__SPAN__INIT, **spans;
+	Otlp__ExportTraceServiceRequest	 req;
+	Otlp__ResourceSpans		 rs, *rsp = &rs;
+	Otlp__ScopeSpans		 ss, *ssp = &ss;
+	Otlp__Span			 span, **spans;
 	uint8_t				*buf;
 	size_t				 len;
 	FILE				*f;
@@ -66,6 +66,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, "usage: otlp_body N OUT_FILE\n");
 		return 2;
 	}
+	otlp__export_trace_service_request__init(&req);
+	otlp__resource_spans__init(&rs);
+	otlp__scope_spans__init(&ss);
+	otlp__span__init(&span);
 	put(0, "gen_ai.operation.name", "chat", 0);
 	put(1, "gen_ai.provider.name", "openai", 0);
 	put(2, "gen_ai.request.model", "gpt-4o-mini", 0);

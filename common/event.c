@@ -316,8 +316,8 @@ add_value(struct msgb *b, const struct field *f, const struct event_value *v,
 		return add_anytext(b, v, key, max, truncated, err);
 	case F_UINT:
 		if (v->tag != V_INT || v->i < 0)
-			return event_fail(err, key, "%s must be an integer >= 0",
-			    key);
+			return event_fail(err, key,
+			    "%s must be an integer >= 0", key);
 		msg_add_u8(b, V_INT);
 		msg_add_i64(b, v->i);
 		return 0;
@@ -325,9 +325,9 @@ add_value(struct msgb *b, const struct field *f, const struct event_value *v,
 	case F_REAL:
 		if (!is_number(v) || !isfinite(number(v)) ||
 		    (f->type == F_NUM && number(v) < 0))
-			return f->type == F_NUM ?
-			    event_fail(err, key, "%s must be a number >= 0", key) :
-			    event_fail(err, key, "%s must be a number", key);
+			return event_fail(err, key, f->type == F_NUM ?
+			    "%s must be a number >= 0" : "%s must be a number",
+			    key);
 		msg_add_u8(b, V_REAL);
 		msg_add_f64(b, number(v));
 		return 0;
@@ -343,8 +343,9 @@ add_value(struct msgb *b, const struct field *f, const struct event_value *v,
 	case F_TIME:
 		if (is_number(v) ? number_time(number(v), &t) :
 		    v->tag != V_TEXT || event_parse_time(v->s, &t) == -1)
-			return event_fail(err, key, "%s must be an RFC 3339 time "
-			    "or a Unix time in seconds or milliseconds", key);
+			return event_fail(err, key, "%s must be an RFC 3339 "
+			    "time or a Unix time in seconds or milliseconds",
+			    key);
 		msg_add_u8(b, V_INT);
 		msg_add_i64(b, t);
 		return 0;

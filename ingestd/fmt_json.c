@@ -194,8 +194,8 @@ other_key(struct event *e, const char *key, json_t *v, json_t **extra,
 	if (strcmp(key, "event_id") == 0) {
 		if (!json_is_null(v) && (!json_is_string(v) ||
 		    !event_id_ok(json_string_length(v))))
-			return event_fail(err, "event_id", "%s must be a string "
-			    "of 1 to 128 bytes", "event_id");
+			return event_fail(err, "event_id", "%s must be a "
+			    "string of 1 to 128 bytes", "event_id");
 		e->event_id = json_string_value(v);
 	} else if (strcmp(key, "attributes") == 0) {
 		if (!json_is_null(v) && !json_is_object(v))

@@ -92,7 +92,8 @@ pb_walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 			f = protobuf_c_message_descriptor_get_field(d,
 			    (unsigned)(key >> 3));
 			if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-			    !pb_walk(f->descriptor, p + n, (size_t)v, depth + 1))
+			    !pb_walk(f->descriptor, p + n, (size_t)v,
+			    depth + 1))
 				return 0;
 			n += (size_t)v;
 			break;
@@ -214,12 +215,19 @@ pack(const ProtobufCMessage *m, size_t *len)
 static char *
 pb_response(enum otlp_signal s, size_t n, const char *why, size_t *len)
 {
-	Otlp__ExportTraceServiceResponse	 tr = OTLP__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
-	Otlp__ExportTracePartialSuccess		 tp = OTLP__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
-	Otlp__ExportMetricsServiceResponse	 mr = OTLP__EXPORT_METRICS_SERVICE_RESPONSE__INIT;
-	Otlp__ExportMetricsPartialSuccess	 mp = OTLP__EXPORT_METRICS_PARTIAL_SUCCESS__INIT;
-	Otlp__ExportLogsServiceResponse		 lr = OTLP__EXPORT_LOGS_SERVICE_RESPONSE__INIT;
-	Otlp__ExportLogsPartialSuccess		 lp = OTLP__EXPORT_LOGS_PARTIAL_SUCCESS__INIT;
+	Otlp__ExportTraceServiceResponse	 tr;
+	Otlp__ExportTracePartialSuccess		 tp;
+	Otlp__ExportMetricsServiceResponse	 mr;
+	Otlp__ExportMetricsPartialSuccess	 mp;
+	Otlp__ExportLogsServiceResponse		 lr;
+	Otlp__ExportLogsPartialSuccess		 lp;
+
+	otlp__export_trace_service_response__init(&tr);
+	otlp__export_trace_partial_success__init(&tp);
+	otlp__export_metrics_service_response__init(&mr);
+	otlp__export_metrics_partial_success__init(&mp);
+	otlp__export_logs_service_response__init(&lr);
+	otlp__export_logs_partial_success__init(&lp);
 
 	tp.has_rejected_spans = mp.has_rejected_data_points =
 	    lp.has_rejected_log_records = 1;

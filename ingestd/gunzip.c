@@ -47,10 +47,9 @@ gunzip(const void *in, size_t inlen, size_t max, char **out, size_t *outlen)
 	z.next_in = (Bytef *)(uintptr_t)in;
 	z.avail_in = (uInt)inlen;
 	do {
-		if (z.total_out >= cap) {
-			if (cap >= max + 1 || grow(out, &cap, cap + 1, max) == -1)
-				break;
-		}
+		if (z.total_out >= cap && (cap >= max + 1 ||
+		    grow(out, &cap, cap + 1, max) == -1))
+			break;
 		z.next_out = (Bytef *)*out + z.total_out;
 		z.avail_out = (uInt)(cap - z.total_out);
 		r = inflate(&z, Z_NO_FLUSH);

@@ -188,8 +188,8 @@ encode_all(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
 		msg_free(fr);
 		b->ids[i][0] = '\0';
 		if (!f->ops->partial) {
-			reply_fmt(req, f, fh, 400, "Bad Request", RJ_BAD_REQUEST,
-			    err.msg, (long)i,
+			reply_fmt(req, f, fh, 400, "Bad Request",
+			    RJ_BAD_REQUEST, err.msg, (long)i,
 			    err.field[0] != '\0' ? err.field : NULL);
 			return -1;
 		}
@@ -524,7 +524,8 @@ lsock_bind(enum fmt_listener ls, const char *addr, char *err, size_t errlen)
 		return -1;
 	}
 	conn_listener(evhttp_bound_socket_get_listener(l->bound));
-	log_info("listening on %s%s", addr, ls == LS_OTLP ? " (OTLP/HTTP)" : "");
+	log_info("listening on %s%s", addr,
+	    ls == LS_OTLP ? " (OTLP/HTTP)" : "");
 	return 0;
 }
 

@@ -61,9 +61,12 @@ struct res_ctx {
 	const Otlp__InstrumentationScope *scope;
 };
 /* rc for resource res (may be NULL); rc->attrs is the caller's to drop. */
-int	 otlp_res_ctx(struct otlp_req *, struct res_ctx *rc, const Otlp__Resource *);
+int	 otlp_res_ctx(struct otlp_req *, struct res_ctx *rc,
+	    const Otlp__Resource *);
 /* The index of column name of kind k in event.c's table. */
 int	 otlp_col(enum event_kind k, const char *name);
+/* e's value of column name. */
+struct event_value *otlp_val(struct event *e, const char *name);
 /* Keep s (malloc'd) until the request is freed. NULL: out of memory. */
 const char *otlp_keep(struct otlp_req *, char *s);
 /* v as compact JSON text the request keeps; v is released. */
@@ -77,14 +80,15 @@ json_t	*otlp_kv_json(struct otlp_req *, Otlp__KeyValue **, size_t n);
 /* An attribute value as JSON, keeping its type (bytes as base64). */
 json_t	*otlp_any_json(struct otlp_req *, const Otlp__AnyValue *);
 /* The value (or string value) of attribute key among kv, or NULL. */
-const Otlp__AnyValue *otlp_kv_get(Otlp__KeyValue **kv, size_t n, const char *key);
+const Otlp__AnyValue *otlp_kv_get(Otlp__KeyValue **kv, size_t n,
+	    const char *key);
 const char *otlp_kv_str(Otlp__KeyValue **kv, size_t n, const char *key);
 void	 otlp_set_text(struct event_value *, const char *s);	/* NULL: none */
 void	 otlp_set_int(struct event_value *, int64_t);
 void	 otlp_set_real(struct event_value *, double);
 /* An attribute value as the model's value, named key in errors. */
-void	 otlp_set_any(struct otlp_req *, struct event_value *, const char *key,
-	    const Otlp__AnyValue *);
+void	 otlp_set_any(struct otlp_req *, struct event_value *,
+	    const char *key, const Otlp__AnyValue *);
 /* Unix ms of a time in ns. */
 int64_t	 otlp_ns_ms(uint64_t ns);
 

@@ -78,14 +78,15 @@ json_int(json_t *v, int sign, int64_t *out)
 {
 	const char	*s;
 	char		*end;
+	double		 d;
 
 	if (json_is_integer(v)) {
 		*out = json_integer_value(v);
 		return 0;
 	}
-	if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
-	    fabs(json_real_value(v)) < 9.2e18) {
-		*out = (int64_t)json_real_value(v);
+	d = json_is_real(v) ? json_real_value(v) : 0.5;
+	if (d == floor(d) && fabs(d) < 9.2e18) {
+		*out = (int64_t)d;	/* 1e3: an integer written as a real */
 		return 0;
 	}
 	if (!json_is_string(v) || *(s = json_string_value(v)) == '\0')
@@ -240,7 +241,8 @@ read_msg(const ProtobufCMessageDescriptor *d, json_t *obj, int depth,
 		return NULL;
 	}
 	if (!json_is_object(obj)) {
-		event_fail(err, NULL, "%s must be a JSON object", d->short_name);
+		event_fail(err, NULL, "%s must be a JSON object",
+		    d->short_name);
 		return NULL;
 	}
 	if ((m = calloc(1, d->sizeof_message)) == NULL) {

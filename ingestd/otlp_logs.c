@@ -18,11 +18,12 @@
 static int
 map_log(struct otlp_req *r, const struct res_ctx *rc, const Otlp__LogRecord *l)
 {
-	struct event	*e;
-	const char	*msg = NULL;
-	json_t		*attrs, *otel;
-	size_t		 i;
-	int		 exc = 0;
+	Otlp__KeyValue	**kv = l->attributes;
+	struct event	 *e;
+	const char	 *msg = NULL;
+	json_t		 *attrs, *otel;
+	size_t		  i, nkv = l->n_attributes;
+	int		  exc = 0;
 
 	for (i = 0; i < l->n_attributes; i++)
 		if (l->attributes[i]->key != NULL &&
@@ -36,19 +37,19 @@ map_log(struct otlp_req *r, const struct res_ctx *rc, const Otlp__LogRecord *l)
 	    (attrs = json_object()) == NULL)
 		return -1;
 	if (l->body != NULL)
-		otlp_set_any(r, &e->v[otlp_col(EV_ERROR, "message")], "body", l->body);
-	if (e->v[otlp_col(EV_ERROR, "message")].tag == V_NULL)
-		msg = otlp_kv_str(l->attributes, l->n_attributes, "exception.message");
-	otlp_set_text(&e->v[otlp_col(EV_ERROR, "message")], msg);
-	otlp_set_text(&e->v[otlp_col(EV_ERROR, "level")], l->severity_number >= 21 ?
+		otlp_set_any(r, otlp_val(e, "message"), "body", l->body);
+	if (otlp_val(e, "message")->tag == V_NULL)
+		msg = otlp_kv_str(kv, nkv, "exception.message");
+	otlp_set_text(otlp_val(e, "message"), msg);
+	otlp_set_text(otlp_val(e, "level"), l->severity_number >= 21 ?
 	    "fatal" : "error");
-	otlp_set_text(&e->v[otlp_col(EV_ERROR, "type")], otlp_kv_str(l->attributes,
-	    l->n_attributes, "exception.type"));
-	otlp_set_text(&e->v[otlp_col(EV_ERROR, "stack")], otlp_kv_str(l->attributes,
-	    l->n_attributes, "exception.stacktrace"));
-	otlp_set_text(&e->v[otlp_col(EV_ERROR, "service")], rc->service);
+	otlp_set_text(otlp_val(e, "type"), otlp_kv_str(kv, nkv,
+	    "exception.type"));
+	otlp_set_text(otlp_val(e, "stack"), otlp_kv_str(kv, nkv,
+	    "exception.stacktrace"));
+	otlp_set_text(otlp_val(e, "service"), rc->service);
 	if (l->time_unix_nano > 0 || l->observed_time_unix_nano > 0)
-		otlp_set_int(&e->v[otlp_col(EV_ERROR, "occurred_at")], otlp_ns_ms(
+		otlp_set_int(otlp_val(e, "occurred_at"), otlp_ns_ms(
 		    l->time_unix_nano ? l->time_unix_nano :
 		    l->observed_time_unix_nano));
 	for (i = 0; i < l->n_attributes; i++)

@@ -35,7 +35,8 @@ set_labels(struct otlp_req *r, struct event_value *ev, Otlp__KeyValue **kv,
 		text = v != NULL ? json_dumps(v, JSON_COMPACT |
 		    JSON_ENCODE_ANY) : NULL;
 		json_decref(v);
-		json_object_set_new(o, kv[i]->key, json_string(text ? text : ""));
+		json_object_set_new(o, kv[i]->key,
+		    json_string(text != NULL ? text : ""));
 		free(text);
 	}
 	if (o == NULL || json_object_size(o) == 0) {
@@ -57,12 +58,12 @@ new_point(struct otlp_req *r, const Otlp__Metric *m, const char *kind,
 
 	if (e == NULL)
 		return NULL;
-	otlp_set_text(&e->v[otlp_col(EV_METRIC, "name")], m->name);
+	otlp_set_text(otlp_val(e, "name"), m->name);
 	if (m->unit != NULL && *m->unit != '\0')
-		otlp_set_text(&e->v[otlp_col(EV_METRIC, "unit")], m->unit);
-	otlp_set_text(&e->v[otlp_col(EV_METRIC, "kind")], kind);
+		otlp_set_text(otlp_val(e, "unit"), m->unit);
+	otlp_set_text(otlp_val(e, "kind"), kind);
 	if (time_ns > 0)
-		otlp_set_int(&e->v[otlp_col(EV_METRIC, "ts")], otlp_ns_ms(time_ns));
+		otlp_set_int(otlp_val(e, "ts"), otlp_ns_ms(time_ns));
 	return e;
 }
 
@@ -79,13 +80,13 @@ map_numbers(struct otlp_req *r, const struct res_ctx *rc,
 		if ((e = new_point(r, m, kind, p[i]->time_unix_nano)) == NULL)
 			return -1;
 		if (p[i]->value_case == OTLP__NUMBER_DATA_POINT__VALUE_AS_INT)
-			otlp_set_real(&e->v[otlp_col(EV_METRIC, "value")],
+			otlp_set_real(otlp_val(e, "value"),
 			    (double)p[i]->as_int);
 		else if (p[i]->value_case ==
 		    OTLP__NUMBER_DATA_POINT__VALUE_AS_DOUBLE)
-			otlp_set_real(&e->v[otlp_col(EV_METRIC, "value")],
+			otlp_set_real(otlp_val(e, "value"),
 			    p[i]->as_double);
-		set_labels(r, &e->v[otlp_col(EV_METRIC, "labels")],
+		set_labels(r, otlp_val(e, "labels"),
 		    p[i]->attributes, p[i]->n_attributes);
 		if ((attrs = json_pack("{s:O}", "resource", rc->attrs)) == NULL)
 			return -1;
@@ -134,8 +135,8 @@ map_histogram(struct otlp_req *r, const struct res_ctx *rc,
 		if ((e = new_point(r, m, "gauge", p->time_unix_nano)) == NULL)
 			return -1;
 		if (p->has_sum)
-			otlp_set_real(&e->v[otlp_col(EV_METRIC, "value")], p->sum);
-		set_labels(r, &e->v[otlp_col(EV_METRIC, "labels")], p->attributes,
+			otlp_set_real(otlp_val(e, "value"), p->sum);
+		set_labels(r, otlp_val(e, "labels"), p->attributes,
 		    p->n_attributes);
 		e->attributes = otlp_dump(r, hist_json(p, rc->attrs));
 	}

@@ -175,6 +175,17 @@ gather_indexed(struct otlp_req *r, const Otlp__Span *sp, int output)
 	return arr;
 }
 
+/* The messages of one direction in a details event, or NULL. */
+static const Otlp__AnyValue *
+details(const Otlp__SpanEvent *e, int output)
+{
+	if (e->name == NULL || strcmp(e->name,
+	    "gen_ai.client.inference.operation.details") != 0)
+		return NULL;
+	return otlp_kv_get(e->attributes, e->n_attributes, output ?
+	    "gen_ai.output.messages" : "gen_ai.input.messages");
+}
+
 /* The messages of one direction from span events (either form). */
 static json_t *
 gather_events(struct otlp_req *r, const Otlp__Span *sp, int output)
@@ -186,10 +197,7 @@ gather_events(struct otlp_req *r, const Otlp__Span *sp, int output)
 
 	for (i = 0; i < sp->n_events; i++) {
 		e = sp->events[i];
-		if (e->name != NULL && strcmp(e->name,
-		    "gen_ai.client.inference.operation.details") == 0 &&
-		    (v = otlp_kv_get(e->attributes, e->n_attributes, output ?
-		    "gen_ai.output.messages" : "gen_ai.input.messages")) != NULL) {
+		if ((v = details(e, output)) != NULL) {
 			json_decref(arr);
 			return otlp_any_json(r, v);
 		}
@@ -202,7 +210,8 @@ gather_events(struct otlp_req *r, const Otlp__Span *sp, int output)
 			continue;
 		v = otlp_kv_get(e->attributes, e->n_attributes, "content");
 		if (v == NULL)
-			v = otlp_kv_get(e->attributes, e->n_attributes, "message");
+			v = otlp_kv_get(e->attributes, e->n_attributes,
+			    "message");
 		json_array_append_new(arr, message(r, msg_events[j].role, v));
 	}
 	return arr;
@@ -288,8 +297,10 @@ otel_json(struct otlp_req *r, const struct res_ctx *rc, const Otlp__Span *sp)
 
 	if (o == NULL)
 		return NULL;
-	json_object_set_new(o, "trace_id", json_string(otlp_hex(r, &sp->trace_id)));
-	json_object_set_new(o, "span_id", json_string(otlp_hex(r, &sp->span_id)));
+	json_object_set_new(o, "trace_id",
+	    json_string(otlp_hex(r, &sp->trace_id)));
+	json_object_set_new(o, "span_id", json_string(otlp_hex(r,
+	    &sp->span_id)));
 	if (sp->parent_span_id.len > 0)
 		json_object_set_new(o, "parent_span_id",
 		    json_string(otlp_hex(r, &sp->parent_span_id)));
@@ -326,17 +337,17 @@ static void
 span_times(struct event *e, const Otlp__Span *sp)
 {
 	if (sp->start_time_unix_nano > 0)
-		otlp_set_int(&e->v[otlp_col(EV_TRACE, "started_at")],
+		otlp_set_int(otlp_val(e, "started_at"),
 		    otlp_ns_ms(sp->start_time_unix_nano));
 	if (sp->start_time_unix_nano > 0 &&
 	    sp->end_time_unix_nano >= sp->start_time_unix_nano)
-		otlp_set_real(&e->v[otlp_col(EV_TRACE, "latency_ms")],
+		otlp_set_real(otlp_val(e, "latency_ms"),
 		    (double)(sp->end_time_unix_nano -
 		    sp->start_time_unix_nano) / 1e6);
 	if (sp->status != NULL && sp->status->code == 2) {
-		otlp_set_text(&e->v[otlp_col(EV_TRACE, "status")], "error");
+		otlp_set_text(otlp_val(e, "status"), "error");
 		if (sp->status->message != NULL && *sp->status->message)
-			otlp_set_text(&e->v[otlp_col(EV_TRACE, "error_message")],
+			otlp_set_text(otlp_val(e, "error_message"),
 			    sp->status->message);
 	}
 }
@@ -363,7 +374,10 @@ map_llm(struct otlp_req *r, const struct res_ctx *rc, const Otlp__Span *sp)
 		if (!mapped(kv->key, &ci))
 			json_object_set_new(attrs, kv->key,
 			    otlp_any_json(r, kv->value));
-		if (ci < 0 || best[fi = otlp_col(EV_TRACE, span_cols[ci].col)] <= ci)
+		if (ci < 0)
+			continue;
+		fi = otlp_col(EV_TRACE, span_cols[ci].col);
+		if (best[fi] <= ci)
 			continue;
 		best[fi] = ci;
 		otlp_set_any(r, &e->v[fi], kv->key, kv->value);
@@ -387,25 +401,27 @@ map_exception(struct otlp_req *r, const struct res_ctx *rc,
     const Otlp__Span *sp, size_t n, long llm, const char *span_eid)
 {
 	const Otlp__SpanEvent	*se = sp->events[n];
+	Otlp__KeyValue		**kv;
 	struct event		*e;
 	const char		*msg;
 	char			*eid;
 	json_t			*attrs, *otel;
-	size_t			 i;
+	size_t			 i, nkv;
 
 	if ((e = otlp_new_event(r, EV_ERROR, llm)) == NULL)
 		return -1;
-	msg = otlp_kv_str(se->attributes, se->n_attributes, "exception.message");
-	if (msg == NULL)
-		msg = otlp_kv_str(se->attributes, se->n_attributes, "exception.type");
-	otlp_set_text(&e->v[otlp_col(EV_ERROR, "message")], msg);
-	otlp_set_text(&e->v[otlp_col(EV_ERROR, "type")], otlp_kv_str(se->attributes,
-	    se->n_attributes, "exception.type"));
-	otlp_set_text(&e->v[otlp_col(EV_ERROR, "stack")], otlp_kv_str(se->attributes,
-	    se->n_attributes, "exception.stacktrace"));
-	otlp_set_text(&e->v[otlp_col(EV_ERROR, "service")], rc->service);
+	kv = se->attributes;
+	nkv = se->n_attributes;
+	if ((msg = otlp_kv_str(kv, nkv, "exception.message")) == NULL)
+		msg = otlp_kv_str(kv, nkv, "exception.type");
+	otlp_set_text(otlp_val(e, "message"), msg);
+	otlp_set_text(otlp_val(e, "type"), otlp_kv_str(kv, nkv,
+	    "exception.type"));
+	otlp_set_text(otlp_val(e, "stack"), otlp_kv_str(kv, nkv,
+	    "exception.stacktrace"));
+	otlp_set_text(otlp_val(e, "service"), rc->service);
 	if (se->time_unix_nano > 0)
-		otlp_set_int(&e->v[otlp_col(EV_ERROR, "occurred_at")],
+		otlp_set_int(otlp_val(e, "occurred_at"),
 		    otlp_ns_ms(se->time_unix_nano));
 	if (span_eid != NULL && asprintf(&eid, "%s-e%zu", span_eid, n) != -1)
 		e->event_id = otlp_keep(r, eid);

@@ -29,6 +29,12 @@ otlp_col(enum event_kind k, const char *name)
 	return i;
 }
 
+struct event_value *
+otlp_val(struct event *e, const char *name)
+{
+	return &e->v[otlp_col(e->kind, name)];
+}
+
 /* Keep s (malloc'd) until the request is freed. NULL: out of memory. */
 const char *
 otlp_keep(struct otlp_req *r, char *s)

@@ -271,7 +271,8 @@ stats_render(struct evbuffer *b)
 	    "# TYPE oct_otlp_ignored_total counter\n");
 	for (i = 0; i < 3; i++)
 		evbuffer_add_printf(b, "oct_otlp_ignored_total{signal=\"%s\"} "
-		    "%llu\n", otlp_signals[i], (unsigned long long)st.ignored[i]);
+		    "%llu\n", otlp_signals[i],
+		    (unsigned long long)st.ignored[i]);
 	evbuffer_add_printf(b, "# HELP oct_queue_depth Events accepted, not "
 	    "yet committed.\n# TYPE oct_queue_depth gauge\noct_queue_depth "
 	    "%zu\n", window_depth());

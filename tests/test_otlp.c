@@ -303,7 +303,8 @@ assert_sdk_spans(void)
 	cr_assert_str_eq(q("SELECT event_id FROM error_events"),
 	    q("SELECT '%s' || '-e0'", fail));
 	cr_assert_eq(metric("oct_otlp_ignored_total{signal=\"traces\"}"), 1);
-	cr_assert_eq(metric("oct_ingest_accepted_total{type=\"llm_trace\"}"), 3);
+	cr_assert_eq(metric("oct_ingest_accepted_total{type=\"llm_trace\"}"),
+	    3);
 }
 
 Test(otlp, sdk_spans_over_json_land_column_by_column)
@@ -437,17 +438,24 @@ attr(const char *key, const char *v)
 static uint8_t *
 trace_request(size_t *len)
 {
-	Otlp__ExportTraceServiceRequest	 req = OTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-	Otlp__ResourceSpans		 rs = OTLP__RESOURCE_SPANS__INIT, *rsp = &rs;
-	Otlp__Resource			 res = OTLP__RESOURCE__INIT;
-	Otlp__ScopeSpans		 ss = OTLP__SCOPE_SPANS__INIT, *ssp = &ss;
-	Otlp__Span			 a = OTLP__SPAN__INIT, b = OTLP__SPAN__INIT;
+	Otlp__ExportTraceServiceRequest	 req;
+	Otlp__ResourceSpans		 rs, *rsp = &rs;
+	Otlp__Resource			 res;
+	Otlp__ScopeSpans		 ss, *ssp = &ss;
+	Otlp__Span			 a, b;
 	Otlp__Span			*spans[2] = { &a, &b };
-	Otlp__SpanEvent			 ev = OTLP__SPAN_EVENT__INIT, *evp = &ev;
+	Otlp__SpanEvent			 ev, *evp = &ev;
 	Otlp__KeyValue			*ra[1], *aa[4], *ba[1], *ea[2];
-	uint8_t				*buf, tid[16] = { 1, 2, 3 }, sa[8] = { 4 },
-					 sb[8] = { 5 };
+	uint8_t				*buf, tid[16] = { 1, 2, 3 };
+	uint8_t				 sa[8] = { 4 }, sb[8] = { 5 };
 
+	otlp__export_trace_service_request__init(&req);
+	otlp__resource_spans__init(&rs);
+	otlp__scope_spans__init(&ss);
+	otlp__span__init(&a);
+	otlp__span__init(&b);
+	otlp__span_event__init(&ev);
+	otlp__resource__init(&res);
 	ra[0] = attr("service.name", "pb-app");
 	res.n_attributes = 1;
 	res.attributes = ra;
