@@ -83,6 +83,12 @@ json_close(void *h)
 	free(j);
 }
 
+/*
+ * Parse body (len bytes) as one object or a non-empty array of objects,
+ * checked as a whole (UTF-8, depth); the items are checked by json_item().
+ * Returns the handle (json_close() frees it) with info->n items, or NULL
+ * with err. f gives the kind; c is not used.
+ */
 static void *
 json_open(const struct ingest_fmt *f, const struct conf *c, const char *body,
     size_t len, struct fmt_info *info, struct event_error *err)

@@ -226,6 +226,11 @@ set_field(const ProtobufCFieldDescriptor *f, ProtobufCMessage *m, json_t *v,
 	return set_one(f, (char *)m + f->offset, v, depth, err);
 }
 
+/*
+ * A new message of d from the JSON object obj, depth levels down. Returns
+ * it (the caller frees it with protobuf_c_message_free_unpacked), or NULL
+ * with err when obj or a value in it does not fit the field it names.
+ */
 static ProtobufCMessage *
 read_msg(const ProtobufCMessageDescriptor *d, json_t *obj, int depth,
     struct event_error *err)

@@ -67,6 +67,10 @@ new_point(struct otlp_req *r, const Otlp__Metric *m, const char *kind,
 	return e;
 }
 
+/*
+ * One system_metrics event per gauge or sum point of m (n points p), of
+ * kind ("gauge" or "counter"). Returns 0, or -1 out of memory.
+ */
 static int
 map_numbers(struct otlp_req *r, const struct res_ctx *rc,
     const Otlp__Metric *m, Otlp__NumberDataPoint **p, size_t n,
@@ -164,6 +168,11 @@ points(const Otlp__Metric *m)
 	}
 }
 
+/*
+ * The points of metric m, or none when otlp_metrics = genai does not take
+ * its name (counted as ignored); exponential histograms and summaries are
+ * refused (counted, with why). Returns 0, or -1 out of memory.
+ */
 static int
 map_metric(struct otlp_req *r, const struct res_ctx *rc, const Otlp__Metric *m)
 {
