@@ -115,6 +115,81 @@ otlp_pb_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *data,
 	return pb_walk(d, data, len, 1);
 }
 
+/* Whether the NUL-terminated s is well-formed UTF-8 (RFC 3629). */
+static int
+utf8_ok(const unsigned char *s)
+{
+	unsigned	c, min;
+	int		n;
+
+	while ((c = *s++) != 0) {
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			min = 0x80;
+			c &= 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			min = 0x800;
+			c &= 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			min = 0x10000;
+			c &= 0x07;
+		} else
+			return 0;
+		for (; n > 0; n--, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return 0;
+			c = (c << 6) | (*s & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Whether every string of the unpacked m is UTF-8, as protobuf requires
+ * of string fields (protobuf-c does not check): the rows and their JSON
+ * hold text only, as with the JSON API. m's nesting is bounded by
+ * otlp_pb_depth_ok().
+ */
+static int
+pb_utf8_ok(const ProtobufCMessage *m)
+{
+	const ProtobufCFieldDescriptor	*f;
+	const char			*p;
+	size_t				 n, i;
+	unsigned			 k;
+
+	for (k = 0; k < m->descriptor->n_fields; k++) {
+		f = &m->descriptor->fields[k];
+		p = (const char *)m + f->offset;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)
+		    ((const char *)m + f->quantifier_offset) != f->id)
+			continue;
+		if (f->type != PROTOBUF_C_TYPE_STRING &&
+		    f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		n = 1;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)((const char *)m +
+			    f->quantifier_offset);
+			p = *(const char *const *)p;
+		}
+		for (i = 0; i < n; i++) {
+			const void *v = ((const void *const *)p)[i];
+
+			if (v != NULL && (f->type == PROTOBUF_C_TYPE_STRING ?
+			    !utf8_ok(v) : !pb_utf8_ok(v)))
+				return 0;
+		}
+	}
+	return 1;
+}
+
 /* Decode body (protobuf or JSON) and map it; NULL with err. */
 static void *
 otlp_open(const struct ingest_fmt *f, const struct conf *c, const char *body,
@@ -138,6 +213,11 @@ otlp_open(const struct ingest_fmt *f, const struct conf *c, const char *body,
 	    (const uint8_t *)body)) == NULL)
 		event_fail(err, NULL, "malformed protobuf: not an %s",
 		    sig->req->short_name);
+	else if (!pb_utf8_ok(r->msg)) {
+		event_fail(err, NULL, "invalid UTF-8");
+		protobuf_c_message_free_unpacked(r->msg, NULL);
+		r->msg = NULL;
+	}
 	if (r->msg != NULL && otlp_map(r) == -1)
 		event_fail(err, NULL, "out of memory");
 	else if (r->msg != NULL) {

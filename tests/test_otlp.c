@@ -584,8 +584,10 @@ Test(otlp, refused_spans_are_counted_in_partial_success)
 
 Test(otlp, errors_are_answered_as_otlp_http_says)
 {
-	struct http_res	r;
-	char		msg[300];
+	struct http_res	 r;
+	char		 msg[300];
+	uint8_t		*body, *p;
+	size_t		 len;
 
 	start(NULL);
 	otlp_post("/v1/traces", "application/x-protobuf", "\x0a\xff", 2, NULL,
@@ -594,6 +596,14 @@ Test(otlp, errors_are_answered_as_otlp_http_says)
 	cr_assert_eq(rpc_status(&r, msg, sizeof(msg)), 3);
 	cr_assert_str_eq(msg, "malformed protobuf: not an "
 	    "ExportTraceServiceRequest");
+	body = trace_request(&len);	/* "pb-app" as "pb-\xff\xfep" */
+	cr_assert_not_null(p = memmem(body, len, "pb-app", 6));
+	memcpy(p + 3, "\xff\xfe", 2);
+	otlp_post("/v1/traces", "application/x-protobuf", body, len, NULL, &r);
+	cr_assert_eq(r.status, 400);
+	cr_assert_eq(rpc_status(&r, msg, sizeof(msg)), 3);
+	cr_assert_str_eq(msg, "invalid UTF-8");
+	free(body);
 	otlp_json("/v1/logs", "{\"resourceLogs\":", &r);
 	cr_assert_eq(r.status, 400);
 	cr_assert(strstr(r.body, "{\"code\":3,\"message\":\"malformed JSON:"),
