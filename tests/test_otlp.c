@@ -785,3 +785,22 @@ Test(otlp, openai_under_the_openinference_instrumentation)
 	cr_assert_str_eq(OP("json_extract(attributes, "
 	    "'$.resource.\"service.name\"')", "embeddings"), "support-bot");
 }
+
+/* octctl send takes OTLP JSON to otlp_listen, as an exporter sends it. */
+Test(otlp, octctl_send_posts_otlp_json)
+{
+	char	 out[2000];
+	char	*argv[] = { (char *)harness_bin("octctl"), "-c", NULL, "send",
+		    "otlp-traces", "{\"resourceSpans\":[{\"scopeSpans\":[{"
+		    "\"spans\":[{\"name\":\"chat\",\"attributes\":[{\"key\":"
+		    "\"gen_ai.request.model\",\"value\":{\"stringValue\":"
+		    "\"gpt-4.1\"}}]}]}]}]}", NULL };
+
+	start(NULL);
+	argv[2] = run.conf;
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
+	wait_rows("llm_traces", 1);
+	cr_assert_str_eq(q("SELECT model FROM llm_traces"), "gpt-4.1");
+	argv[4] = "otlp-nothing";
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 2, "%s", out);
+}
