@@ -804,3 +804,63 @@ Test(otlp, octctl_send_posts_otlp_json)
 	argv[4] = "otlp-nothing";
 	cr_assert_eq(harness_run(argv, out, sizeof(out)), 2, "%s", out);
 }
+
+/* Prepend to the buffer ending at *p a varint v. */
+static void
+put_varint(uint8_t **p, uint64_t v)
+{
+	uint8_t	tmp[10];
+	int	n = 0;
+
+	do {
+		tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v > 0);
+	*p -= n;
+	memcpy(*p, tmp, (size_t)n);
+}
+
+/* Prepend field tag (length-delimited) around the len bytes at *p. */
+static void
+wrap(uint8_t **p, unsigned field, size_t len)
+{
+	put_varint(p, len);
+	put_varint(p, (uint64_t)field << 3 | 2);
+}
+
+/*
+ * A resource attribute whose value nests depth arrays in one another
+ * (five bytes a level): protobuf-c would recurse once per level. ingestd
+ * refuses it before unpacking, rather than run out of stack.
+ */
+Test(otlp, a_deeply_nested_value_is_refused_not_a_crash)
+{
+	struct http_res	 r;
+	uint8_t		*buf, *end, *p;
+	size_t		 depth = 500000, i;
+	char		 msg[300];
+
+	start("max_body_bytes = 8m\n");
+	cr_assert_not_null(buf = malloc(depth * 12 + 64));
+	p = end = buf + depth * 12 + 64;
+	for (i = 0; i < depth; i++) {
+		wrap(&p, 1, (size_t)(end - p));		/* ArrayValue.values */
+		wrap(&p, 5, (size_t)(end - p));		/* AnyValue.array_value */
+	}
+	wrap(&p, 2, (size_t)(end - p));			/* KeyValue.value */
+	*--p = 'k';
+	*--p = 1;
+	*--p = 0x0a;					/* KeyValue.key */
+	wrap(&p, 1, (size_t)(end - p));			/* Resource.attributes */
+	wrap(&p, 1, (size_t)(end - p));			/* ResourceSpans.resource */
+	wrap(&p, 1, (size_t)(end - p));			/* resource_spans */
+	otlp_post("/v1/traces", "application/x-protobuf", p, (size_t)(end - p),
+	    NULL, &r);
+	cr_assert_eq(r.status, 400);
+	cr_assert_eq(rpc_status(&r, msg, sizeof(msg)), 3);
+	cr_assert_str_eq(msg, "malformed protobuf: not an "
+	    "ExportTraceServiceRequest");
+	http_req(run.port, "GET", "/healthz", NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	free(buf);
+}
