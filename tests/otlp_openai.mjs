@@ -8,7 +8,9 @@
 // genai: @opentelemetry/instrumentation-openai (OpenTelemetry GenAI
 // conventions), spans as protobuf, metrics as JSON. openinference:
 // @arizeai/openinference-instrumentation-openai, spans as JSON. Three
-// calls: a chat, a chat the fake answers 429, an embedding. The endpoint
+// calls: a chat, a chat the fake answers 429, an embedding; undici's
+// instrumentation adds the HTTP client span of each, a child of the LLM
+// span (oct ignores them). The endpoint
 // comes from OTEL_EXPORTER_OTLP_ENDPOINT. Prints {"code":0,...} once oct
 // took everything.
 import { createServer } from 'node:http';
@@ -17,6 +19,11 @@ import { join } from 'node:path';
 
 const [modules, what] = process.argv.slice(2);
 const require = createRequire(join(modules, '..', 'otlp_openai.cjs'));
+const { context } = require('@opentelemetry/api');
+const { AsyncLocalStorageContextManager } =
+	require('@opentelemetry/context-async-hooks');
+const { UndiciInstrumentation } =
+	require('@opentelemetry/instrumentation-undici');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base');
 const { OTLPTraceExporter: TraceJson } =
@@ -120,6 +127,11 @@ async function main() {
 	}
 	inst.setTracerProvider(tp);
 	inst.enable();
+	context.setGlobalContextManager(
+	    new AsyncLocalStorageContextManager().enable());
+	const undici = new UndiciInstrumentation();
+	undici.setTracerProvider(tp);
+	undici.enable();
 	const OpenAI = require('openai');
 	if (what !== 'genai')
 		inst.manuallyInstrument(OpenAI);

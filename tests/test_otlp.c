@@ -762,6 +762,9 @@ Test(otlp, openai_under_the_genai_instrumentation)
 	    "'gen_ai.client.token.usage' AND json_extract(labels, "
 	    "'$.\"gen_ai.token.type\"') = 'output'"), "4.0");
 	cr_assert_eq(metric("oct_otlp_ignored_total{signal=\"metrics\"}"), 1);
+	/* the HTTP client spans under each LLM span */
+	cr_assert_eq(json_integer_value(json_object_get(client, "spans")), 6);
+	cr_assert_eq(metric("oct_otlp_ignored_total{signal=\"traces\"}"), 3);
 }
 
 /* The same calls under OpenInference's instrumentation (its own names). */
@@ -784,6 +787,8 @@ Test(otlp, openai_under_the_openinference_instrumentation)
 	    "text-embedding-3-small hello");
 	cr_assert_str_eq(OP("json_extract(attributes, "
 	    "'$.resource.\"service.name\"')", "embeddings"), "support-bot");
+	cr_assert_eq(json_integer_value(json_object_get(client, "spans")), 5);
+	cr_assert_eq(metric("oct_otlp_ignored_total{signal=\"traces\"}"), 3);
 }
 
 /* octctl send takes OTLP JSON to otlp_listen, as an exporter sends it. */
