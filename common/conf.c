@@ -28,8 +28,8 @@
  * K_TOKEN and K_SECRET hold credentials: their values never appear in an
  * error (which octd logs on a refused reload), only the file, line and key.
  */
-enum ktype { K_STR, K_PATH, K_ADDR, K_URL, K_TOKEN, K_SECRET, K_SIZE, K_DUR,
-	K_INT, K_BOOL, K_ENUM };
+enum ktype { K_STR, K_PATH, K_ADDR, K_OADDR, K_URL, K_TOKEN, K_SECRET, K_SIZE,
+	K_DUR, K_INT, K_BOOL, K_ENUM };	/* K_OADDR: an address, or empty: off */
 
 struct keydef {
 	const char		*name;
@@ -44,6 +44,7 @@ struct keydef {
 static const char *const sync_choices[] = { "normal", "full", NULL };
 static const char *const compress_choices[] = { "gzip", "none", NULL };
 static const char *const bool_choices[] = { "no", "yes", NULL };
+static const char *const otlp_metrics_choices[] = { "genai", "all", NULL };
 
 #define OFF(f)	offsetof(struct conf, f)
 #define KB	1024LL
@@ -59,6 +60,10 @@ static const char *const bool_choices[] = { "no", "yes", NULL };
 
 static const struct keydef keys[] = {
 	{ "listen", K_ADDR, OFF(listen), "127.0.0.1:7411", 0, 0, P_ING, NULL },
+	{ "otlp_listen", K_OADDR, OFF(otlp_listen), "127.0.0.1:4318", 0, 0,
+	    P_ING, NULL },
+	{ "otlp_metrics", K_ENUM, OFF(otlp_metrics), "genai", 0, 0, P_ING,
+	    otlp_metrics_choices },
 	{ "data_dir", K_PATH, OFF(data_dir), OCT_LOCALSTATEDIR "/lib/oct", 0, 0,
 	    PROC_ALL, NULL },
 	{ "log_dir", K_PATH, OFF(log_dir), OCT_LOCALSTATEDIR "/log/oct", 0, 0,
@@ -135,8 +140,8 @@ num_field(struct conf *c, const struct keydef *k)
 static int
 is_str_type(enum ktype t)
 {
-	return t == K_STR || t == K_PATH || t == K_ADDR || t == K_URL ||
-	    t == K_TOKEN || t == K_SECRET;
+	return t == K_STR || t == K_PATH || t == K_ADDR || t == K_OADDR ||
+	    t == K_URL || t == K_TOKEN || t == K_SECRET;
 }
 
 static int
@@ -334,7 +339,7 @@ set_value(struct conf *c, const struct keydef *k, const char *v)
 	int		 port, i;
 
 	if (is_str_type(k->type)) {
-		if (k->type == K_ADDR &&
+		if ((k->type == K_ADDR || (k->type == K_OADDR && *v != '\0')) &&
 		    conf_parse_addr(v, host, sizeof(host), &port) == -1)
 			return "bad address (expected IPv4:port or "
 			    "[IPv6]:port, port 1-65535)";

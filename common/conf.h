@@ -16,10 +16,13 @@
 
 enum { CONF_SYNC_NORMAL, CONF_SYNC_FULL };
 enum { CONF_COMPRESS_GZIP, CONF_COMPRESS_NONE };
+enum { CONF_OTLP_METRICS_GENAI, CONF_OTLP_METRICS_ALL };
 
 struct conf {
 	char	*file;			/* where it came from, for messages */
 	char	*listen;
+	char	*otlp_listen;		/* "": no OTLP listener */
+	int64_t	 otlp_metrics;		/* CONF_OTLP_METRICS_* */
 	char	*data_dir;
 	char	*log_dir;		/* "-": standard error */
 	char	*run_dir;

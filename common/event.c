@@ -1,9 +1,9 @@
 /*
- * event.c: the event table and the JSON -> frame -> row path (see event.h).
+ * event.c: the event table and the model -> frame -> row path (see event.h).
  *
- * Built for the ingest hot path: one pass over the object's keys, values
- * appended straight into the frame, and only input/output given as JSON
- * values (and attributes) serialised again.
+ * Built for the ingest hot path: a decoder's values are checked and
+ * appended straight into the frame, with no copy of their text. Nothing
+ * here knows a wire format: the decoders of ingestd/fmt_*.c do.
  */
 #include "config.h"
 
@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
 #include "event.h"
@@ -74,16 +73,14 @@ static const struct field metric_fields[] = {
 
 #define NF(a)	(sizeof(a) / sizeof(a[0]))
 const struct event_def event_defs[EV_NKINDS] = {
-	[EV_TRACE] = { "llm_trace", "llm_traces", "/v1/traces", trace_fields,
+	[EV_TRACE] = { "llm_trace", "llm_traces", trace_fields,
 	    NF(trace_fields) },
-	[EV_ERROR] = { "error_event", "error_events", "/v1/errors",
-	    error_fields, NF(error_fields) },
-	[EV_METRIC] = { "system_metric", "system_metrics", "/v1/metrics",
-	    metric_fields, NF(metric_fields) },
+	[EV_ERROR] = { "error_event", "error_events", error_fields,
+	    NF(error_fields) },
+	[EV_METRIC] = { "system_metric", "system_metrics", metric_fields,
+	    NF(metric_fields) },
 };
 
-#define EVENT_ID_MAX	128
-#define MAX_FIELDS	16
 
 static int
 two_digits(const char *s, int *v)
@@ -142,10 +139,11 @@ event_parse_time(const char *s, int64_t *ms)
 	return 0;
 }
 
-static int
-field_index(const struct event_def *d, const char *key, int *alias)
+int
+event_field(enum event_kind kind, const char *key, int *alias)
 {
-	size_t	i, j;
+	const struct event_def	*d = &event_defs[kind];
+	size_t			 i, j;
 
 	for (i = 0; i < d->nfields; i++) {
 		if (strcmp(d->fields[i].name, key) == 0) {
@@ -161,12 +159,8 @@ field_index(const struct event_def *d, const char *key, int *alias)
 	return -1;
 }
 
-static int
-fail(struct event_error *err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct event_error *err, const char *field, const char *fmt, ...)
+int
+event_fail(struct event_error *err, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -175,6 +169,20 @@ fail(struct event_error *err, const char *field, const char *fmt, ...)
 	va_end(ap);
 	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 	return -1;
+}
+
+int
+event_id_ok(size_t len)
+{
+	return len > 0 && len <= EVENT_ID_MAX;
+}
+
+void
+event_init(struct event *e, enum event_kind kind, int64_t received_at)
+{
+	memset(e, 0, sizeof(*e));	/* V_NULL is 0 */
+	e->kind = kind;
+	e->received_at = received_at;
 }
 
 static void
@@ -187,20 +195,6 @@ add_text(struct msgb *b, const char *s, size_t len, size_t max, int cut,
 		*truncated = 1;
 	msg_add_u8(b, V_TEXT);
 	msg_add_strn(b, s, n);
-}
-
-static int
-labels_ok(json_t *v)
-{
-	const char	*k;
-	json_t		*x;
-
-	if (!json_is_object(v))
-		return 0;
-	json_object_foreach(v, k, x)
-		if (!json_is_string(x))
-			return 0;
-	return 1;
 }
 
 /*
@@ -235,94 +229,135 @@ fail_choices(struct event_error *err, const char *key,
 	for (i = 0; choices[i] != NULL && off < sizeof(list); i++)
 		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 		    i > 0 ? ", " : "", choices[i]);
-	return fail(err, key, "%s must be one of %s", key, list);
+	return event_fail(err, key, "%s must be one of %s", key, list);
 }
 
-/* Append field f's value v (NULL: absent) to b. Returns 0 or -1 with err. */
 static int
-add_value(struct msgb *b, const struct field *f, const char *key, json_t *v,
+is_number(const struct event_value *v)
+{
+	return v->tag == V_INT || v->tag == V_REAL;
+}
+
+static double
+number(const struct event_value *v)
+{
+	return v->tag == V_INT ? (double)v->i : v->r;
+}
+
+/* F_ANYTEXT: a string as it is, any other value as its JSON text. */
+static int
+add_anytext(struct msgb *b, const struct event_value *v, const char *key,
     size_t max, int *truncated, struct event_error *err)
 {
-	char	*text;
-	int64_t	 t;
-	size_t	 i;
+	char	num[40];
+	int	n;
 
-	if (v == NULL || json_is_null(v)) {
-		if (f->required)
-			return fail(err, f->name, "missing required field %s",
-			    f->name);
-		if (f->type == F_ENUM) {
-			msg_add_u8(b, V_TEXT);
-			msg_add_str(b, f->def);
-		} else
-			msg_add_u8(b, V_NULL);
+	switch (v->tag) {
+	case V_TEXT:
+	case V_JSON:
+		if (v->s == NULL)
+			break;
+		add_text(b, v->s, v->len, max, 1, truncated);
 		return 0;
+	case V_BOOL:
+		add_text(b, v->i ? "true" : "false", v->i ? 4 : 5, max, 1,
+		    truncated);
+		return 0;
+	case V_INT:
+		n = snprintf(num, sizeof(num), "%lld", (long long)v->i);
+		add_text(b, num, (size_t)n, max, 1, truncated);
+		return 0;
+	case V_REAL:
+		if (!isfinite(v->r))
+			break;
+		n = snprintf(num, sizeof(num), "%.17g", v->r);
+		add_text(b, num, (size_t)n, max, 1, truncated);
+		return 0;
+	default:
+		break;
 	}
+	return event_fail(err, key, "%s cannot be stored", key);
+}
+
+/* Append an absent value of field f. Returns 0, or -1 if f is required. */
+static int
+add_absent(struct msgb *b, const struct field *f, struct event_error *err)
+{
+	if (f->required)
+		return event_fail(err, f->name, "missing required field %s",
+		    f->name);
+	if (f->type == F_ENUM) {
+		msg_add_u8(b, V_TEXT);
+		msg_add_str(b, f->def);
+	} else
+		msg_add_u8(b, V_NULL);
+	return 0;
+}
+
+/* Append field f's value v to b. Returns 0 or -1 with err. */
+static int
+add_value(struct msgb *b, const struct field *f, const struct event_value *v,
+    size_t max, int *truncated, struct event_error *err)
+{
+	const char	*key = v->key != NULL ? v->key : f->name;
+	int64_t		 t;
+	size_t		 i;
+
+	if (v->tag == V_NULL)
+		return add_absent(b, f, err);
 	switch (f->type) {
 	case F_STR:
 	case F_TEXT:
-		if (!json_is_string(v))
-			return fail(err, key, "%s must be a string", key);
-		add_text(b, json_string_value(v), json_string_length(v), max,
-		    f->type == F_TEXT, truncated);
+		if (v->tag != V_TEXT)
+			return event_fail(err, key, "%s must be a string", key);
+		add_text(b, v->s, v->len, max, f->type == F_TEXT, truncated);
 		return 0;
 	case F_ANYTEXT:
-		if (json_is_string(v)) {
-			add_text(b, json_string_value(v), json_string_length(v),
-			    max, 1, truncated);
-			return 0;
-		}
-		if ((text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
-			return fail(err, key, "%s cannot be stored", key);
-		add_text(b, text, strlen(text), max, 1, truncated);
-		free(text);
-		return 0;
+		return add_anytext(b, v, key, max, truncated, err);
 	case F_UINT:
-		if (!json_is_integer(v) || json_integer_value(v) < 0)
-			return fail(err, key, "%s must be an integer >= 0", key);
+		if (v->tag != V_INT || v->i < 0)
+			return event_fail(err, key,
+			    "%s must be an integer >= 0", key);
 		msg_add_u8(b, V_INT);
-		msg_add_i64(b, json_integer_value(v));
+		msg_add_i64(b, v->i);
 		return 0;
 	case F_NUM:
 	case F_REAL:
-		if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
-		    (f->type == F_NUM && json_number_value(v) < 0))
-			return f->type == F_NUM ?
-			    fail(err, key, "%s must be a number >= 0", key) :
-			    fail(err, key, "%s must be a number", key);
+		if (!is_number(v) || !isfinite(number(v)) ||
+		    (f->type == F_NUM && number(v) < 0))
+			return event_fail(err, key, f->type == F_NUM ?
+			    "%s must be a number >= 0" : "%s must be a number",
+			    key);
 		msg_add_u8(b, V_REAL);
-		msg_add_f64(b, json_number_value(v));
+		msg_add_f64(b, number(v));
 		return 0;
 	case F_ENUM:
-		for (i = 0; json_is_string(v) && f->choices[i] != NULL; i++)
-			if (strcmp(json_string_value(v), f->choices[i]) == 0)
+		for (i = 0; v->tag == V_TEXT && f->choices[i] != NULL; i++)
+			if (strcmp(v->s, f->choices[i]) == 0)
 				break;
-		if (!json_is_string(v) || f->choices[i] == NULL)
+		if (v->tag != V_TEXT || f->choices[i] == NULL)
 			return fail_choices(err, key, f->choices);
 		msg_add_u8(b, V_TEXT);
 		msg_add_str(b, f->choices[i]);
 		return 0;
 	case F_TIME:
-		if (json_is_number(v) ? number_time(json_number_value(v), &t) :
-		    !json_is_string(v) ||
-		    event_parse_time(json_string_value(v), &t) == -1)
-			return fail(err, key, "%s must be an RFC 3339 time or a "
-			    "Unix time in seconds or milliseconds", key);
+		if (is_number(v) ? number_time(number(v), &t) :
+		    v->tag != V_TEXT || event_parse_time(v->s, &t) == -1)
+			return event_fail(err, key, "%s must be an RFC 3339 "
+			    "time or a Unix time in seconds or milliseconds",
+			    key);
 		msg_add_u8(b, V_INT);
 		msg_add_i64(b, t);
 		return 0;
 	case F_LABELS:
-		if (!labels_ok(v))
-			return fail(err, key, "%s must be an object of strings",
-			    key);
-		if ((text = json_dumps(v, JSON_COMPACT)) == NULL)
-			return fail(err, key, "%s cannot be stored", key);
+		if (v->tag != V_JSON || v->i != 1 || v->s == NULL)
+			return event_fail(err, key, "%s must be an object of "
+			    "strings", key);
 		msg_add_u8(b, V_TEXT);
-		msg_add_str(b, text);
-		free(text);
+		msg_add_strn(b, v->s, v->len);
 		return 0;
 	}
-	return fail(err, key, "%s: unknown field type", key);
+	return event_fail(err, key, "%s: unknown field type", key);
 }
 
 void
@@ -352,92 +387,40 @@ event_trace_id(enum event_kind kind, const char *event_id,
 }
 
 int
-event_encode(enum event_kind kind, void *vobj, const unsigned char *idkey,
-    char trace_id[UUID_STR_LEN], int64_t received_at, size_t max_text,
-    uint64_t seq, struct msgb *b, struct event_error *err)
+event_encode(const struct event *e, const unsigned char *idkey,
+    char trace_id[UUID_STR_LEN], size_t max_text, uint64_t seq,
+    struct msgb *b, struct event_error *err)
 {
-	const struct event_def	*d = &event_defs[kind];
-	json_t			*obj = vobj, *vals[MAX_FIELDS] = { 0 }, *v;
-	json_t			*extra = NULL, *explicit = NULL;
-	const char		*key, *keys[MAX_FIELDS] = { 0 }, *eid = NULL;
-	char			*attrs = NULL;
-	int			 from_alias[MAX_FIELDS] = { 0 }, alias, i;
-	int			 truncated = 0, r = -1;
-	size_t			 off;
+	const struct event_def	*d = &event_defs[e->kind];
+	int			 truncated = 0;
+	size_t			 i, off;
 
 	err->field[0] = '\0';
 	trace_id[0] = '\0';
-	if (!json_is_object(obj))
-		return fail(err, NULL, "%s", "an event must be a JSON object");
-	json_object_foreach(obj, key, v) {
-		if (strcmp(key, "event_id") == 0) {
-			if (!json_is_null(v) && (!json_is_string(v) ||
-			    json_string_length(v) > EVENT_ID_MAX ||
-			    json_string_length(v) == 0)) {
-				fail(err, "event_id", "%s must be a string of 1 "
-				    "to 128 bytes", "event_id");
-				goto done;
-			}
-			eid = json_string_value(v);
-		} else if (strcmp(key, "attributes") == 0) {
-			if (!json_is_null(v) && !json_is_object(v)) {
-				fail(err, "attributes", "%s must be an object",
-				    "attributes");
-				goto done;
-			}
-			explicit = json_is_object(v) ? v : NULL;
-		} else if ((i = field_index(d, key, &alias)) >= 0) {
-			if (alias && vals[i] != NULL && !from_alias[i])
-				continue;	/* the canonical name wins */
-			vals[i] = v;
-			keys[i] = key;
-			from_alias[i] = alias;
-		} else {
-			if (extra == NULL && (extra = json_object()) == NULL) {
-				fail(err, NULL, "%s", "out of memory");
-				goto done;
-			}
-			json_object_set(extra, key, v);
-		}
-	}
-	if (eid != NULL && idkey != NULL)
-		event_trace_id(kind, eid, idkey, trace_id);
+	if (e->event_id != NULL && !event_id_ok(strlen(e->event_id)))
+		return event_fail(err, "event_id", "%s must be a string of 1 "
+		    "to 128 bytes", "event_id");
+	if (e->event_id != NULL && idkey != NULL)
+		event_trace_id(e->kind, e->event_id, idkey, trace_id);
 	else
 		uuid_v4(trace_id);
-	if (explicit != NULL) {
-		if (extra == NULL)
-			extra = json_incref(explicit);
-		else
-			json_object_update(extra, explicit);
-	}
-	if (extra != NULL && json_object_size(extra) > 0 &&
-	    (attrs = json_dumps(extra, JSON_COMPACT)) == NULL) {
-		fail(err, "attributes", "%s", "attributes cannot be stored");
-		goto done;
-	}
 	msg_init(b, MSG_EVENT_ADD, seq);
-	msg_add_u8(b, (uint8_t)kind);
+	msg_add_u8(b, (uint8_t)e->kind);
 	msg_add_str(b, trace_id);
-	msg_add_str(b, eid);
-	msg_add_i64(b, received_at);
+	msg_add_str(b, e->event_id);
+	msg_add_i64(b, e->received_at);
 	off = b->len;
 	msg_add_u8(b, 0);		/* truncated, patched below */
-	msg_add_str(b, attrs);
+	msg_add_str(b, e->attributes);
 	msg_add_u8(b, (uint8_t)d->nfields);
-	for (i = 0; i < (int)d->nfields; i++)
-		if (add_value(b, &d->fields[i], keys[i] ? keys[i] :
-		    d->fields[i].name, vals[i], max_text, &truncated, err) == -1)
-			goto done;
-	if (msg_close(b) == -1) {
-		fail(err, NULL, "%s", "event too large");
-		goto done;
-	}
+	for (i = 0; i < d->nfields; i++)
+		if (add_value(b, &d->fields[i], &e->v[i], max_text, &truncated,
+		    err) == -1)
+			return -1;
+	if (msg_close(b) == -1)
+		return event_fail(err, NULL, "%s", "event too large");
 	b->buf[off] = (uint8_t)truncated;
-	r = 0;
-done:
-	free(attrs);
-	json_decref(extra);
-	return r;
+	return 0;
 }
 
 int

@@ -1,6 +1,8 @@
 /*
  * send.c: octctl send trace|error|metric JSON: post one event to the
- * local daemon, for trying it out. Prints the daemon's answer; exit 0 on
+ * local daemon, for trying it out; octctl send otlp-traces|otlp-logs|
+ * otlp-metrics JSON: post an OTLP JSON request to otlp_listen, as an
+ * OpenTelemetry exporter would. Prints the daemon's answer; exit 0 on
  * 2xx, 1 otherwise.
  */
 #include "config.h"
@@ -23,13 +25,15 @@
 int
 cmd_send(struct ctl *c, int argc, char **argv)
 {
-	static const struct { const char *type, *path; } types[] = {
-		{ "trace", "/v1/traces" }, { "error", "/v1/errors" },
-		{ "metric", "/v1/metrics" },
+	static const struct { const char *type, *path; int otlp; } types[] = {
+		{ "trace", "/v1/traces", 0 }, { "error", "/v1/errors", 0 },
+		{ "metric", "/v1/metrics", 0 },
+		{ "otlp-traces", "/v1/traces", 1 }, { "otlp-logs", "/v1/logs", 1 },
+		{ "otlp-metrics", "/v1/metrics", 1 },
 	};
 	struct curl_slist	*h = NULL;
 	char			 host[64], url[256], auth[1024];
-	const char		*path = NULL;
+	const char		*path = NULL, *addr = c->conf.listen;
 	long			 status = 0;
 	CURL			*e;
 	CURLcode		 rc;
@@ -39,14 +43,23 @@ cmd_send(struct ctl *c, int argc, char **argv)
 	if (argc != 3)
 		ctl_usage();
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(argv[1], types[i].type) == 0)
+		if (strcmp(argv[1], types[i].type) == 0) {
 			path = types[i].path;
+			if (types[i].otlp)
+				addr = c->conf.otlp_listen;
+		}
 	if (path == NULL) {
-		fprintf(stderr, "octctl: send takes trace, error or metric, "
-		    "not %s\n", argv[1]);
+		fprintf(stderr, "octctl: send takes trace, error, metric, "
+		    "otlp-traces, otlp-logs or otlp-metrics, not %s\n",
+		    argv[1]);
 		return 2;
 	}
-	if (conf_parse_addr(c->conf.listen, host, sizeof(host), &port) == -1)
+	if (*addr == '\0') {
+		fprintf(stderr, "octctl: otlp_listen is empty: OTLP ingest is "
+		    "off\n");
+		return 1;
+	}
+	if (conf_parse_addr(addr, host, sizeof(host), &port) == -1)
 		return 2;
 	if (strcmp(host, "0.0.0.0") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");

@@ -6,8 +6,8 @@
  * connection for ever. evhttp makes each connection's bufferevent through
  * conn_bev(); we keep a reference on it, which tells us when evhttp has let
  * go (its callbacks are cleared) and gives us the socket to shut down when
- * a request takes longer than CONN_DEADLINE_MS. At CONN_MAX connections the
- * listener pauses (the kernel backlog holds newcomers) until some close.
+ * a request takes longer than CONN_DEADLINE_MS. At CONN_MAX connections
+ * (of both listeners together) the listeners pause (the kernel backlog holds newcomers) until some close.
  * A request ingestd itself holds (waiting for writerd) is not the client's
  * delay and is never cut.
  *
@@ -59,7 +59,8 @@ struct conn {
 static struct {
 	TAILQ_HEAD(, conn)	 all;
 	size_t			 n;
-	struct evconnlistener	*listener;
+	struct evconnlistener	*listeners[LS_N];
+	size_t			 nlisteners;
 	int			 paused;
 	struct event		*sweep;
 	int64_t			 deadline;
@@ -109,6 +110,19 @@ conn_count(void)
 	return cs.n;
 }
 
+/* Stop (or resume) accepting on every listener; the kernel queues. */
+static void
+pause_listeners(int pause)
+{
+	size_t i;
+
+	for (i = 0; i < cs.nlisteners; i++)
+		if (pause)
+			evconnlistener_disable(cs.listeners[i]);
+		else
+			evconnlistener_enable(cs.listeners[i]);
+}
+
 static void
 drop(struct conn *c)
 {
@@ -117,8 +131,8 @@ drop(struct conn *c)
 	bufferevent_decref(c->bev);
 	free(c);
 	cs.n--;
-	if (cs.paused && cs.n < CONN_MAX && cs.listener != NULL) {
-		evconnlistener_enable(cs.listener);
+	if (cs.paused && cs.n < CONN_MAX) {
+		pause_listeners(0);
 		cs.paused = 0;
 		log_info("below %d connections: accepting again", CONN_MAX);
 	}
@@ -260,8 +274,8 @@ conn_bev(struct event_base *base, void *arg)
 	c->bev = bev;
 	c->since = mono_ms();
 	TAILQ_INSERT_TAIL(&cs.all, c, entry);
-	if (++cs.n >= CONN_MAX && cs.listener != NULL && !cs.paused) {
-		evconnlistener_disable(cs.listener);
+	if (++cs.n >= CONN_MAX && !cs.paused) {
+		pause_listeners(1);
 		cs.paused = 1;
 		log_warnx("%d connections: not accepting more until some close",
 		    CONN_MAX);
@@ -270,28 +284,35 @@ conn_bev(struct event_base *base, void *arg)
 }
 
 void
-conn_start(struct evconnlistener *listener, int64_t deadline_ms)
+conn_listener(struct evconnlistener *listener)
+{
+	if (cs.nlisteners == LS_N)
+		fatalx("conn_listener: more listeners than LS_N");
+	cs.listeners[cs.nlisteners++] = listener;
+}
+
+void
+conn_start(int64_t deadline_ms)
 {
 	struct timeval tv = { 0, CONN_SWEEP_MS * 1000 };
 
-	cs.listener = listener;
 	cs.deadline = deadline_ms;
 	cs.sweep = event_new(ing.base, -1, EV_PERSIST, sweep, NULL);
 	if (cs.sweep == NULL || event_add(cs.sweep, &tv) == -1)
 		fatalx("connection sweep timer");
 }
 
-/* The listener is gone (draining): stop pausing it, keep sweeping. */
+/* The listeners are gone (draining): stop pausing them, keep sweeping. */
 void
 conn_drain(void)
 {
-	cs.listener = NULL;
+	cs.nlisteners = 0;
 }
 
 void
 conn_stop(void)
 {
-	cs.listener = NULL;
+	cs.nlisteners = 0;
 	if (cs.sweep != NULL)
 		event_free(cs.sweep);
 	cs.sweep = NULL;

@@ -10,7 +10,6 @@
 #include <sys/statvfs.h>
 
 #include <event2/event.h>
-#include <jansson.h>
 
 #include "conf.h"
 #include "ingestd.h"
@@ -96,19 +95,40 @@ disk_free(double *out)
 	return 0;
 }
 
+/* The host metric name = value, as a system_metrics event. */
+static void
+put_metric(struct event *e, const char *name, double value, const char *unit,
+    const char *kind)
+{
+	const char	*text[] = { name, unit, kind };
+	const char	*names[] = { "name", "unit", "kind" };
+	int		 fi, alias;
+	size_t		 i;
+
+	event_init(e, EV_METRIC, now_ms());
+	for (i = 0; i < 3; i++) {
+		fi = event_field(EV_METRIC, names[i], &alias);
+		e->v[fi].tag = V_TEXT;
+		e->v[fi].s = text[i];
+		e->v[fi].len = strlen(text[i]);
+	}
+	fi = event_field(EV_METRIC, "value", &alias);
+	e->v[fi].tag = V_REAL;
+	e->v[fi].r = value;
+}
+
 static void
 emit(const char *name, double value, const char *unit, const char *kind)
 {
 	struct msgb		b = { 0 };
+	struct event		e;
 	struct event_error	err;
 	char			id[UUID_STR_LEN];
-	json_t			*o;
 
-	o = json_pack("{s:s,s:f,s:s,s:s}", "name", name, "value", value,
-	    "unit", unit, "kind", kind);
-	if (o == NULL || event_encode(EV_METRIC, o, NULL, id, now_ms(),
-	    (size_t)ing.conf->max_text_bytes, window_next_seq(), &b, &err) == -1)
-		log_warnx("host metric %s: %s", name, o ? err.msg : "no memory");
+	put_metric(&e, name, value, unit, kind);
+	if (event_encode(&e, NULL, id, (size_t)ing.conf->max_text_bytes,
+	    window_next_seq(), &b, &err) == -1)
+		log_warnx("host metric %s: %s", name, err.msg);
 	else if (window_push(&b, 0) == -1) {
 		if (!hm.skipping)
 			log_warnx("host metrics skipped: writerd has not taken "
@@ -117,7 +137,6 @@ emit(const char *name, double value, const char *unit, const char *kind)
 	} else
 		hm.skipping = 0;
 	msg_free(&b);
-	json_decref(o);
 }
 
 static void

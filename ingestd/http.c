@@ -1,16 +1,23 @@
 /*
- * http.c: the ingest HTTP API (SPEC section 4) on libevent's evhttp.
+ * http.c: the ingest HTTP listeners (SPEC sections 4 and 4.5) on
+ * libevent's evhttp: `listen` serves the JSON API, `otlp_listen` OTLP/HTTP.
  *
  * Checks run in the SPEC's order: body size (evhttp, before anything),
- * path and method, Origin and Host, token, content type, content. An array
- * is all or nothing: every item is validated and encoded before any enters
- * the window. A request is answered only when its last event is written to
- * writerd's channel (202) or, with ?wait=commit, committed (200); until
- * then it waits in the pending list, bounded by queue_capacity.
+ * path and method, Origin and Host, token, content type, content. No wire
+ * format is known here: the path and Content-Type pick a row of fmt.c's
+ * table, whose decoder turns the body into struct events and whose
+ * answers are in its encoding. A request is all or nothing: every event
+ * is validated and encoded (event_encode) before any enters the window
+ * (a format that takes partial success, as OTLP, drops and counts the
+ * events it refuses instead). answer.c holds the answer until the events
+ * are written or committed.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,7 +28,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <jansson.h>
 #include <sodium.h>
 
 #include "conf.h"
@@ -32,76 +38,24 @@
 #include "util.h"
 
 #define MAX_ARRAY	1000
-#define MAX_DEPTH	64
 #define HEADERS_MAX	(64 * 1024)
 #define IO_TIMEOUT_S	10
 
-struct pending {
-	struct evhttp_request	*req;
-	uint64_t		 last_seq;
-	int			 commit;
-	int64_t			 cut_at;	/* mono ms; commit only */
-	char			*body;
-	TAILQ_ENTRY(pending)	 entry;
+/* One listening socket, serving the rows of ingest_fmts[] that name it. */
+struct lsock {
+	const char		*key;		/* its configuration key */
+	struct evhttp		*http;
+	struct evhttp_bound_socket *bound;
+	char			 host[64];	/* of its address */
 };
 
 static struct {
-	struct evhttp		*http;
-	struct evhttp_bound_socket *listener;
+	struct lsock		 ls[LS_N];
 	int			 draining;
-	char			 host[64];	/* of listen */
-	TAILQ_HEAD(, pending)	 pending;
-	size_t			 npending;
-	struct event		*ev_cut;	/* the next commit wait to cut */
 	unsigned char		 token_hash[crypto_generichash_BYTES];
-} h = { .pending = TAILQ_HEAD_INITIALIZER(h.pending) };
+} h = { .ls = { [LS_API] = { .key = "listen" },
+	[LS_OTLP] = { .key = "otlp_listen" } } };
 
-static void
-reply_json(struct evhttp_request *req, int code, const char *reason,
-    const char *body)
-{
-	struct evbuffer *buf = evbuffer_new();
-
-	if (buf == NULL) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
-	evbuffer_add_printf(buf, "%s\n", body);
-	evhttp_send_reply(req, code, reason, buf);
-	evbuffer_free(buf);
-}
-
-/* Answer an error as {"error":msg[,"index":i][,"field":f]}. */
-static void
-reply_error(struct evhttp_request *req, int code, const char *reason,
-    enum reject_reason why, const char *msg, int index, const char *field)
-{
-	json_t	*o = json_pack("{s:s}", "error", msg);
-	char	*text;
-
-	stats_rejected(why);
-	if (o != NULL && index >= 0)
-		json_object_set_new(o, "index", json_integer(index));
-	if (o != NULL && field != NULL)
-		json_object_set_new(o, "field", json_string(field));
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	reply_json(req, code, reason, text != NULL ? text :
-	    "{\"error\":\"out of memory\"}");
-	free(text);
-	json_decref(o);
-}
-
-static void
-reply_503(struct evhttp_request *req, enum reject_reason why, size_t events)
-{
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Retry-After", "1");
-	stats_dropped(events);
-	reply_error(req, 503, "Service Unavailable", why,
-	    why == RJ_STORAGE_FULL ? "storage full" : "queue full", -1, NULL);
-}
 
 static int
 is_loopback(const char *host)
@@ -114,9 +68,9 @@ is_loopback(const char *host)
 	    (ntohl(a4.s_addr) >> 24) == 127;
 }
 
-/* A Host header names this agent: loopback, or the listen address. */
+/* A Host header names this agent: loopback, or the address of ls. */
 static int
-host_ok(const char *hdr)
+host_ok(enum fmt_listener ls, const char *hdr)
 {
 	char		 host[256];
 	const char	*end;
@@ -136,7 +90,7 @@ host_ok(const char *hdr)
 		return 0;
 	memcpy(host, hdr, len);
 	host[len] = '\0';
-	return is_loopback(host) || strcasecmp(host, h.host) == 0;
+	return is_loopback(host) || strcasecmp(host, h.ls[ls].host) == 0;
 }
 
 /* Bearer token, compared in constant time through fixed-size hashes. */
@@ -157,334 +111,221 @@ token_ok(struct evhttp_request *req)
 	return sodium_memcmp(got, h.token_hash, sizeof(got)) == 0;
 }
 
-static int
-is_json(const char *ct)
-{
-	size_t n = strlen("application/json");
-
-	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
-		return 0;
-	ct += n;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	return *ct == '\0' || *ct == ';';
-}
-
-static int
-too_deep(json_t *v, int depth)
-{
-	const char	*k;
-	json_t		*x;
-	size_t		 i;
-
-	if (depth > MAX_DEPTH)
-		return 1;
-	if (json_is_object(v)) {
-		json_object_foreach(v, k, x)
-			if (too_deep(x, depth + 1))
-				return 1;
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
-			if (too_deep(x, depth + 1))
-				return 1;
-	}
-	return 0;
-}
-
-static int
-wants_commit(struct evhttp_request *req)
-{
-	struct evkeyvalq	 q;
-	const char		*query, *w;
-	int			 yes = 0;
-
-	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	if (query == NULL || evhttp_parse_query_str(query, &q) == -1)
-		return 0;
-	w = evhttp_find_header(&q, "wait");
-	yes = w != NULL && strcmp(w, "commit") == 0;
-	evhttp_clear_headers(&q);
-	return yes;
-}
-
-/* The request is answered now: it no longer waits on ingestd. */
-static void
-release(struct pending *p)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
-
-	if (evcon != NULL)
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
-	conn_hold(p->req, 0);
-}
-
-static void
-answer(struct pending *p)
-{
-	release(p);
-	if (p->commit)
-		reply_json(p->req, 200, "OK", p->body);
-	else
-		reply_json(p->req, 202, "Accepted", p->body);
-}
-
-static void
-pending_free(struct pending *p)
-{
-	TAILQ_REMOVE(&h.pending, p, entry);
-	h.npending--;
-	free(p->body);
-	free(p);
-}
-
-/* The client left before its answer; its events are still stored. */
-static void
-on_close(struct evhttp_connection *evcon, void *arg)
-{
-	(void)evcon;
-	pending_free(arg);
-}
 
 /*
- * A ?wait=commit request writerd has not committed within
- * shutdown_timeout_ms (writerd stopped, or its commits failing: disk
- * full) gets 503 with Retry-After rather than no answer at all. Its
- * events stay in the window, as every accepted event does, and are stored
- * once writerd commits again: the client is told so, and that a retry
- * with the same event_id is stored once (SPEC section 4.4).
+ * Whether n events may be taken now; if not, the request is answered
+ * (413: never, 503: not now).
  */
-static void
-cut(struct pending *p)
+static int
+room_for(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
+    size_t n)
 {
-	char	msg[200], after[24];
+	char msg[120];
 
-	release(p);
-	snprintf(after, sizeof(after), "%lld", (long long)
-	    (ing.conf->shutdown_timeout_ms + 999) / 1000);
-	evhttp_add_header(evhttp_request_get_output_headers(p->req),
-	    "Retry-After", after);
-	snprintf(msg, sizeof(msg), "not committed within shutdown_timeout_ms "
-	    "(%lld ms); the events are queued and will be stored: retry with "
-	    "the same event_id", (long long)ing.conf->shutdown_timeout_ms);
-	reply_error(p->req, 503, "Service Unavailable", RJ_COMMIT_TIMEOUT,
-	    msg, -1, NULL);
-}
-
-/* Arm the cut timer for the oldest commit wait, if any. */
-static void
-arm_cut(void)
-{
-	struct pending	*p;
-	struct timeval	 tv;
-	int64_t		 ms;
-
-	TAILQ_FOREACH(p, &h.pending, entry)
-		if (p->commit)
-			break;
-	if (p == NULL || h.ev_cut == NULL) {
-		if (h.ev_cut != NULL)
-			evtimer_del(h.ev_cut);
-		return;
-	}
-	ms = p->cut_at - mono_ms();
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(h.ev_cut, &tv);
-}
-
-static void
-on_cut(evutil_socket_t fd, short ev, void *arg)
-{
-	struct pending	*p, *next;
-	int64_t		 now = mono_ms();
-
-	(void)fd;
-	(void)ev;
-	(void)arg;
-	for (p = TAILQ_FIRST(&h.pending); p != NULL; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (p->commit && p->cut_at <= now) {
-			cut(p);
-			pending_free(p);
-		}
-	}
-	arm_cut();
-}
-
-void
-http_progress(void)
-{
-	struct pending *p, *next;
-
-	for (p = TAILQ_FIRST(&h.pending); p != NULL; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (window_done(p->last_seq, p->commit)) {
-			answer(p);
-			pending_free(p);
-		}
-	}
-}
-
-size_t
-http_pending(void)
-{
-	return h.npending;
-}
-
-/* Build {"accepted":N,"trace_ids":[...]} from n ids. */
-static char *
-accepted_body(char (*ids)[UUID_STR_LEN], size_t n)
-{
-	char	*s = malloc(40 + n * (UUID_STR_LEN + 3));
-	size_t	 i, off;
-
-	if (s == NULL)
-		return NULL;
-	off = (size_t)sprintf(s, "{\"accepted\":%zu,\"trace_ids\":[", n);
-	for (i = 0; i < n; i++)
-		off += (size_t)sprintf(s + off, "%s\"%s\"", i ? "," : "", ids[i]);
-	strcpy(s + off, "]}");
-	return s;
-}
-
-static void
-hold(struct evhttp_request *req, uint64_t last_seq, int commit, char *body)
-{
-	struct pending *p = calloc(1, sizeof(*p));
-
-	if (p == NULL)
-		fatal("pending");
-	p->req = req;
-	p->last_seq = last_seq;
-	p->commit = commit;
-	p->cut_at = mono_ms() + ing.conf->shutdown_timeout_ms;
-	p->body = body;
-	TAILQ_INSERT_TAIL(&h.pending, p, entry);
-	h.npending++;
-	if (window_done(last_seq, commit)) {
-		answer(p);
-		pending_free(p);
-		return;
-	}
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
-	    on_close, p);
-	conn_hold(req, 1);
-	if (commit && !evtimer_pending(h.ev_cut, NULL))
-		arm_cut();
-}
-
-/* Validate and queue the events of body (one object or an array). */
-static void
-ingest(struct evhttp_request *req, enum event_kind kind, json_t *body)
-{
-	struct msgb		*frames;
-	struct event_error	 err;
-	char			(*ids)[UUID_STR_LEN], *answer_body, msg[120];
-	size_t			 n, i;
-	uint64_t		 seq = window_next_seq();
-	int64_t			 now = now_ms();
-	int			 arr = json_is_array(body);
-
-	n = arr ? json_array_size(body) : 1;
-	if (arr && n == 0) {
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
-		    "empty array", -1, NULL);
-		return;
-	}
 	if (n > MAX_ARRAY) {
-		reply_error(req, 413, "Payload Too Large", RJ_TOO_LARGE,
+		reply_fmt(req, f, fh, 413, "Payload Too Large", RJ_TOO_LARGE,
 		    "more than 1000 events in one request", -1, NULL);
-		return;
+		return 0;
 	}
 	if (n > (size_t)ing.conf->queue_capacity) {
 		/* never 503: a retry could never fit either */
 		snprintf(msg, sizeof(msg), "array of %zu events is larger than "
 		    "queue_capacity (%lld); split it", n,
 		    (long long)ing.conf->queue_capacity);
-		reply_error(req, 413, "Payload Too Large", RJ_TOO_LARGE, msg,
-		    -1, NULL);
-		return;
+		reply_fmt(req, f, fh, 413, "Payload Too Large", RJ_TOO_LARGE,
+		    msg, -1, NULL);
+		return 0;
 	}
 	if (window_storage_full()) {
-		reply_503(req, RJ_STORAGE_FULL, n);
-		return;
+		reply_503(req, f, fh, RJ_STORAGE_FULL, n);
+		return 0;
 	}
 	if (window_room() < n) {
-		reply_503(req, RJ_QUEUE_FULL, n);
-		return;
+		reply_503(req, f, fh, RJ_QUEUE_FULL, n);
+		return 0;
 	}
-	frames = calloc(n, sizeof(*frames));
-	ids = calloc(n, sizeof(*ids));
-	if (frames == NULL || ids == NULL)
-		fatal("ingest");
-	for (i = 0; i < n; i++) {
-		if (event_encode(kind, arr ? json_array_get(body, i) : body,
-		    ing.idkey, ids[i], now, (size_t)ing.conf->max_text_bytes,
-		    seq + i, &frames[i], &err) == -1) {
-			reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
-			    err.msg, arr ? (int)i : -1,
-			    err.field[0] != '\0' ? err.field : NULL);
-			goto done;
-		}
-	}
-	for (i = 0; i < n; i++)
-		if (window_push(&frames[i], 1) == -1)
-			fatalx("window refused an event it had room for");
-	stats_accepted(kind, n);
-	if ((answer_body = accepted_body(ids, n)) == NULL)
-		fatal("answer");
-	hold(req, seq + n - 1, wants_commit(req), answer_body);
-done:
-	for (i = 0; i < n; i++)
-		msg_free(&frames[i]);
-	free(frames);
-	free(ids);
+	return 1;
 }
 
-static void
-post_event(struct evhttp_request *req, enum event_kind kind)
-{
-	struct evkeyvalq	*hdr = evhttp_request_get_input_headers(req);
-	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
-	json_error_t		 jerr;
-	json_t			*body;
-	size_t			 len = evbuffer_get_length(in);
-	char			 msg[300];
+/* Where a request's events go: frames, their ids, what was refused. */
+struct batch {
+	struct msgb	*frames;	/* the accepted ones, in order */
+	char		(*ids)[UUID_STR_LEN];	/* of all n; "": refused */
+	size_t		 accepted, refused;
+	size_t		 counts[EV_NKINDS];
+	char		 why[160];	/* the first refusal */
+};
 
-	if (!is_json(evhttp_find_header(hdr, "Content-Type"))) {
-		reply_error(req, 415, "Unsupported Media Type", RJ_MEDIA_TYPE,
-		    "Content-Type must be application/json", -1, NULL);
+/*
+ * Validate and encode the n events of fh into b, the accepted ones under
+ * consecutive sequence numbers from seq. A refused event ends it with a
+ * 400 answer (returns -1), unless the format takes partial success: then
+ * it is counted in b and the others go on. Returns 0.
+ */
+static int
+encode_all(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
+    size_t n, uint64_t seq, struct batch *b)
+{
+	struct event		 e;
+	struct event_error	 err;
+	struct msgb		*fr;
+	int64_t			 now = now_ms();
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		err.field[0] = '\0';
+		fr = &b->frames[b->accepted];
+		if (f->ops->item(fh, i, b->ids, &e, &err) == 0) {
+			e.received_at = now;
+			if (event_encode(&e, ing.idkey, b->ids[i],
+			    (size_t)ing.conf->max_text_bytes, seq + b->accepted,
+			    fr, &err) == 0) {
+				b->counts[e.kind]++;
+				b->accepted++;
+				continue;
+			}
+		}
+		msg_free(fr);
+		b->ids[i][0] = '\0';
+		if (!f->ops->partial) {
+			reply_fmt(req, f, fh, 400, "Bad Request",
+			    RJ_BAD_REQUEST, err.msg, (long)i,
+			    err.field[0] != '\0' ? err.field : NULL);
+			return -1;
+		}
+		if (b->refused++ == 0)
+			snprintf(b->why, sizeof(b->why), "%s", err.msg);
+	}
+	return 0;
+}
+
+/* Queue the accepted events of b and answer (or hold the answer). */
+static void
+queue_batch(struct evhttp_request *req, const struct ingest_fmt *f,
+    void *fh, size_t n, uint64_t seq, struct batch *b)
+{
+	char	*body;
+	size_t	 i, len = 0;
+
+	for (i = 0; i < b->accepted; i++)
+		if (window_push(&b->frames[i], 1) == -1)
+			fatalx("window refused an event it had room for");
+	for (i = 0; i < EV_NKINDS; i++)
+		if (b->counts[i] > 0)
+			stats_accepted((enum event_kind)i, b->counts[i]);
+	body = f->ops->accepted(fh, b->ids, n, b->refused, b->why, &len);
+	if (body == NULL)
+		fatal("answer");
+	if (b->accepted > 0) {
+		answer_hold(req, f, seq + b->accepted - 1,
+		    answer_wants_commit(req), body, len);
 		return;
 	}
+	reply(req, 200, "OK", f->ops->answer_type, body, len);	/* nothing */
+	free(body);
+}
+
+/* Validate and queue the n events of fh (all or none, or partial), answer. */
+static void
+ingest(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
+    size_t n)
+{
+	struct batch	 b;
+	uint64_t	 seq = window_next_seq();
+	size_t		 i;
+
+	if (!room_for(req, f, fh, n))
+		return;
+	memset(&b, 0, sizeof(b));
+	b.frames = calloc(n + 1, sizeof(*b.frames));
+	b.ids = calloc(n + 1, sizeof(*b.ids));
+	if (b.frames == NULL || b.ids == NULL)
+		fatal("ingest");
+	if (encode_all(req, f, fh, n, seq, &b) == 0)
+		queue_batch(req, f, fh, n, seq, &b);
+	for (i = 0; i < n; i++)
+		msg_free(&b.frames[i]);
+	free(b.frames);
+	free(b.ids);
+}
+
+/*
+ * The body of req, inflated when the format takes gzip and the client
+ * sent it so (SPEC 4.5: at most max_body_bytes once inflated) into *body
+ * (NULL when empty) and *len; *tofree is what to free after, or NULL.
+ * Returns 0, or -1 once answered.
+ */
+static int
+request_body(struct evhttp_request *req, const struct ingest_fmt *f,
+    const char **body, size_t *len, char **tofree)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
+	const char	*ce;
+	char		 msg[120];
+
+	*tofree = NULL;
+	*len = evbuffer_get_length(in);
+	*body = (const char *)evbuffer_pullup(in, -1);
+	ce = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Encoding");
+	if (!f->ops->gzip || ce == NULL || strcasecmp(ce, "identity") == 0)
+		return 0;
+	if (strcasecmp(ce, "gzip") != 0) {
+		reply_fmt(req, f, NULL, 415, "Unsupported Media Type",
+		    RJ_MEDIA_TYPE, "Content-Encoding must be gzip or identity",
+		    -1, NULL);
+		return -1;
+	}
+	switch (gunzip(*body, *len, (size_t)ing.conf->max_body_bytes, tofree,
+	    len)) {
+	case 0:
+		*body = *tofree;
+		return 0;
+	case -2:
+		snprintf(msg, sizeof(msg), "body larger than max_body_bytes "
+		    "(%lld bytes) once inflated",
+		    (long long)ing.conf->max_body_bytes);
+		reply_fmt(req, f, NULL, 413, "Payload Too Large", RJ_TOO_LARGE,
+		    msg, -1, NULL);
+		return -1;
+	default:
+		reply_fmt(req, f, NULL, 400, "Bad Request", RJ_BAD_REQUEST,
+		    "malformed gzip body", -1, NULL);
+		return -1;
+	}
+}
+
+/* A POST to format f's path with its media type: decode, then ingest. */
+static void
+post_events(struct evhttp_request *req, const struct ingest_fmt *f)
+{
+	struct evkeyvalq	*hdr = evhttp_request_get_input_headers(req);
+	struct event_error	 err;
+	struct fmt_info		 info = { 0, 0, NULL };
+	const char		*body;
+	char			*inflated;
+	size_t			 len;
+	void			*fh;
+
 	if (evhttp_find_header(hdr, "Transfer-Encoding") != NULL &&
 	    evhttp_find_header(hdr, "Content-Length") != NULL) {
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
+		reply_fmt(req, f, NULL, 400, "Bad Request", RJ_BAD_REQUEST,
 		    "both Transfer-Encoding and Content-Length", -1, NULL);
 		return;
 	}
-	body = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-	    JSON_DECODE_ANY, &jerr);
-	if (body == NULL) {
-		if (json_error_code(&jerr) == json_error_invalid_utf8)
-			snprintf(msg, sizeof(msg), "invalid UTF-8");
-		else
-			snprintf(msg, sizeof(msg), "malformed JSON: %s at line "
-			    "%d column %d", jerr.text, jerr.line, jerr.column);
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST, msg, -1,
-		    NULL);
+	if (request_body(req, f, &body, &len, &inflated) == -1)
 		return;
+	fh = f->ops->open(f, ing.conf, body, len, &info, &err);
+	if (fh == NULL)
+		reply_fmt(req, f, NULL, 400, "Bad Request", RJ_BAD_REQUEST,
+		    err.msg, -1, NULL);
+	else {
+		if (info.ignored > 0)
+			stats_ignored(info.signal, info.ignored);
+		ingest(req, f, fh, info.n);
+		f->ops->close(fh);
 	}
-	if (!json_is_object(body) && !json_is_array(body))
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
-		    "body must be an object or an array of objects", -1, NULL);
-	else if (too_deep(body, 1))
-		reply_error(req, 400, "Bad Request", RJ_BAD_REQUEST,
-		    "nesting deeper than 64 levels", -1, NULL);
-	else
-		ingest(req, kind, body);
-	json_decref(body);
+	free(inflated);
 }
 
 static void
@@ -503,68 +344,131 @@ get_metrics(struct evhttp_request *req)
 	evbuffer_free(buf);
 }
 
+/*
+ * The row of ingest_fmts[] for a request on listener ls to path with
+ * Content-Type ct. NULL, with *known set when some row serves the path
+ * (another media type: 415) and clear when none does (404).
+ */
+static const struct ingest_fmt *
+fmt_find(enum fmt_listener ls, const char *path, const char *ct, int *known)
+{
+	const struct ingest_fmt	*f;
+	size_t			 i;
+
+	*known = 0;
+	for (i = 0; i < ingest_nfmts; i++) {
+		f = &ingest_fmts[i];
+		if (f->listener != ls || strcmp(f->path, path) != 0)
+			continue;
+		*known = 1;
+		if (fmt_media_is(ct, f->media))
+			return f;
+	}
+	return NULL;
+}
+
+/* 415, naming the media types path takes on ls. */
+static void
+reply_415(struct evhttp_request *req, enum fmt_listener ls, const char *path)
+{
+	char	msg[200];
+	size_t	i, off;
+
+	off = (size_t)snprintf(msg, sizeof(msg), "Content-Type must be");
+	for (i = 0; i < ingest_nfmts && off < sizeof(msg); i++)
+		if (ingest_fmts[i].listener == ls &&
+		    strcmp(ingest_fmts[i].path, path) == 0)
+			off += (size_t)snprintf(msg + off, sizeof(msg) - off,
+			    "%s %s", off > 20 ? " or" : "",
+			    ingest_fmts[i].media);
+	reply_error(req, 415, "Unsupported Media Type", RJ_MEDIA_TYPE, msg);
+}
+
+/* Whether the request may go on past path and method; if not, answered. */
+static int
+method_ok(struct evhttp_request *req, int post, int get)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	if (!post && !get) {
+		reply_error(req, 404, "Not Found", RJ_NOT_FOUND, "not found");
+		return 0;
+	}
+	if ((post && cmd != EVHTTP_REQ_POST) || (get &&
+	    cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", post ? "POST" : "GET, HEAD");
+		reply_error(req, 405, "Method Not Allowed", RJ_METHOD,
+		    "method not allowed");
+		return 0;
+	}
+	return 1;
+}
+
+/* Origin and Host: no browser page and no rebound name. */
+static int
+origin_ok(struct evhttp_request *req, enum fmt_listener ls)
+{
+	struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
+
+	if (evhttp_find_header(hdr, "Origin") != NULL) {
+		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
+		    "requests from browsers (Origin) are refused");
+		return 0;
+	}
+	if (!host_ok(ls, evhttp_find_header(hdr, "Host"))) {
+		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
+		    "Host is not this agent");
+		return 0;
+	}
+	return 1;
+}
+
+static void
+get_healthz(struct evhttp_request *req)
+{
+	if (window_connected())
+		reply_json(req, 200, "OK", "{\"status\":\"ok\"}");
+	else
+		reply_json(req, 503, "Service Unavailable",
+		    "{\"status\":\"writerd unavailable\"}");
+}
+
+/* evhttp's callback for every request on listener arg (an fmt_listener). */
 static void
 route(struct evhttp_request *req, void *arg)
 {
-	struct evkeyvalq	*hdr = evhttp_request_get_input_headers(req);
-	const char		*path;
-	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
-	int			 kind = -1, get = 0, i;
+	enum fmt_listener	 ls = (enum fmt_listener)(intptr_t)arg;
+	const struct ingest_fmt	*f;
+	const char		*path, *ct;
+	int			 post, get;
 
-	(void)arg;
 	conn_request(req);
 	path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	if (path == NULL)
 		path = "";
-	for (i = 0; i < EV_NKINDS; i++)
-		if (strcmp(path, event_defs[i].path) == 0)
-			kind = i;
+	ct = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Type");
+	f = fmt_find(ls, path, ct, &post);
 	get = strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0;
-	if (kind == -1 && !get) {
-		reply_error(req, 404, "Not Found", RJ_NOT_FOUND, "not found", -1,
-		    NULL);
+	if (!method_ok(req, post, get) || !origin_ok(req, ls))
 		return;
-	}
-	if ((kind != -1 && cmd != EVHTTP_REQ_POST) ||
-	    (get && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", kind != -1 ? "POST" : "GET, HEAD");
-		reply_error(req, 405, "Method Not Allowed", RJ_METHOD,
-		    "method not allowed", -1, NULL);
-		return;
-	}
-	if (evhttp_find_header(hdr, "Origin") != NULL) {
-		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
-		    "requests from browsers (Origin) are refused", -1, NULL);
-		return;
-	}
-	if (!host_ok(evhttp_find_header(hdr, "Host"))) {
-		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
-		    "Host is not this agent", -1, NULL);
-		return;
-	}
-	if (strcmp(path, "/healthz") == 0) {
-		if (window_connected())
-			reply_json(req, 200, "OK", "{\"status\":\"ok\"}");
-		else
-			reply_json(req, 503, "Service Unavailable",
-			    "{\"status\":\"writerd unavailable\"}");
-		return;
-	}
-	if (!token_ok(req)) {
+	if (strcmp(path, "/healthz") == 0)
+		get_healthz(req);
+	else if (!token_ok(req))
 		reply_error(req, 401, "Unauthorized", RJ_UNAUTHORIZED,
-		    "unauthorized", -1, NULL);
-		return;
-	}
-	if (get)
+		    "unauthorized");
+	else if (get)
 		get_metrics(req);
 	else if (h.draining) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Retry-After", "1");
 		reply_error(req, 503, "Service Unavailable", RJ_SHUTTING_DOWN,
-		    "shutting down", -1, NULL);
-	} else
-		post_event(req, (enum event_kind)kind);
+		    "shutting down");
+	} else if (f == NULL)
+		reply_415(req, ls, path);
+	else
+		post_events(req, f);
 }
 
 /* Let many idle connections coexist: raise the descriptor limit. */
@@ -580,69 +484,95 @@ raise_nofile(void)
 	}
 }
 
-int
-http_start(void)
+/* A new evhttp with ingestd's limits, routing to ls. */
+static struct evhttp *
+http_new(enum fmt_listener ls)
 {
-	const struct conf	*c = ing.conf;
-	int			 port;
+	struct evhttp *http;
 
-	if (conf_parse_addr(c->listen, h.host, sizeof(h.host), &port) == -1)
-		fatalx("listen %s: bad address", c->listen);
+	if ((http = evhttp_new(ing.base)) == NULL)
+		fatalx("evhttp_new");
+	evhttp_set_max_body_size(http, ing.conf->max_body_bytes);
+	evhttp_set_max_headers_size(http, HEADERS_MAX);
+	evhttp_set_timeout(http, IO_TIMEOUT_S);
+	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(http, route, (void *)(intptr_t)ls);
+	evhttp_set_bevcb(http, conn_bev, NULL);
+	return http;
+}
+
+/* Listen on addr for ls. Returns 0, or -1 with err naming the key. */
+static int
+lsock_bind(enum fmt_listener ls, const char *addr, char *err, size_t errlen)
+{
+	struct lsock	*l = &h.ls[ls];
+	int		 port;
+
+	if (conf_parse_addr(addr, l->host, sizeof(l->host), &port) == -1) {
+		snprintf(err, errlen, "%s %s: bad address", l->key, addr);
+		return -1;
+	}
+	l->http = http_new(ls);
+	l->bound = evhttp_bind_socket_with_handle(l->http, l->host,
+	    (ev_uint16_t)port);
+	if (l->bound == NULL) {
+		snprintf(err, errlen, "%s %s: cannot listen: %s", l->key, addr,
+		    strerror(errno));
+		return -1;
+	}
+	conn_listener(evhttp_bound_socket_get_listener(l->bound));
+	log_info("listening on %s%s", addr,
+	    ls == LS_OTLP ? " (OTLP/HTTP)" : "");
+	return 0;
+}
+
+int
+http_start(char *err, size_t errlen)
+{
+	const struct conf *c = ing.conf;
+
 	crypto_generichash(h.token_hash, sizeof(h.token_hash),
 	    (const unsigned char *)c->auth_token, strlen(c->auth_token), NULL, 0);
 	raise_nofile();
-	if ((h.http = evhttp_new(ing.base)) == NULL)
-		fatalx("evhttp_new");
-	evhttp_set_max_body_size(h.http, c->max_body_bytes);
-	evhttp_set_max_headers_size(h.http, HEADERS_MAX);
-	evhttp_set_timeout(h.http, IO_TIMEOUT_S);
-	evhttp_set_flags(h.http, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_allowed_methods(h.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(h.http, route, NULL);
-	if ((h.ev_cut = evtimer_new(ing.base, on_cut, NULL)) == NULL)
-		fatalx("evtimer_new");
-	evhttp_set_bevcb(h.http, conn_bev, NULL);
-	h.listener = evhttp_bind_socket_with_handle(h.http, h.host,
-	    (ev_uint16_t)port);
-	if (h.listener == NULL) {
-		log_warn("listen on %s", c->listen);
-		return -1;
-	}
-	conn_start(evhttp_bound_socket_get_listener(h.listener),
-	    getenv("OCT_TEST_CONN_DEADLINE_MS") != NULL ?
+	answer_start();
+	conn_start(getenv("OCT_TEST_CONN_DEADLINE_MS") != NULL ?
 	    atoll(getenv("OCT_TEST_CONN_DEADLINE_MS")) : CONN_DEADLINE_MS);
-	log_info("listening on %s", c->listen);
+	if (lsock_bind(LS_API, c->listen, err, errlen) == -1)
+		return -1;
+	if (*c->otlp_listen != '\0' &&
+	    lsock_bind(LS_OTLP, c->otlp_listen, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
 void
 http_drain(void)
 {
+	int i;
+
 	h.draining = 1;
 	conn_drain();
-	if (h.listener != NULL)
-		evhttp_del_accept_socket(h.http, h.listener);
-	h.listener = NULL;
+	for (i = 0; i < LS_N; i++) {
+		if (h.ls[i].bound != NULL)
+			evhttp_del_accept_socket(h.ls[i].http, h.ls[i].bound);
+		h.ls[i].bound = NULL;
+	}
 }
 
 void
 http_stop(void)
 {
-	struct pending *p;
+	int i;
 
-	while ((p = TAILQ_FIRST(&h.pending)) != NULL) {
-		evhttp_connection_set_closecb(
-		    evhttp_request_get_connection(p->req), NULL, NULL);
-		pending_free(p);
-	}
-	if (h.ev_cut != NULL)
-		event_free(h.ev_cut);
-	h.ev_cut = NULL;
+	answer_stop();
 	conn_stop();
-	if (h.http != NULL)
-		evhttp_free(h.http);
-	h.http = NULL;
+	for (i = 0; i < LS_N; i++) {
+		if (h.ls[i].http != NULL)
+			evhttp_free(h.ls[i].http);
+		h.ls[i].http = NULL;
+	}
 	conn_free();
 }

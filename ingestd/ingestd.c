@@ -70,14 +70,16 @@ static void
 progress(void)
 {
 	gauge_check();
-	http_progress();
-	if (draining && window_empty() && http_pending() == 0)
+	answer_progress();
+	if (draining && window_empty() && answer_pending() == 0)
 		child_exit(0);
 }
 
 static void
 ingestd_configure(struct event_base *base, const struct conf *c)
 {
+	char err[300];
+
 	ing.base = base;
 	ing.conf = c;
 	ing.idkey = idkey_load(c->data_dir);
@@ -85,8 +87,8 @@ ingestd_configure(struct event_base *base, const struct conf *c)
 	window_on_progress(progress);
 	if ((gauge.ev = evtimer_new(base, gauge_send, NULL)) == NULL)
 		fatalx("evtimer_new");
-	if (http_start() == -1)
-		fatalx("cannot listen on %s", c->listen);
+	if (http_start(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	hostmetrics_start();
 	child_ready();
 }

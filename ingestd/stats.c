@@ -36,10 +36,13 @@ static const char *const reasons[RJ_NREASONS] = {
 	[RJ_COMMIT_TIMEOUT] = "commit_timeout",
 };
 
+static const char *const otlp_signals[] = { "traces", "metrics", "logs" };
+
 static struct {
 	uint64_t	 accepted[EV_NKINDS];
 	uint64_t	 rejected[RJ_NREASONS];
 	uint64_t	 dropped;
+	uint64_t	 ignored[3];	/* otlp_signals[] */
 	struct {
 		char		*name;
 		uint64_t	 value;
@@ -63,6 +66,16 @@ void
 stats_dropped(size_t n)
 {
 	st.dropped += n;
+}
+
+void
+stats_ignored(const char *signal, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(signal, otlp_signals[i]) == 0)
+			st.ignored[i] += n;
 }
 
 uint64_t
@@ -252,6 +265,14 @@ stats_render(struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP oct_ingest_dropped_total Events refused "
 	    "with 503.\n# TYPE oct_ingest_dropped_total counter\n"
 	    "oct_ingest_dropped_total %llu\n", (unsigned long long)st.dropped);
+	evbuffer_add_printf(b, "# HELP oct_otlp_ignored_total OTLP items "
+	    "neither stored nor refused (spans that are no LLM call, other "
+	    "metrics, log records below ERROR).\n"
+	    "# TYPE oct_otlp_ignored_total counter\n");
+	for (i = 0; i < 3; i++)
+		evbuffer_add_printf(b, "oct_otlp_ignored_total{signal=\"%s\"} "
+		    "%llu\n", otlp_signals[i],
+		    (unsigned long long)st.ignored[i]);
 	evbuffer_add_printf(b, "# HELP oct_queue_depth Events accepted, not "
 	    "yet committed.\n# TYPE oct_queue_depth gauge\noct_queue_depth "
 	    "%zu\n", window_depth());

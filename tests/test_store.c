@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "event.h"
+#include "ingestd.h"
 #include "msg.h"
 #include "store.h"
 #include "push.h"
@@ -55,17 +56,22 @@ static int
 insert(struct store *st, enum event_kind kind, const char *text,
     const char *trace_id)
 {
-	json_t			*o = json_loads(text, 0, NULL);
+	struct ingest_fmt	 f = { LS_API, "/", "application/json", kind,
+				    &fmt_json };
 	struct event_error	 err;
 	struct event		 e;
 	struct msg		 m;
 	size_t			 fl;
 	char			 made[UUID_STR_LEN];
+	struct fmt_info		 info;
+	void			*h = fmt_json.open(&f, NULL, text,
+				    strlen(text), &info, &err);
 
-	cr_assert_not_null(o);
-	cr_assert_eq(event_encode(kind, o, NULL, made, 1000, 100, 1, &b, &err),
-	    0);
-	json_decref(o);
+	cr_assert_not_null(h);
+	cr_assert_eq(fmt_json.item(h, 0, NULL, &e, &err), 0);
+	e.received_at = 1000;
+	cr_assert_eq(event_encode(&e, NULL, made, 100, 1, &b, &err), 0);
+	fmt_json.close(h);
 	cr_assert_eq(msg_parse(b.buf, b.len, &m, &fl), 1);
 	cr_assert_eq(event_decode(&m, &e), 0);
 	e.trace_id = trace_id;		/* the test's own, to find the row */
