@@ -70,7 +70,7 @@ struct event {
 	int64_t			 received_at;
 	int			 truncated;
 	const char		*attributes;	/* JSON object text, or NULL */
-	struct event_value	 v[16];		/* event_defs[kind].fields */
+	struct event_value	 v[24];		/* event_defs[kind].fields */
 };
 
 /* Why an object was refused: a message and the field at fault ("": none). */

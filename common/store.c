@@ -105,6 +105,8 @@ schema_v1(void)
 			s = cat(s, " %s %s%s,\n", d->fields[i].name,
 			    col_type(d->fields[i].type),
 			    d->fields[i].required ? " NOT NULL" : "");
+		if (k == EV_TRACE)	/* section 4.1: client, table or NULL */
+			s = cat(s, " cost_source TEXT,\n");
 		s = cat(s, " attributes TEXT,\n truncated INTEGER NOT NULL "
 		    "DEFAULT 0,\n synced_at INTEGER,\n push_attempts INTEGER NOT "
 		    "NULL DEFAULT 0,\n next_push_at INTEGER NOT NULL DEFAULT 0,\n "
@@ -126,6 +128,15 @@ schema_v1(void)
 #define SCHEMA_V2	"ALTER TABLE push_state ADD COLUMN sent_total INTEGER " \
 	"NOT NULL DEFAULT 0;\nALTER TABLE push_state ADD COLUMN failed_total " \
 	"INTEGER NOT NULL DEFAULT 0;\n"
+
+/*
+ * Version 3: what cost and octctl stats need (SPEC 4.1): cached_tokens and
+ * service given by the client, cost_source said by oct. A new file has
+ * them from schema_v1(), which follows the field table.
+ */
+#define SCHEMA_V3	"ALTER TABLE llm_traces ADD COLUMN cached_tokens INTEGER;\n" \
+	"ALTER TABLE llm_traces ADD COLUMN service TEXT;\n" \
+	"ALTER TABLE llm_traces ADD COLUMN cost_source TEXT;\n"
 
 static char *
 insert_sql(const struct event_def *d)
@@ -255,7 +266,8 @@ migrate(struct store *st, char *err, size_t errlen)
 	    agent, (long long)now_ms());
 	r = exec(st, "BEGIN", err, errlen) || (v == 0 &&
 	    (exec(st, sql, err, errlen) || exec(st, buf, err, errlen))) ||
-	    (v < 2 && exec(st, SCHEMA_V2, err, errlen));
+	    (v < 2 && exec(st, SCHEMA_V2, err, errlen)) ||
+	    (v != 0 && v < 3 && exec(st, SCHEMA_V3, err, errlen));
 	if (v == 0)
 		free(sql);
 	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d;",
@@ -1012,4 +1024,13 @@ store_push_state(struct store *st, int64_t *last_success_at, char *last_error,
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* For the other store*.c files only (store_stats.c). */
+sqlite3	*store_sqlite(struct store *);
+
+sqlite3 *
+store_sqlite(struct store *st)
+{
+	return st->db;
 }

@@ -15,7 +15,7 @@
 
 #include "event.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 
 enum store_mode { STORE_RO, STORE_RW };
 
@@ -130,5 +130,29 @@ int	 store_worst(struct store *, struct worst_row *, int max);
 /* last_error is "" when there is none; times are 0 when unknown. */
 int	 store_push_state(struct store *, int64_t *last_success_at,
 	    char *last_error, size_t len, int64_t *last_error_at);
+
+/*
+ * octctl stats (store_stats.c). One row of llm_traces in the window, its
+ * strings valid only during the callback; NULL columns are -1 (counts) and
+ * NAN (reals). by is model, provider, operation, service or session.
+ */
+struct stats_row {
+	const char	*key;		/* the group's column; NULL: none */
+	int		 error;		/* status = 'error' */
+	int64_t		 prompt_tokens, completion_tokens;
+	double		 cost_usd;
+	int		 cost_from_table;
+	double		 latency_ms;
+	const char	*error_message;
+	int64_t		 at;		/* started_at, else received_at */
+};
+/* The column for a --by name, or NULL when it is not one. */
+const char	*store_stats_column(const char *by);
+/*
+ * Call fn for each trace started at or after since_ms (fn returning -1
+ * stops the scan). Returns 0, or -1 (unknown by, SQL error, stopped).
+ */
+int	 store_stats_scan(struct store *, int64_t since_ms, const char *by,
+	    int (*fn)(const struct stats_row *, void *), void *arg);
 
 #endif
