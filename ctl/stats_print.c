@@ -89,6 +89,21 @@ compact(int64_t n, char *buf, size_t len)
 	return buf;
 }
 
+/* Dollars in at most 8 columns: cents of cents while they are small. */
+static const char *
+money(double v, char *buf, size_t len)
+{
+	if (v < 100)
+		snprintf(buf, len, "%.4f", v);
+	else if (v < 100000)
+		snprintf(buf, len, "%.2f", v);
+	else if (v < 1e8)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.2e", v);
+	return buf;
+}
+
 /* A latency in at most 6 columns, "-" for none. */
 static const char *
 ms(double v, char *buf, size_t len)
@@ -116,8 +131,9 @@ print_group(const struct stats_group *g)
 	printf("%-*s %6s %4lld %4.0f%% %6s", KEY_WIDTH, k, compact(g->calls, a,
 	    sizeof(a)), (long long)g->errors, g->calls ? 100.0 * g->errors /
 	    g->calls : 0.0, compact(g->prompt_tokens, b, sizeof(b)));
-	printf(" %6s %8.4f %8.4f", compact(g->completion_tokens, c,
-	    sizeof(c)), g->cost_usd, g->cost_from_table_usd);
+	printf(" %6s %8s", compact(g->completion_tokens, c, sizeof(c)),
+	    money(g->cost_usd, d, sizeof(d)));
+	printf(" %8s", money(g->cost_from_table_usd, e, sizeof(e)));
 	printf(" %5s %5s %5s\n", ms(stats_percentile(g->lat, g->nlat, 50), a,
 	    sizeof(a)), ms(stats_percentile(g->lat, g->nlat, 95), d,
 	    sizeof(d)), ms(stats_percentile(g->lat, g->nlat, 99), e,
