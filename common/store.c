@@ -137,6 +137,16 @@ schema_v1(void)
 #define SCHEMA_V3	"ALTER TABLE llm_traces ADD COLUMN cached_tokens INTEGER;\n" \
 	"ALTER TABLE llm_traces ADD COLUMN service TEXT;\n" \
 	"ALTER TABLE llm_traces ADD COLUMN cost_source TEXT;\n"
+/*
+ * Also version 3, new files too: what octctl stats reads, so that it reads
+ * no row itself (store_stats.c). received_at first: it is appended in
+ * order, so the index costs an insert little (+8 % of SQLite's time for
+ * 1 KB traces here, +4 % on disk).
+ */
+#define STATS_INDEX	"CREATE INDEX llm_traces_stats ON llm_traces(" \
+	"received_at, model, provider, operation, service, session_id, " \
+	"status, prompt_tokens, completion_tokens, cost_usd, cost_source, " \
+	"latency_ms, started_at);\n"
 
 static char *
 insert_sql(const struct event_def *d)
@@ -267,7 +277,8 @@ migrate(struct store *st, char *err, size_t errlen)
 	r = exec(st, "BEGIN", err, errlen) || (v == 0 &&
 	    (exec(st, sql, err, errlen) || exec(st, buf, err, errlen))) ||
 	    (v < 2 && exec(st, SCHEMA_V2, err, errlen)) ||
-	    (v != 0 && v < 3 && exec(st, SCHEMA_V3, err, errlen));
+	    (v != 0 && v < 3 && exec(st, SCHEMA_V3, err, errlen)) ||
+	    (v < 3 && exec(st, STATS_INDEX, err, errlen));
 	if (v == 0)
 		free(sql);
 	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d;",

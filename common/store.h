@@ -143,7 +143,6 @@ struct stats_row {
 	double		 cost_usd;
 	int		 cost_from_table;
 	double		 latency_ms;
-	const char	*error_message;
 	int64_t		 at;		/* started_at, else received_at */
 };
 /* The column for a --by name, or NULL when it is not one. */
@@ -154,5 +153,8 @@ const char	*store_stats_column(const char *by);
  */
 int	 store_stats_scan(struct store *, int64_t since_ms, const char *by,
 	    int (*fn)(const struct stats_row *, void *), void *arg);
+/* The max most frequent error messages of failed traces in the window. */
+int	 store_stats_errors(struct store *, int64_t since_ms, int max,
+	    int (*fn)(const char *message, int64_t count, void *), void *arg);
 
 #endif

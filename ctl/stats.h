@@ -18,10 +18,11 @@ struct stats_group {
 	size_t	 next;			/* hash chain: index + 1, 0 ends */
 };
 
+#define STATS_TOP_ERRORS	5
+
 struct stats_message {
 	char	*message;
 	int64_t	 count;
-	size_t	 next;
 };
 
 struct stats_hour {
@@ -37,9 +38,9 @@ struct stats {
 	struct stats_hour	*hours;
 	struct stats_group	*groups;	/* by calls, most first */
 	size_t			 ngroups, gcap;
-	struct stats_message	*messages;	/* by count, most first */
+	struct stats_message	*messages;	/* the most frequent first */
 	size_t			 nmessages, mcap;
-	size_t			*gbucket, *mbucket;
+	size_t			*gbucket;
 };
 
 double	 stats_percentile(const double *sorted, size_t n, int p);

@@ -20,7 +20,6 @@
 
 #include "stats.h"
 
-#define TOP_ERRORS	5
 #define KEY_WIDTH	11	/* the table is 79 columns */
 #define HOUR_MS		(3600 * 1000LL)
 
@@ -60,7 +59,7 @@ stats_print_json(const struct stats *s)
 	for (i = 0; i < s->ngroups; i++)
 		json_array_append_new(a, group_json(&s->groups[i]));
 	json_object_set_new(o, "top_errors", a = json_array());
-	for (i = 0; i < s->nmessages && i < TOP_ERRORS; i++)
+	for (i = 0; i < s->nmessages && i < STATS_TOP_ERRORS; i++)
 		json_array_append_new(a, json_pack("{s:s, s:I}", "message",
 		    s->messages[i].message, "count",
 		    (json_int_t)s->messages[i].count));
@@ -228,7 +227,7 @@ stats_print_text(const struct stats *s)
 		printf("(no calls)\n");
 	if (s->nmessages > 0)
 		printf("\ntop errors:\n");
-	for (i = 0; i < s->nmessages && i < TOP_ERRORS; i++)
+	for (i = 0; i < s->nmessages && i < STATS_TOP_ERRORS; i++)
 		printf("%7lld  %.70s\n", (long long)s->messages[i].count,
 		    s->messages[i].message);
 	print_hours(s, utf8);

@@ -40,7 +40,8 @@ teardown(void)
 TestSuite(store, .init = setup, .fini = teardown);
 
 /* What turns a version 3 file back into the shape of version 2. */
-#define V3_COLUMNS_OUT	"ALTER TABLE llm_traces DROP COLUMN cached_tokens; " \
+#define V3_COLUMNS_OUT	"DROP INDEX llm_traces_stats; " \
+	"ALTER TABLE llm_traces DROP COLUMN cached_tokens; " \
 	"ALTER TABLE llm_traces DROP COLUMN service; " \
 	"ALTER TABLE llm_traces DROP COLUMN cost_source; "
 
@@ -415,7 +416,8 @@ Test(store, a_version_1_file_is_migrated_to_version_2)
 
 /*
  * Schema 3 adds cached_tokens, service and cost_source to llm_traces (SPEC
- * 4.1): a version 2 file keeps its rows and gets the columns, empty.
+ * 4.1), and octctl stats' index: a version 2 file keeps its rows and gets
+ * the columns, empty, and the index.
  */
 Test(store, a_version_2_file_gets_the_cost_columns)
 {
@@ -437,4 +439,6 @@ Test(store, a_version_2_file_gets_the_cost_columns)
 	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'old' "
 	    "AND cached_tokens IS NULL AND service IS NULL AND cost_source IS "
 	    "NULL"), 1);
+	cr_assert_eq(q("SELECT count(*) FROM sqlite_master WHERE name = "
+	    "'llm_traces_stats'"), 1, "octctl stats' index");
 }
