@@ -32,6 +32,8 @@ static const char *const prompt_aliases[] = { "gen_ai.usage.input_tokens",
 	NULL };
 static const char *const completion_aliases[] = {
 	"gen_ai.usage.output_tokens", NULL };
+static const char *const cached_aliases[] = {
+	"gen_ai.usage.cache_read.input_tokens", NULL };
 
 static const struct field trace_fields[] = {
 	{ "model", F_STR, 1, NULL, NULL, model_aliases },
@@ -42,11 +44,13 @@ static const struct field trace_fields[] = {
 	{ "prompt_tokens", F_UINT, 0, NULL, NULL, prompt_aliases },
 	{ "completion_tokens", F_UINT, 0, NULL, NULL, completion_aliases },
 	{ "total_tokens", F_UINT, 0, NULL, NULL, NULL },
+	{ "cached_tokens", F_UINT, 0, NULL, NULL, cached_aliases },
 	{ "latency_ms", F_NUM, 0, NULL, NULL, NULL },
 	{ "cost_usd", F_NUM, 0, NULL, NULL, NULL },
 	{ "status", F_ENUM, 0, status_choices, "ok", NULL },
 	{ "error_message", F_TEXT, 0, NULL, NULL, NULL },
 	{ "started_at", F_TIME, 0, NULL, NULL, NULL },
+	{ "service", F_STR, 0, NULL, NULL, NULL },
 	{ "session_id", F_STR, 0, NULL, NULL, NULL },
 	{ "user_id", F_STR, 0, NULL, NULL, NULL },
 };

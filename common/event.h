@@ -22,6 +22,9 @@ struct msg;
 
 enum event_kind { EV_TRACE, EV_ERROR, EV_METRIC, EV_NKINDS };
 
+/* The most fields a kind has (llm_traces: 17). */
+#define EVENT_MAX_FIELDS	24
+
 enum field_type {
 	F_STR,		/* string */
 	F_TEXT,		/* string, cut to max_text_bytes */
@@ -85,7 +88,7 @@ struct event {
 	int64_t			 received_at;
 	int			 truncated;
 	const char		*attributes;	/* JSON object text, or NULL */
-	struct event_value	 v[16];		/* event_defs[kind].fields */
+	struct event_value	 v[EVENT_MAX_FIELDS];	/* event_defs[kind].fields */
 };
 
 /* Why an object was refused: a message and the field at fault ("": none). */

@@ -15,7 +15,7 @@
 
 #include "event.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 
 enum store_mode { STORE_RO, STORE_RW };
 
@@ -72,7 +72,7 @@ struct push_row {
 	const char		*event_id;	/* NULL: none */
 	const char		*attributes;	/* JSON object text, or NULL */
 	int			 truncated;
-	struct event_value	 v[16];		/* event_defs[kind].fields */
+	struct event_value	 v[EVENT_MAX_FIELDS];	/* event_defs[kind].fields */
 	char			*buf;		/* malloc'd: the text above */
 };
 
@@ -138,5 +138,31 @@ int	 store_worst(struct store *, struct worst_row *, int max);
 /* last_error is "" when there is none; times are 0 when unknown. */
 int	 store_push_state(struct store *, int64_t *last_success_at,
 	    char *last_error, size_t len, int64_t *last_error_at);
+
+/*
+ * octctl stats (store_stats.c). One row of llm_traces in the window, its
+ * strings valid only during the callback; NULL columns are -1 (counts) and
+ * NAN (reals). by is model, provider, operation, service or session.
+ */
+struct stats_row {
+	const char	*key;		/* the group's column; NULL: none */
+	int		 error;		/* status = 'error' */
+	int64_t		 prompt_tokens, completion_tokens;
+	double		 cost_usd;
+	int		 cost_from_table;
+	double		 latency_ms;
+	int64_t		 at;		/* started_at, else received_at */
+};
+/* The column for a --by name, or NULL when it is not one. */
+const char	*store_stats_column(const char *by);
+/*
+ * Call fn for each trace started at or after since_ms (fn returning -1
+ * stops the scan). Returns 0, or -1 (unknown by, SQL error, stopped).
+ */
+int	 store_stats_scan(struct store *, int64_t since_ms, const char *by,
+	    int (*fn)(const struct stats_row *, void *), void *arg);
+/* The max most frequent error messages of failed traces in the window. */
+int	 store_stats_errors(struct store *, int64_t since_ms, int max,
+	    int (*fn)(const char *message, int64_t count, void *), void *arg);
 
 #endif

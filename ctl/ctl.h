@@ -21,6 +21,7 @@ int	 cmd_push(struct ctl *, int, char **);
 int	 cmd_push_status(struct ctl *, int, char **);
 int	 cmd_logs(struct ctl *, int, char **);
 int	 cmd_send(struct ctl *, int, char **);
+int	 cmd_stats(struct ctl *, int, char **);
 
 /* daemon.c: one request to octd's control socket; NULL after a message. */
 struct json_t;

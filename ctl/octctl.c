@@ -36,6 +36,8 @@ static const struct cmd {
 	{ "push", cmd_push, "push [--dry-run] [--force] [--verbose] "
 	    "[--batch-size N] [--json]", 0 },
 	{ "push-status", cmd_push_status, "push-status [--json]", 0 },
+	{ "stats", cmd_stats, "stats [--since DURATION] [--by model|provider|"
+	    "operation|service|session] [--json]", 0 },
 	{ "logs", cmd_logs, "logs [octd|ingestd|writerd|pushd] [-f] [-n N]", 0 },
 	{ "pubkey", cmd_pubkey, "pubkey", 0 },
 	{ "keygen", cmd_keygen, "keygen [-o file] [--force]", 0 },

@@ -228,7 +228,8 @@ json_item(void *h, size_t i, char (*ids)[UUID_STR_LEN], struct event *e,
 	struct jbody	*j = h;
 	json_t		*obj, *v, *extra = NULL, *explicit = NULL;
 	const char	*key;
-	char		 seen[16] = { 0 }, from_alias[16] = { 0 };
+	char		 seen[EVENT_MAX_FIELDS] = { 0 };
+	char		 from_alias[EVENT_MAX_FIELDS] = { 0 };
 	int		 fi, alias, r = -1;
 
 	(void)ids;

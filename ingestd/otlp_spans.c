@@ -49,6 +49,8 @@ static const struct span_col {
 	{ "llm.token_count.completion", "completion_tokens", 0 },
 	{ "llm.token_count.total", "total_tokens", 0 },
 	{ "llm.usage.total_tokens", "total_tokens", 0 },	/* OpenLLMetry */
+	{ "gen_ai.usage.cache_read.input_tokens", "cached_tokens", 0 },
+	{ "llm.token_count.prompt_details.cache_read", "cached_tokens", 0 },
 	{ "gen_ai.input.messages", "input", 0 },
 	{ "input.value", "input", 1 },			/* OpenInference */
 	{ "gen_ai.output.messages", "output", 0 },
@@ -358,13 +360,13 @@ map_llm(struct otlp_req *r, const struct res_ctx *rc, const Otlp__Span *sp)
 {
 	struct event	*e;
 	json_t		*attrs;
-	int		 best[16], ci, fi;
+	int		 best[EVENT_MAX_FIELDS], ci, fi;
 	size_t		 i;
 
 	if ((e = otlp_new_event(r, EV_TRACE, -1)) == NULL ||
 	    (attrs = json_object()) == NULL)
 		return -1;
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < EVENT_MAX_FIELDS; i++)
 		best[i] = INT_MAX;
 	for (i = 0; i < sp->n_attributes; i++) {
 		const Otlp__KeyValue *kv = sp->attributes[i];
@@ -387,6 +389,7 @@ map_llm(struct otlp_req *r, const struct res_ctx *rc, const Otlp__Span *sp)
 		otlp_set_text(&e->v[fi], oi_kind(sp)->operation);
 	messages(r, e, sp, best, 0);
 	messages(r, e, sp, best, 1);
+	otlp_set_text(otlp_val(e, "service"), rc->service);
 	span_times(e, sp);
 	e->event_id = span_event_id(r, sp);
 	json_object_set(attrs, "resource", rc->attrs);

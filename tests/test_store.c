@@ -41,6 +41,12 @@ teardown(void)
 
 TestSuite(store, .init = setup, .fini = teardown);
 
+/* What turns a version 3 file back into the shape of version 2. */
+#define V3_COLUMNS_OUT	"DROP INDEX llm_traces_stats; " \
+	"ALTER TABLE llm_traces DROP COLUMN cached_tokens; " \
+	"ALTER TABLE llm_traces DROP COLUMN service; " \
+	"ALTER TABLE llm_traces DROP COLUMN cost_source; "
+
 static struct store *
 open_rw(void)
 {
@@ -398,10 +404,10 @@ Test(store, a_version_1_file_is_migrated_to_version_2)
 	cr_assert_eq(sqlite3_open(path, &db), 0);
 	cr_assert_eq(sqlite3_exec(db, "ALTER TABLE push_state DROP COLUMN "
 	    "sent_total; ALTER TABLE push_state DROP COLUMN failed_total; "
-	    "PRAGMA user_version = 1", 0, 0, 0), 0);
+	    V3_COLUMNS_OUT "PRAGMA user_version = 1", 0, 0, 0), 0);
 	sqlite3_close(db);
 	cr_assert_null(store_open(path, STORE_RO, 0, err, sizeof(err)));
-	cr_assert(strstr(err, "schema version 1, not 2: start octd once to "
+	cr_assert(strstr(err, "schema version 1, not 3: start octd once to "
 	    "migrate it"), "%s", err);
 	st = open_rw();
 	cr_assert_str_eq(store_agent_id(st), id);
@@ -417,7 +423,7 @@ Test(store, a_version_1_file_is_migrated_to_version_2)
 	cr_assert_eq(failed, 1);
 	cr_assert_eq(last, 1700000000123);
 	store_close(st);
-	cr_assert_eq(q("PRAGMA user_version"), 2);
+	cr_assert_eq(q("PRAGMA user_version"), 3);
 	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'old'"), 1);
 }
 
@@ -523,4 +529,31 @@ Test(store, push_data_is_what_sqlite_made_of_the_row)
 	store_rows_free(rows, n);
 	sqlite3_close(db);
 	store_close(st);
+/*
+ * Schema 3 adds cached_tokens, service and cost_source to llm_traces (SPEC
+ * 4.1), and octctl stats' index: a version 2 file keeps its rows and gets
+ * the columns, empty, and the index.
+ */
+Test(store, a_version_2_file_gets_the_cost_columns)
+{
+	struct store	*st = open_rw();
+	sqlite3		*db;
+
+	cr_assert_eq(insert(st, EV_TRACE, "{\"model\":\"old\"}",
+	    "11111111-1111-4111-8111-111111111111"), 0);
+	store_close(st);
+	cr_assert_eq(sqlite3_open(path, &db), 0);
+	cr_assert_eq(sqlite3_exec(db, V3_COLUMNS_OUT "PRAGMA user_version = 2",
+	    0, 0, 0), 0);
+	sqlite3_close(db);
+	cr_assert_eq(q("SELECT count(*) FROM pragma_table_info('llm_traces') "
+	    "WHERE name IN ('cached_tokens', 'service', 'cost_source')"), 0);
+	st = open_rw();
+	store_close(st);
+	cr_assert_eq(q("PRAGMA user_version"), 3);
+	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'old' "
+	    "AND cached_tokens IS NULL AND service IS NULL AND cost_source IS "
+	    "NULL"), 1);
+	cr_assert_eq(q("SELECT count(*) FROM sqlite_master WHERE name = "
+	    "'llm_traces_stats'"), 1, "octctl stats' index");
 }
