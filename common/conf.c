@@ -17,12 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "conf.h"
 #include "oct.h"
+#include "price.h"
 
 /*
  * K_TOKEN and K_SECRET hold credentials: their values never appear in an
@@ -86,6 +88,8 @@ static const struct keydef keys[] = {
 	    NULL },
 	{ "max_db_bytes", K_SIZE, OFF(max_db_bytes), "1g", 1 * MB,
 	    1024 * 1024 * GB, P_WRI | P_ING, NULL },
+	{ "price_file", K_PATH, OFF(price_file), OCT_SYSCONFDIR
+	    "/oct/prices.conf", 0, 0, P_ING, NULL },
 	{ "metrics_interval_ms", K_DUR, OFF(metrics_interval_ms), "10000", 0,
 	    DAY, P_ING, NULL },
 	{ "push_url", K_URL, OFF(push_url), "", 0, 0, P_PUS, NULL },
@@ -602,6 +606,42 @@ key_index(const char *name)
 }
 
 /*
+ * price_file, where the file is read: a table that does not load is a
+ * config error naming its file, line and field (price.c says which). The
+ * shipped default may be missing (a build run from its tree): no cost is
+ * computed then, and ingestd says so. Fills c->price_sig.
+ */
+static int
+check_prices(struct conf *c, struct origin *o, char *err, size_t errlen)
+{
+	struct price_table	*t;
+	struct stat		 sb;
+	char			 why[512];
+	size_t			 ki = key_index("price_file");
+
+	c->price_sig[0] = '\0';
+	if (*c->price_file == '\0')
+		return 0;
+	if (stat(c->price_file, &sb) == -1) {
+		if (errno == ENOENT && o->line[ki] == 0)
+			return 0;
+		errf(err, errlen, o, ki, "%s: %s", c->price_file,
+		    strerror(errno));
+		return -1;
+	}
+	if ((t = price_load(c->price_file, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	price_free(t);
+	snprintf(c->price_sig, sizeof(c->price_sig), "%llu:%llu:%lld:%lld.%09ld",
+	    (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino,
+	    (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+	    sb.st_mtim.tv_nsec);
+	return 0;
+}
+
+/*
  * Checks that involve more than one key, and derived defaults; the
  * user's existence only with check_user. Returns 0, or -1 with err
  * naming the key (c is then the caller's to conf_free()).
@@ -622,6 +662,8 @@ finish(struct conf *c, struct origin *o, int check_user, char *err,
 		    c->user);
 		return -1;
 	}
+	if (check_user && check_prices(c, o, err, errlen) == -1)
+		return -1;
 
 	if (check_url != NULL &&
 	    (why = check_url(c->push_url, (int)c->push_allow_insecure))) {
@@ -833,6 +875,8 @@ conf_diff(const struct conf *a, const struct conf *b)
 		    *num_field(ca, &keys[i]) != *num_field(cb, &keys[i]))
 			mask |= keys[i].procs;
 	}
+	if (strcmp(a->price_sig, b->price_sig) != 0)
+		mask |= P_ING;		/* the table changed under the same key */
 	return mask;
 }
 

@@ -36,6 +36,7 @@ struct conf {
 	int64_t	 sqlite_synchronous;
 	int64_t	 retention_days;
 	int64_t	 max_db_bytes;
+	char	*price_file;		/* "": no cost computed */
 	int64_t	 metrics_interval_ms;
 	char	*push_url;
 	int64_t	 push_allow_insecure;
@@ -52,6 +53,12 @@ struct conf {
 	char	*signing_key;
 	char	*push_hmac_secret;
 	int64_t	 shutdown_timeout_ms;
+	/*
+	 * Not a key: what price_file was when conf_load() read and checked it
+	 * (device, inode, size, mtime), so that a reload restarts ingestd when
+	 * the table changed even if the key did not. "" when there is none.
+	 */
+	char	 price_sig[96];
 };
 
 /*

@@ -36,43 +36,45 @@ static const char *const cached_aliases[] = {
 	"gen_ai.usage.cache_read.input_tokens", NULL };
 
 static const struct field trace_fields[] = {
-	{ "model", F_STR, 1, NULL, NULL, model_aliases },
-	{ "provider", F_STR, 0, NULL, NULL, provider_aliases },
-	{ "operation", F_STR, 0, NULL, NULL, operation_aliases },
-	{ "input", F_ANYTEXT, 0, NULL, NULL, NULL },
-	{ "output", F_ANYTEXT, 0, NULL, NULL, NULL },
-	{ "prompt_tokens", F_UINT, 0, NULL, NULL, prompt_aliases },
-	{ "completion_tokens", F_UINT, 0, NULL, NULL, completion_aliases },
-	{ "total_tokens", F_UINT, 0, NULL, NULL, NULL },
-	{ "cached_tokens", F_UINT, 0, NULL, NULL, cached_aliases },
-	{ "latency_ms", F_NUM, 0, NULL, NULL, NULL },
-	{ "cost_usd", F_NUM, 0, NULL, NULL, NULL },
-	{ "status", F_ENUM, 0, status_choices, "ok", NULL },
-	{ "error_message", F_TEXT, 0, NULL, NULL, NULL },
-	{ "started_at", F_TIME, 0, NULL, NULL, NULL },
-	{ "service", F_STR, 0, NULL, NULL, NULL },
-	{ "session_id", F_STR, 0, NULL, NULL, NULL },
-	{ "user_id", F_STR, 0, NULL, NULL, NULL },
+	{ "model", F_STR, 1, NULL, NULL, model_aliases, 0 },
+	{ "provider", F_STR, 0, NULL, NULL, provider_aliases, 0 },
+	{ "operation", F_STR, 0, NULL, NULL, operation_aliases, 0 },
+	{ "input", F_ANYTEXT, 0, NULL, NULL, NULL, 0 },
+	{ "output", F_ANYTEXT, 0, NULL, NULL, NULL, 0 },
+	{ "prompt_tokens", F_UINT, 0, NULL, NULL, prompt_aliases, 0 },
+	{ "completion_tokens", F_UINT, 0, NULL, NULL, completion_aliases, 0 },
+	{ "total_tokens", F_UINT, 0, NULL, NULL, NULL, 0 },
+	{ "cached_tokens", F_UINT, 0, NULL, NULL, cached_aliases, 0 },
+	{ "latency_ms", F_NUM, 0, NULL, NULL, NULL, 0 },
+	{ "cost_usd", F_NUM, 0, NULL, NULL, NULL, 0 },
+	{ "status", F_ENUM, 0, status_choices, "ok", NULL, 0 },
+	{ "error_message", F_TEXT, 0, NULL, NULL, NULL, 0 },
+	{ "started_at", F_TIME, 0, NULL, NULL, NULL, 0 },
+	{ "service", F_STR, 0, NULL, NULL, NULL, 0 },
+	{ "session_id", F_STR, 0, NULL, NULL, NULL, 0 },
+	{ "user_id", F_STR, 0, NULL, NULL, NULL, 0 },
+	/* section 4.1: client, table or NULL; set by ingestd's cost.c */
+	{ "cost_source", F_STR, 0, NULL, NULL, NULL, 1 },
 };
 
 static const struct field error_fields[] = {
-	{ "message", F_TEXT, 1, NULL, NULL, NULL },
-	{ "type", F_STR, 0, NULL, NULL, NULL },
-	{ "stack", F_TEXT, 0, NULL, NULL, NULL },
-	{ "level", F_ENUM, 0, level_choices, "error", NULL },
-	{ "service", F_STR, 0, NULL, NULL, NULL },
-	{ "fingerprint", F_STR, 0, NULL, NULL, NULL },
-	{ "trace_ref", F_STR, 0, NULL, NULL, NULL },
-	{ "occurred_at", F_TIME, 0, NULL, NULL, NULL },
+	{ "message", F_TEXT, 1, NULL, NULL, NULL, 0 },
+	{ "type", F_STR, 0, NULL, NULL, NULL, 0 },
+	{ "stack", F_TEXT, 0, NULL, NULL, NULL, 0 },
+	{ "level", F_ENUM, 0, level_choices, "error", NULL, 0 },
+	{ "service", F_STR, 0, NULL, NULL, NULL, 0 },
+	{ "fingerprint", F_STR, 0, NULL, NULL, NULL, 0 },
+	{ "trace_ref", F_STR, 0, NULL, NULL, NULL, 0 },
+	{ "occurred_at", F_TIME, 0, NULL, NULL, NULL, 0 },
 };
 
 static const struct field metric_fields[] = {
-	{ "name", F_STR, 1, NULL, NULL, NULL },
-	{ "value", F_REAL, 1, NULL, NULL, NULL },
-	{ "unit", F_STR, 0, NULL, NULL, NULL },
-	{ "kind", F_ENUM, 0, kind_choices, "gauge", NULL },
-	{ "labels", F_LABELS, 0, NULL, NULL, NULL },
-	{ "ts", F_TIME, 0, NULL, NULL, NULL },
+	{ "name", F_STR, 1, NULL, NULL, NULL, 0 },
+	{ "value", F_REAL, 1, NULL, NULL, NULL, 0 },
+	{ "unit", F_STR, 0, NULL, NULL, NULL, 0 },
+	{ "kind", F_ENUM, 0, kind_choices, "gauge", NULL, 0 },
+	{ "labels", F_LABELS, 0, NULL, NULL, NULL, 0 },
+	{ "ts", F_TIME, 0, NULL, NULL, NULL, 0 },
 };
 
 #define NF(a)	(sizeof(a) / sizeof(a[0]))
@@ -150,6 +152,8 @@ event_field(enum event_kind kind, const char *key, int *alias)
 	size_t			 i, j;
 
 	for (i = 0; i < d->nfields; i++) {
+		if (d->fields[i].derived)
+			continue;	/* a client's is an attribute */
 		if (strcmp(d->fields[i].name, key) == 0) {
 			*alias = 0;
 			return (int)i;
@@ -160,6 +164,18 @@ event_field(enum event_kind kind, const char *key, int *alias)
 				return (int)i;
 			}
 	}
+	return -1;
+}
+
+int
+event_column(enum event_kind kind, const char *name)
+{
+	const struct event_def	*d = &event_defs[kind];
+	size_t			 i;
+
+	for (i = 0; i < d->nfields; i++)
+		if (strcmp(d->fields[i].name, name) == 0)
+			return (int)i;
 	return -1;
 }
 

@@ -44,6 +44,8 @@ struct field {
 	const char *const	*choices;	/* F_ENUM */
 	const char		*def;		/* F_ENUM default */
 	const char *const	*aliases;	/* other names accepted */
+	int			 derived;	/* set by oct (cost_source), never
+						   taken from a client */
 };
 
 struct event_def {
@@ -109,6 +111,8 @@ void	 event_init(struct event *, enum event_kind, int64_t received_at);
  * *alias is set to 1 when name is one of the field's aliases, else 0.
  */
 int	 event_field(enum event_kind, const char *name, int *alias);
+/* The index of field name of kind, derived ones included; -1: none. */
+int	 event_column(enum event_kind, const char *name);
 /* Whether an event_id of len bytes is allowed (1 to EVENT_ID_MAX). */
 int	 event_id_ok(size_t len);
 /* Fill err with a message (and the field at fault, or NULL). Returns -1. */

@@ -87,8 +87,6 @@ schema_v1(void)
 			s = st_cat(s, " %s %s%s,\n", d->fields[i].name,
 			    col_type(d->fields[i].type),
 			    d->fields[i].required ? " NOT NULL" : "");
-		if (k == EV_TRACE)	/* section 4.1: client, table or NULL */
-			s = st_cat(s, " cost_source TEXT,\n");
 		s = st_cat(s, " attributes TEXT,\n truncated INTEGER NOT NULL "
 		    "DEFAULT 0,\n synced_at INTEGER,\n push_attempts INTEGER NOT "
 		    "NULL DEFAULT 0,\n next_push_at INTEGER NOT NULL DEFAULT 0,\n "

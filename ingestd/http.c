@@ -153,6 +153,7 @@ struct batch {
 	char		(*ids)[UUID_STR_LEN];	/* of all n; "": refused */
 	size_t		 accepted, refused;
 	size_t		 counts[EV_NKINDS];
+	size_t		 unknown_cost;	/* traces of models without a price */
 	char		 why[160];	/* the first refusal */
 };
 
@@ -171,16 +172,19 @@ encode_all(struct evhttp_request *req, const struct ingest_fmt *f, void *fh,
 	struct msgb		*fr;
 	int64_t			 now = now_ms();
 	size_t			 i;
+	int			 unknown;
 
 	for (i = 0; i < n; i++) {
 		err.field[0] = '\0';
 		fr = &b->frames[b->accepted];
 		if (f->ops->item(fh, i, b->ids, &e, &err) == 0) {
 			e.received_at = now;
+			unknown = cost_fill(&e);
 			if (event_encode(&e, ing.idkey, b->ids[i],
 			    (size_t)ing.conf->max_text_bytes, seq + b->accepted,
 			    fr, &err) == 0) {
 				b->counts[e.kind]++;
+				b->unknown_cost += (size_t)unknown;
 				b->accepted++;
 				continue;
 			}
@@ -213,6 +217,7 @@ queue_batch(struct evhttp_request *req, const struct ingest_fmt *f,
 	for (i = 0; i < EV_NKINDS; i++)
 		if (b->counts[i] > 0)
 			stats_accepted((enum event_kind)i, b->counts[i]);
+	stats_unknown_cost(b->unknown_cost);
 	body = f->ops->accepted(fh, b->ids, n, b->refused, b->why, &len);
 	if (body == NULL)
 		fatal("answer");

@@ -83,6 +83,7 @@ ingestd_configure(struct event_base *base, const struct conf *c)
 	ing.base = base;
 	ing.conf = c;
 	ing.idkey = idkey_load(c->data_dir);
+	cost_init(c);
 	window_init((size_t)c->queue_capacity);
 	window_on_progress(progress);
 	if ((gauge.ev = evtimer_new(base, gauge_send, NULL)) == NULL)
@@ -137,6 +138,7 @@ ingestd_cleanup(void)
 	http_stop();
 	window_free();
 	stats_free();
+	cost_free();
 	if (gauge.ev != NULL)
 		event_free(gauge.ev);
 	gauge.ev = NULL;

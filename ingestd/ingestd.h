@@ -184,6 +184,17 @@ int	 gunzip(const void *in, size_t inlen, size_t max, char **out,
 /* The key for trace_ids of events with an event_id, or NULL (see idkey.c). */
 const unsigned char *idkey_load(const char *data_dir);
 
+/* cost.c: SPEC 4.1's cost; the table of conf's price_file. */
+struct conf;
+void	 cost_init(const struct conf *);
+void	 cost_free(void);
+/*
+ * Fill e's cost_usd and cost_source when it is a trace (before encoding).
+ * Returns 1 when its model is not in the table (to be counted once the
+ * event is accepted), else 0.
+ */
+int	 cost_fill(struct event *);
+
 /* hostmetrics.c */
 void	 hostmetrics_start(void);
 void	 hostmetrics_stop(void);
@@ -194,6 +205,8 @@ void	 stats_rejected(enum reject_reason);
 void	 stats_dropped(size_t n);
 /* OTLP items neither stored nor refused (an app's HTTP spans). */
 void	 stats_ignored(const char *signal, size_t n);
+/* Traces whose model the price table does not know. */
+void	 stats_unknown_cost(size_t n);
 uint64_t stats_dropped_total(void);
 /* A counter octd forwards (restarts, push totals). */
 void	 stats_set_external(const char *name, uint64_t value);

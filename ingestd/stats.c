@@ -43,6 +43,7 @@ static struct {
 	uint64_t	 rejected[RJ_NREASONS];
 	uint64_t	 dropped;
 	uint64_t	 ignored[3];	/* otlp_signals[] */
+	uint64_t	 cost_unknown;
 	struct {
 		char		*name;
 		uint64_t	 value;
@@ -76,6 +77,12 @@ stats_ignored(const char *signal, size_t n)
 	for (i = 0; i < 3; i++)
 		if (strcmp(signal, otlp_signals[i]) == 0)
 			st.ignored[i] += n;
+}
+
+void
+stats_unknown_cost(size_t n)
+{
+	st.cost_unknown += n;
 }
 
 uint64_t
@@ -273,6 +280,11 @@ stats_render(struct evbuffer *b)
 		evbuffer_add_printf(b, "oct_otlp_ignored_total{signal=\"%s\"} "
 		    "%llu\n", otlp_signals[i],
 		    (unsigned long long)st.ignored[i]);
+	evbuffer_add_printf(b, "# HELP oct_cost_unknown_model_total LLM "
+	    "traces without cost_usd whose model the price table does not "
+	    "know.\n# TYPE oct_cost_unknown_model_total counter\n"
+	    "oct_cost_unknown_model_total %llu\n",
+	    (unsigned long long)st.cost_unknown);
 	evbuffer_add_printf(b, "# HELP oct_queue_depth Events accepted, not "
 	    "yet committed.\n# TYPE oct_queue_depth gauge\noct_queue_depth "
 	    "%zu\n", window_depth());
