@@ -529,6 +529,8 @@ Test(store, push_data_is_what_sqlite_made_of_the_row)
 	store_rows_free(rows, n);
 	sqlite3_close(db);
 	store_close(st);
+}
+
 /*
  * Schema 3 adds cached_tokens, service and cost_source to llm_traces (SPEC
  * 4.1), and octctl stats' index: a version 2 file keeps its rows and gets
