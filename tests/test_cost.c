@@ -145,17 +145,21 @@ Test(cost, the_table_prices_what_the_client_did_not)
 	post("{\"model\":\"claude-says\",\"completion_tokens\":2,"
 	    "\"cost_source\":\"client\"}");
 	row("claude-says", &nano, src, sizeof(src));
-	cr_assert_eq(nano, 30);
+	cr_assert_eq(nano, 30000);
 	cr_assert_str_eq(src, "table", "cost_source is oct's to say");
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "json_extract(attributes, '$.cost_source') = 'client'"), 1,
 	    "a client's cost_source is kept as an attribute");
 }
 
+/* The new ingestd runs and answers. */
 static int
 ingestd_replaced(void *arg)
 {
-	return harness_replaced(arg);
+	struct http_res	r;
+
+	return harness_replaced(arg) && http_req(run.port, "GET", "/healthz",
+	    NULL, 0, NULL, &r) == 0 && r.status == 200;
 }
 
 static int
