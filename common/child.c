@@ -34,6 +34,7 @@ static struct {
 	struct conf		 conf;
 	int			 configured;
 	int			 stopping;
+	pid_t			 ppid;		/* octd */
 	int			 status;
 } child;
 
@@ -88,6 +89,12 @@ int
 child_stopping(void)
 {
 	return child.stopping;
+}
+
+int
+child_orphaned(void)
+{
+	return child.ppid != 0 && getppid() != child.ppid;
 }
 
 static void
@@ -247,7 +254,7 @@ child_run(enum proc_id id, const struct child_ops *ops)
 		    "hand", SUP_FD, proc_name(id));
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 		fatal("prctl(PR_SET_PDEATHSIG)");
-	if (getppid() == 1)
+	if ((child.ppid = getppid()) == 1)
 		fatalx("octd is already gone");
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");

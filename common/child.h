@@ -52,5 +52,10 @@ void	 child_report(int done, const char *json_line);
 void	 child_exit(int status);
 /* True once a shutdown has begun. */
 int	 child_stopping(void);
+/*
+ * Whether octd is gone (killed, so that nobody orders the shutdown): the
+ * workers then stop on their own, ingestd first draining into writerd.
+ */
+int	 child_orphaned(void);
 
 #endif

@@ -110,6 +110,17 @@ conn_count(void)
 	return cs.n;
 }
 
+size_t
+conn_unflushed(void)
+{
+	struct conn	*c;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(c, &cs.all, entry)
+		n += evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+	return n;
+}
+
 /* Stop (or resume) accepting on every listener; the kernel queues. */
 static void
 pause_listeners(int pause)

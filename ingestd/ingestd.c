@@ -23,6 +23,8 @@
 
 struct ingestd ing;
 static int draining;
+static struct event *drain_ev;	/* the drain's tick and bound */
+static int64_t drain_by;		/* mono ms */
 static struct {
 	struct event	*ev;
 	uint64_t	 sent;
@@ -71,7 +73,8 @@ progress(void)
 {
 	gauge_check();
 	answer_progress();
-	if (draining && window_empty() && answer_pending() == 0)
+	if (draining && window_empty() && answer_pending() == 0 &&
+	    conn_unflushed() == 0)
 		child_exit(0);
 }
 
@@ -119,9 +122,39 @@ ingestd_ctl(struct msg *m)
 		fatalx("supervisor channel: bad %s", msg_type_str(m->type));
 }
 
+/*
+ * The drain is bounded: octd kills a worker that outlives
+ * shutdown_timeout_ms, but with octd gone (killed) nobody would, and an
+ * ingestd waiting for a writerd that will not come back would hold its
+ * clients' connections for ever. What is still in the window then was
+ * answered 202 and is lost with it: say how much.
+ */
+static void
+drain_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (mono_ms() < drain_by) {	/* a tick: answers may be written */
+		progress();
+		return;
+	}
+	log_warnx("stopping after shutdown_timeout_ms with %zu events writerd "
+	    "did not commit", window_depth());
+	child_exit(0);
+}
+
 static void
 ingestd_shutdown(void)
 {
+	struct timeval	tv;
+
+	tv.tv_sec = 0;
+	tv.tv_usec = 20 * 1000;
+	drain_by = mono_ms() + ing.conf->shutdown_timeout_ms;
+	if ((drain_ev = event_new(ing.base, -1, EV_PERSIST, drain_timeout,
+	    NULL)) != NULL)
+		event_add(drain_ev, &tv);
 	draining = 1;
 	http_drain();
 	hostmetrics_stop();
@@ -139,6 +172,9 @@ ingestd_cleanup(void)
 	window_free();
 	stats_free();
 	cost_free();
+	if (drain_ev != NULL)
+		event_free(drain_ev);
+	drain_ev = NULL;
 	if (gauge.ev != NULL)
 		event_free(gauge.ev);
 	gauge.ev = NULL;

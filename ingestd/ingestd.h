@@ -170,6 +170,12 @@ void	 conn_request(struct evhttp_request *);
 /* ingestd holds (or no longer holds) the connection's answer. */
 void	 conn_hold(struct evhttp_request *, int held);
 size_t	 conn_count(void);
+/*
+ * Connections whose answer is not all written yet: a stopping ingestd
+ * waits for them, or a client would see its answered request cut and
+ * send it again (libcurl does, on a reused connection).
+ */
+size_t	 conn_unflushed(void);
 
 /* gunzip.c */
 /*

@@ -29,9 +29,11 @@ exit $?"
 	fi
 done
 # oct.conf as built from etc/oct.conf.in, with this build's paths
-for f in "$builddir/etc/oct.conf" oct.dev.conf; do
+# oct.dev.conf's relative paths are from the top of the checkout, where
+# scripts/dev starts octd.
+for f in "$builddir/etc/oct.conf" etc/oct.dev.conf; do
 	n=$((n + 1))
-	if out=$(cd "$srcdir/etc" && "$octd" -t -c "$f" 2>&1); then
+	if out=$(cd "$srcdir" && "$octd" -t -c "$f" 2>&1); then
 		echo "ok $n - shipped etc/${f##*/} passes octd -t"
 	else
 		echo "not ok $n - shipped etc/${f##*/} passes octd -t"

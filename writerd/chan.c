@@ -259,6 +259,17 @@ chan_event(struct bufferevent *bev, short what, void *arg)
 }
 
 int
+chan_peer_open(enum proc_id peer)
+{
+	struct chan	*c;
+
+	TAILQ_FOREACH(c, &chans, entry)
+		if (c->peer == peer)
+			return 1;
+	return 0;
+}
+
+int
 chan_open(enum proc_id peer, int fd)
 {
 	struct chan *c;

@@ -38,6 +38,8 @@ static struct {
 
 static struct {
 	struct event	*retention, *idle;
+	struct event	*stop;		/* waiting for ingestd's drain */
+	int64_t		 stop_by;	/* mono ms */
 	int64_t		 last_size_check;
 } hk;
 
@@ -185,13 +187,50 @@ writerd_peer(enum proc_id peer, int fd)
 }
 
 static void
-writerd_shutdown(void)
+stop_now(void)
 {
 	if (batch_flush() == -1)
 		log_warnx("stopping with uncommitted events; ingestd keeps "
 		    "them for the next writerd");
 	chan_flush_all();
 	child_exit(0);
+}
+
+/*
+ * With octd gone nobody orders the stop: ingestd, stopping too, still
+ * holds events it answered 202 and drains them into this writerd. Keep
+ * committing until its channel closes, for shutdown_timeout_ms at most.
+ */
+static void
+wait_ingestd(evutil_socket_t fd, short ev, void *arg)
+{
+	struct timeval	tv = { 0, 50 * 1000 };
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (!chan_peer_open(PROC_INGESTD) || mono_ms() >= hk.stop_by) {
+		if (chan_peer_open(PROC_INGESTD))
+			log_warnx("ingestd still draining after "
+			    "shutdown_timeout_ms: stopping");
+		stop_now();
+		return;
+	}
+	evtimer_add(hk.stop, &tv);
+}
+
+static void
+writerd_shutdown(void)
+{
+	if (!child_orphaned() || !chan_peer_open(PROC_INGESTD) ||
+	    (hk.stop = evtimer_new(wd.base, wait_ingestd, NULL)) == NULL) {
+		stop_now();
+		return;
+	}
+	log_info("octd is gone: committing what ingestd drains before "
+	    "stopping");
+	hk.stop_by = mono_ms() + wd.conf->shutdown_timeout_ms;
+	wait_ingestd(-1, 0, NULL);
 }
 
 static void
@@ -201,6 +240,8 @@ writerd_cleanup(void)
 	batch_free();
 	event_free(hk.retention);
 	event_free(hk.idle);
+	if (hk.stop != NULL)
+		event_free(hk.stop);
 	store_checkpoint(wd.store);
 	store_close(wd.store);
 }

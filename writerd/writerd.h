@@ -29,6 +29,8 @@ void	 chan_init(struct event_base *, struct store *);
 int	 chan_open(enum proc_id peer, int fd);
 void	 chan_close_all(void);
 void	 chan_flush_all(void);
+/* Whether a channel to peer is open. */
+int	 chan_peer_open(enum proc_id peer);
 /*
  * Everything of stream up to seq is committed: send EVENT_COMMITTED to
  * the channel(s) of that stream (an ingestd's, or pushd's, whose marks
