@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -22,6 +24,7 @@
 #include "conf.h"
 #include "log.h"
 #include "msg.h"
+#include "oct.h"
 #include "util.h"
 
 #define SUP_FD	3
@@ -295,4 +298,41 @@ child_run(enum proc_id id, const struct child_ops *ops)
 	event_base_free(child.base);
 	conf_free(&child.conf);
 	return child.status;
+}
+
+static void __attribute__((noreturn))
+usage(enum proc_id id, FILE *f, int status)
+{
+	fprintf(f, "usage: oct-%s [-hV]\n"
+	    "oct-%s is started by octd, which hands it its configuration\n"
+	    "on descriptor 3; it is not run by hand.\n", proc_name(id),
+	    proc_name(id));
+	exit(status);
+}
+
+int
+child_main(int argc, char *argv[], enum proc_id id,
+    const struct child_ops *ops)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage(id, stdout, 0);
+		case 'V':
+			printf("oct-%s %s\n", proc_name(id), OCT_VERSION);
+			return 0;
+		default:
+			usage(id, stderr, 1);
+		}
+	}
+	if (optind != argc)
+		usage(id, stderr, 1);
+	return child_run(id, ops);
 }

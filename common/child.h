@@ -40,6 +40,12 @@ struct child_ops {
 /* Run the worker until child_exit(); returns the exit status for main. */
 int	 child_run(enum proc_id, const struct child_ops *);
 /*
+ * A worker's main: -h and -V for a person who runs it by hand (SPEC
+ * section 1; octd passes no arguments), then child_run().
+ */
+int	 child_main(int argc, char *argv[], enum proc_id,
+	    const struct child_ops *);
+/*
  * The gauge changed: send it to octd now (an unasked pong) rather than
  * at the next heartbeat. The caller limits how often.
  */

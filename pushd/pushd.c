@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,39 +77,8 @@ static const struct child_ops pushd_ops = {
 	.cleanup = pushd_cleanup,
 };
 
-/*
- * Started by octd with no arguments; -h and -V answer a person who runs
- * it by hand, as every oct program does (SPEC section 1).
- */
-static void __attribute__((noreturn))
-usage(FILE *f, int status)
-{
-	fprintf(f, "usage: oct-pushd [-hV]\n"
-	    "oct-pushd is started by octd, which hands it its configuration\n"
-	    "on descriptor 3; it is not run by hand.\n");
-	exit(status);
-}
-
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'h': usage(stdout, 0);
-		case 'V':
-			printf("oct-pushd %s\n", OCT_VERSION);
-			return 0;
-		default: usage(stderr, 1);
-		}
-	}
-	if (optind != argc)
-		usage(stderr, 1);
-	return child_run(PROC_PUSHD, &pushd_ops);
+	return child_main(argc, argv, PROC_PUSHD, &pushd_ops);
 }
