@@ -562,7 +562,8 @@ parse_text(struct conf *c, struct origin *o, const char *text, char *err,
 		}
 		r = parse_line(c, o, lineno, line, err, errlen);
 		free(line);
-		p = nl != NULL ? nl + 1 : p + len;
+		/* past the CR too when the last line ends in one, no LF */
+		p = nl != NULL ? nl + 1 : p + strlen(p);
 	}
 	return r;
 }

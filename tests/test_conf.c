@@ -169,6 +169,26 @@ Test(conf, file_values_comments_and_quotes)
 	conf_free(&c);
 }
 
+/*
+ * A last line ending in a CR and no LF (found by tests/fuzz/fuzz_conf):
+ * read as its own line, not loaded for ever.
+ */
+Test(conf, a_last_line_ending_in_a_lone_cr, .timeout = 10)
+{
+	struct conf	c;
+	char		err[512];
+
+	cr_assert_eq(load_text(&c, "batch_ms = 2s\r\nmax_text_bytes = 1k\r",
+	    err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.batch_ms, 2000);
+	cr_assert_eq(c.max_text_bytes, 1024);
+	conf_free(&c);
+	cr_assert_eq(conf_load_text(&c, "batch_max = 7\r", err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_eq(c.batch_max, 7);
+	conf_free(&c);
+}
+
 /* Each bad line gives an error naming file, line and key. */
 Test(conf, errors_name_file_line_and_key)
 {
