@@ -306,13 +306,17 @@ conf_set_base(const char *dir)
 	snprintf(conf_base, sizeof(conf_base), "%s", dir);
 }
 
-/* Make a relative path absolute against the base (or working) directory. */
+/*
+ * Make a relative path absolute against the base (or working) directory;
+ * "-" stays "-" for log_dir only (standard error): k is the key.
+ */
 static char *
-absolute(const char *v)
+absolute(const char *v, const struct keydef *k)
 {
 	char	 cwd[PATH_MAX], *out;
 
-	if (*v == '/' || *v == '\0' || strcmp(v, "-") == 0)
+	if (*v == '/' || *v == '\0' ||
+	    (strcmp(v, "-") == 0 && k->off == OFF(log_dir)))
 		return strdup(v);
 	if (*conf_base != '\0')
 		snprintf(cwd, sizeof(cwd), "%s", conf_base);
@@ -340,7 +344,7 @@ set_value(struct conf *c, const struct keydef *k, const char *v)
 			    "[IPv6]:port, port 1-65535)";
 		if (k->type == K_SECRET && (bad = check_secret(v)) != NULL)
 			return bad;
-		dup = k->type == K_PATH ? absolute(v) : strdup(v);
+		dup = k->type == K_PATH ? absolute(v, k) : strdup(v);
 		if (dup == NULL)
 			return "out of memory";
 		sp = str_field(c, k);
@@ -895,7 +899,8 @@ conf_peek(const char *path, const char *key, char *out, size_t len)
 				found = value;
 		}
 		if (found == value) {
-			abs = keys[ki].type == K_PATH ? absolute(value) :
+			abs = keys[ki].type == K_PATH ?
+			    absolute(value, &keys[ki]) :
 			    strdup(value);
 			snprintf(out, len, "%s", abs != NULL ? abs : value);
 			free(abs);
@@ -906,7 +911,8 @@ conf_peek(const char *path, const char *key, char *out, size_t len)
 	}
 	if (found == NULL)
 		found = keys[ki].def;
-	abs = keys[ki].type == K_PATH ? absolute(found) : strdup(found);
+	abs = keys[ki].type == K_PATH ? absolute(found, &keys[ki]) :
+	    strdup(found);
 	snprintf(out, len, "%s", abs != NULL ? abs : found);
 	free(abs);
 	return 0;

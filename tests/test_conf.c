@@ -288,6 +288,34 @@ Test(conf, relative_paths_become_absolute)
 	conf_free(&c);
 }
 
+/*
+ * "-" is standard error for log_dir only; for another path it is a name
+ * like any other (found by tests/fuzz/fuzz_conf: data_dir = - made a
+ * relative signing_key, which a worker resolved elsewhere than octd).
+ */
+Test(conf, a_dash_is_standard_error_for_log_dir_only)
+{
+	struct conf	a, b;
+	char		err[512], cwd[512], want[600], *text;
+
+	cr_assert(getcwd(cwd, sizeof(cwd)) != NULL);
+	cr_assert_eq(load_text(&a, "data_dir = -\nlog_dir = -\n", err,
+	    sizeof(err)), 0, "%s", err);
+	snprintf(want, sizeof(want), "%s/-", cwd);
+	cr_assert_str_eq(a.data_dir, want);
+	cr_assert_str_eq(a.log_dir, "-");
+	snprintf(want, sizeof(want), "%s/-/signing.key", cwd);
+	cr_assert_str_eq(a.signing_key, want);
+	text = conf_dump(&a);
+	conf_set_base("/elsewhere");
+	cr_assert_eq(conf_load_text(&b, text, err, sizeof(err)), 0, "%s", err);
+	conf_set_base("");
+	cr_assert_eq(conf_diff(&a, &b), 0, "a worker gets octd's settings");
+	free(text);
+	conf_free(&a);
+	conf_free(&b);
+}
+
 /* What octd sends a worker parses back to the same settings. */
 Test(conf, dump_round_trips_and_diff_names_the_processes)
 {
