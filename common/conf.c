@@ -114,6 +114,13 @@ static const struct keydef keys[] = {
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
+/*
+ * A text value is at most VALUE_MAX - 1 bytes, after a path is made
+ * absolute: what read_value() reads back from the dump octd sends its
+ * workers, where each byte may take two (an escaped quote or backslash).
+ */
+#define VALUE_MAX	4096
+
 /* Where each key got its value, for messages about it. */
 struct origin {
 	const char	*file;
@@ -347,6 +354,12 @@ set_value(struct conf *c, const struct keydef *k, const char *v)
 		dup = k->type == K_PATH ? absolute(v, k) : strdup(v);
 		if (dup == NULL)
 			return "out of memory";
+		if (strlen(dup) >= VALUE_MAX) {
+			free(dup);
+			snprintf(why, sizeof(why), "value too long (at most %d "
+			    "bytes)", VALUE_MAX - 1);
+			return why;
+		}
 		sp = str_field(c, k);
 		free(*sp);
 		*sp = dup;
@@ -495,7 +508,7 @@ static int
 parse_line(struct conf *c, struct origin *o, int lineno, const char *line,
     char *err, size_t errlen)
 {
-	char		 value[4096];
+	char		 value[VALUE_MAX];
 	const char	*p = line, *name, *why;
 	size_t		 nlen;
 	int		 ki;
@@ -775,7 +788,7 @@ conf_load_text(struct conf *c, const char *text, char *err, size_t errlen)
 static int
 dump_one(char **buf, size_t *len, const struct keydef *k, struct conf *c)
 {
-	char	 val[8192], *nb;
+	char	 val[2 * VALUE_MAX + 4], *nb;
 	size_t	 n = 0, need;
 	const char *s;
 	int64_t	 v;
@@ -868,7 +881,7 @@ conf_free(struct conf *c)
 int
 conf_peek(const char *path, const char *key, char *out, size_t len)
 {
-	char		 err[512], env[64], value[4096], *text, *line, *save;
+	char		 err[512], env[64], value[VALUE_MAX], *text, *line, *save;
 	char		*abs;
 	const char	*p, *found = NULL;
 	size_t		 i;

@@ -316,6 +316,47 @@ Test(conf, a_dash_is_standard_error_for_log_dir_only)
 	conf_free(&b);
 }
 
+/*
+ * Every value octd takes, its workers take back from the dump: a path
+ * made too long by its base directory is refused at load, and a value of
+ * 4095 characters that the dump escapes is sent whole (fuzz_conf's round
+ * trip, on inputs made for it).
+ */
+Test(conf, every_value_taken_round_trips_through_the_dump)
+{
+	static const char want[] = "(from octd):1: data_dir: value too long "
+	    "(at most 4095 bytes): 'aaaa";
+	struct conf	a, b;
+	char		err[512], *text, *t;
+	size_t		n;
+
+	/* data_dir = and 4090 bytes: 4096 once /base/ is before them */
+	cr_assert_not_null(t = malloc(9000));
+	n = (size_t)sprintf(t, "data_dir = ");
+	memset(t + n, 'a', 4090);
+	t[n + 4090] = '\0';
+	conf_set_base("/base");
+	cr_assert_eq(conf_load_text(&a, t, err, sizeof(err)), -1,
+	    "a path of 4096 bytes once absolute is taken");
+	conf_set_base("");
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+
+	/* 4095 quotes, each escaped in the file and in the dump */
+	n = (size_t)sprintf(t, "user = \"");
+	for (; n < 8 + 2 * 4095; n += 2)
+		memcpy(t + n, "\\\"", 2);
+	strcpy(t + n, "\"\n");
+	cr_assert_eq(conf_load_text(&a, t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(strlen(a.user), 4095);
+	text = conf_dump(&a);
+	cr_assert_eq(conf_load_text(&b, text, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(b.user, a.user, "the dump cut the value");
+	free(text);
+	free(t);
+	conf_free(&a);
+	conf_free(&b);
+}
+
 /* What octd sends a worker parses back to the same settings. */
 Test(conf, dump_round_trips_and_diff_names_the_processes)
 {
