@@ -268,7 +268,8 @@ static void
 conf_seed(void)
 {
 	struct conf	 c;
-	char		 err[512], *dump;
+	char		 err[512], *dump, big[4080];
+	size_t		 i;
 
 	if (conf_load_text(&c, "", err, sizeof(err)) == -1 ||
 	    (dump = conf_dump(&c)) == NULL) {
@@ -278,6 +279,16 @@ conf_seed(void)
 	put("conf", "dump-defaults", dump, strlen(dump));
 	free(dump);
 	conf_free(&c);
+	/* near the length limit, and a last line ending in a lone CR */
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "data_dir = ", 11);
+	put("conf", "long-path", big, sizeof(big));
+	memset(big, '"', sizeof(big));
+	memcpy(big, "user = \"", 8);
+	for (i = 8; i + 2 < sizeof(big); i += 2)
+		big[i] = '\\';
+	put("conf", "long-escapes", big, sizeof(big));
+	put("conf", "lone-cr", "batch_ms = 2s\r\nbatch_max = 7\r", 29);
 }
 
 int
