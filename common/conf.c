@@ -881,8 +881,8 @@ conf_free(struct conf *c)
 int
 conf_peek(const char *path, const char *key, char *out, size_t len)
 {
-	char		 err[512], env[64], value[VALUE_MAX], *text, *line, *save;
-	char		*abs;
+	char		 err[512], env[64], value[VALUE_MAX], *text, *line;
+	char		*save, *abs;
 	const char	*p, *found = NULL;
 	size_t		 i;
 	int		 ki;

@@ -44,7 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (conf_load_text(&a, text, err, sizeof(err)) == -1) {
 		/* refused: with a message, and nothing left to free */
 		if (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL) {
-			fprintf(stderr, "fuzz_conf: refused without a message\n");
+			fprintf(stderr, "fuzz_conf: refused, no message\n");
 			abort();
 		}
 		free(text);

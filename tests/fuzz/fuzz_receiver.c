@@ -46,7 +46,7 @@ static char *
 line(const uint8_t **p, const uint8_t *end)
 {
 	const uint8_t	*nl = memchr(*p, '\n', (size_t)(end - *p));
-	size_t		 len = nl != NULL ? (size_t)(nl - *p) : (size_t)(end - *p);
+	size_t		 len = (size_t)((nl != NULL ? nl : end) - *p);
 	char		*s = strndup((const char *)*p, len);
 
 	if (s == NULL)

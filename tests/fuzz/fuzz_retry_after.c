@@ -22,7 +22,8 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int64_t	 clocks[] = { 0, FUZZ_NOW * 1000, INT64_MAX / 2 };
+	static const int64_t	 clocks[] = { 0, FUZZ_NOW * 1000,
+				    INT64_MAX / 2 };
 	char			*v;
 	int64_t			 ms;
 	size_t			 i;

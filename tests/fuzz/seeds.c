@@ -210,8 +210,8 @@ request(const char *name, unsigned flags, const char *id, const char *ts,
 		"\"received_at\":1,\"data\":{\"trace_id\":\"" t "\"," \
 		"\"model\":\"m\"}}"
 #define ENV(id, events) "{\"agent\":{\"id\":\"agent-1\",\"host\":\"h\"," \
-		"\"version\":\"0.1.0\"},\"batch_id\":\"" id "\",\"sent_at\":1," \
-		"\"events\":[" events "]}"
+		"\"version\":\"0.1.0\"},\"batch_id\":\"" id "\"," \
+		"\"sent_at\":1,\"events\":[" events "]}"
 
 /* Pushes as tests/test_receiver.c sends them, good and bad. */
 static void
