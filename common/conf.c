@@ -123,6 +123,13 @@ static const struct keydef keys[] = {
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
+/*
+ * A text value is at most VALUE_MAX - 1 bytes, after a path is made
+ * absolute: what read_value() reads back from the dump octd sends its
+ * workers, where each byte may take two (an escaped quote or backslash).
+ */
+#define VALUE_MAX	4096
+
 /* Where each key got its value, for messages about it. */
 struct origin {
 	const char	*file;
@@ -315,13 +322,17 @@ conf_set_base(const char *dir)
 	snprintf(conf_base, sizeof(conf_base), "%s", dir);
 }
 
-/* Make a relative path absolute against the base (or working) directory. */
+/*
+ * Make a relative path absolute against the base (or working) directory;
+ * "-" stays "-" for log_dir only (standard error): k is the key.
+ */
 static char *
-absolute(const char *v)
+absolute(const char *v, const struct keydef *k)
 {
 	char	 cwd[PATH_MAX], *out;
 
-	if (*v == '/' || *v == '\0' || strcmp(v, "-") == 0)
+	if (*v == '/' || *v == '\0' ||
+	    (strcmp(v, "-") == 0 && k->off == OFF(log_dir)))
 		return strdup(v);
 	if (*conf_base != '\0')
 		snprintf(cwd, sizeof(cwd), "%s", conf_base);
@@ -349,9 +360,15 @@ set_value(struct conf *c, const struct keydef *k, const char *v)
 			    "[IPv6]:port, port 1-65535)";
 		if (k->type == K_SECRET && (bad = check_secret(v)) != NULL)
 			return bad;
-		dup = k->type == K_PATH ? absolute(v) : strdup(v);
+		dup = k->type == K_PATH ? absolute(v, k) : strdup(v);
 		if (dup == NULL)
 			return "out of memory";
+		if (strlen(dup) >= VALUE_MAX) {
+			free(dup);
+			snprintf(why, sizeof(why), "value too long (at most %d "
+			    "bytes)", VALUE_MAX - 1);
+			return why;
+		}
 		sp = str_field(c, k);
 		free(*sp);
 		*sp = dup;
@@ -500,7 +517,7 @@ static int
 parse_line(struct conf *c, struct origin *o, int lineno, const char *line,
     char *err, size_t errlen)
 {
-	char		 value[4096];
+	char		 value[VALUE_MAX];
 	const char	*p = line, *name, *why;
 	size_t		 nlen;
 	int		 ki;
@@ -571,7 +588,8 @@ parse_text(struct conf *c, struct origin *o, const char *text, char *err,
 		}
 		r = parse_line(c, o, lineno, line, err, errlen);
 		free(line);
-		p = nl != NULL ? nl + 1 : p + len;
+		/* past the CR too when the last line ends in one, no LF */
+		p = nl != NULL ? nl + 1 : p + strlen(p);
 	}
 	return r;
 }
@@ -817,7 +835,7 @@ conf_load_text(struct conf *c, const char *text, char *err, size_t errlen)
 static int
 dump_one(char **buf, size_t *len, const struct keydef *k, struct conf *c)
 {
-	char	 val[8192], *nb;
+	char	 val[2 * VALUE_MAX + 4], *nb;
 	size_t	 n = 0, need;
 	const char *s;
 	int64_t	 v;
@@ -912,8 +930,8 @@ conf_free(struct conf *c)
 int
 conf_peek(const char *path, const char *key, char *out, size_t len)
 {
-	char		 err[512], env[64], value[4096], *text, *line, *save;
-	char		*abs;
+	char		 err[512], env[64], value[VALUE_MAX], *text, *line;
+	char		*save, *abs;
 	const char	*p, *found = NULL;
 	size_t		 i;
 	int		 ki;
@@ -943,7 +961,8 @@ conf_peek(const char *path, const char *key, char *out, size_t len)
 				found = value;
 		}
 		if (found == value) {
-			abs = keys[ki].type == K_PATH ? absolute(value) :
+			abs = keys[ki].type == K_PATH ?
+			    absolute(value, &keys[ki]) :
 			    strdup(value);
 			snprintf(out, len, "%s", abs != NULL ? abs : value);
 			free(abs);
@@ -954,7 +973,8 @@ conf_peek(const char *path, const char *key, char *out, size_t len)
 	}
 	if (found == NULL)
 		found = keys[ki].def;
-	abs = keys[ki].type == K_PATH ? absolute(found) : strdup(found);
+	abs = keys[ki].type == K_PATH ? absolute(found, &keys[ki]) :
+	    strdup(found);
 	snprintf(out, len, "%s", abs != NULL ? abs : found);
 	free(abs);
 	return 0;

@@ -4,12 +4,13 @@
  *   oct-receiver --listen ADDR --db FILE --pubkey KEY [--pubkey KEY ...]
  *                [--max-skew-s 300]
  *
- * Accepts POST on any path. In order: the Standard Webhooks headers (401),
- * the timestamp window (401), gzip (413 past 64 MiB inflated, 400 when
- * not gzip), the signature over the inflated body (401), a batch id
- * already stored (200, nothing stored again), the JSON envelope (400; 401
- * when batch_id is not webhook-id), then each event: stored once by
- * trace_id, or listed in "rejected" with a reason. Inflating comes before
+ * Accepts POST on any path (else 405). In order (check.c, then the
+ * database): the Standard Webhooks headers (401), the timestamp window
+ * (401), gzip (413 past 64 MiB inflated, 400 when not gzip; 415 for
+ * another Content-Encoding), the signature over the inflated body (401),
+ * a batch id already stored (200, nothing stored again), the JSON envelope
+ * (400; 401 when batch_id is not webhook-id), then each event: stored once
+ * by trace_id, or listed in "rejected" with a reason. Inflating comes before
  * the signature because the payload before compression is what is signed;
  * the cap bounds what an unsigned request can cost.
  */
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -65,27 +65,10 @@ refuse(struct evhttp_request *req, int code, const char *reason,
 	json_decref(o);
 }
 
-static const char *
-check_event(json_t *ev)
-{
-	static const char *const types[] = { "llm_trace", "error_event",
-		"system_metric", NULL };
-	const char	*type = json_string_value(json_object_get(ev, "type"));
-	int		 i;
-
-	if (!json_is_object(ev))
-		return "event is not an object";
-	if (!json_is_string(json_object_get(ev, "trace_id")))
-		return "missing trace_id";
-	if (!json_is_object(json_object_get(ev, "data")))
-		return "missing data";
-	for (i = 0; type != NULL && types[i] != NULL; i++)
-		if (strcmp(type, types[i]) == 0)
-			return NULL;
-	return "unknown type";
-}
-
-/* Store the events of a verified envelope; answer with what was rejected. */
+/*
+ * Store the events of a verified envelope (recv_check_envelope); answer
+ * with what was rejected.
+ */
 static void
 store(struct evhttp_request *req, json_t *env, const char *batch_id)
 {
@@ -97,15 +80,11 @@ store(struct evhttp_request *req, json_t *env, const char *batch_id)
 
 	agent = json_string_value(json_object_get(json_object_get(env,
 	    "agent"), "id"));
-	if (!json_is_array(events)) {
-		refuse(req, 400, "Bad Request", "events must be an array");
-		return;
-	}
 	rej = json_array();
 	if (db_begin() == -1)
 		goto fail;
 	json_array_foreach(events, i, ev) {
-		if ((why = check_event(ev)) != NULL) {
+		if ((why = recv_check_event(ev)) != NULL) {
 			json_array_append_new(rej, json_pack("{s:o?,s:s}",
 			    "trace_id", json_incref(json_object_get(ev,
 			    "trace_id")), "reason", why));
@@ -141,75 +120,11 @@ fail:
 	refuse(req, 503, "Service Unavailable", "cannot store the batch");
 }
 
-static int
-timestamp_ok(const char *ts)
-{
-	char		*end;
-	long long	 t = strtoll(ts, &end, 10);
-	long long	 now = now_ms() / 1000;
-
-	return *ts != '\0' && *end == '\0' && t >= now - rc.skew_s &&
-	    t <= now + rc.skew_s;
-}
-
-/*
- * The body as signed: inflated when Content-Encoding says gzip (*plain
- * then holds it, malloc'd), else as received. Returns 0, or -1 after
- * answering 413, 400 or 415.
- */
-static int
-plain_body(struct evhttp_request *req, uint8_t **body, size_t *len,
-    uint8_t **plain)
-{
-	const char	*enc = evhttp_find_header(
-			    evhttp_request_get_input_headers(req),
-			    "Content-Encoding");
-	size_t		 plen;
-	int		 r;
-
-	*plain = NULL;
-	if (enc == NULL || strcasecmp(enc, "identity") == 0)
-		return 0;
-	if (strcasecmp(enc, "gzip") != 0) {
-		refuse(req, 415, "Unsupported Media Type",
-		    "unknown Content-Encoding");
-		return -1;
-	}
-	r = verify_gunzip(*body, *len, RECV_INFLATE_MAX, plain, &plen);
-	if (r == -2) {
-		refuse(req, 413, "Payload Too Large",
-		    "body inflates past 64 MiB");
-		return -1;
-	}
-	if (r == -1) {
-		refuse(req, 400, "Bad Request", "bad gzip data");
-		return -1;
-	}
-	*body = *plain;
-	*len = plen;
-	return 0;
-}
-
-/* The envelope of a verified, new batch: check it and store its events. */
+/* Answer what recv_check_*() refused. */
 static void
-take(struct evhttp_request *req, const uint8_t *body, size_t len,
-    const char *id)
+refuse_verdict(struct evhttp_request *req, const struct recv_verdict *v)
 {
-	json_t		*env = json_loadb((const char *)body, len, 0, NULL);
-	const char	*bid;
-
-	if (!json_is_object(env)) {
-		refuse(req, 400, "Bad Request", "body is not a JSON object");
-		json_decref(env);
-		return;
-	}
-	bid = json_string_value(json_object_get(env, "batch_id"));
-	if (bid == NULL || strcmp(bid, id) != 0)
-		refuse(req, 401, "Unauthorized", "batch_id differs from "
-		    "webhook-id");
-	else
-		store(req, env, id);
-	json_decref(env);
+	refuse(req, v->code, v->reason, v->why);
 }
 
 static void
@@ -217,38 +132,35 @@ handle(struct evhttp_request *req, void *arg)
 {
 	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
-	const char		*id, *ts, *sig;
-	uint8_t			*body, *plain;
-	size_t			 len = evbuffer_get_length(in);
+	struct recv_req		 rq;
+	struct recv_body	 plain;
+	struct recv_verdict	 v;
+	json_t			*env;
 
 	(void)arg;
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		refuse(req, 405, "Method Not Allowed", "POST only");
+	rq.post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
+	rq.id = evhttp_find_header(h, "webhook-id");
+	rq.ts = evhttp_find_header(h, "webhook-timestamp");
+	rq.sig = evhttp_find_header(h, "webhook-signature");
+	rq.encoding = evhttp_find_header(h, "Content-Encoding");
+	rq.len = evbuffer_get_length(in);
+	rq.body = evbuffer_pullup(in, -1);
+	if (recv_check_request(&rq, &rc.keys, now_ms() / 1000, rc.skew_s,
+	    &plain, &v) == -1) {
+		refuse_verdict(req, &v);
 		return;
 	}
-	id = evhttp_find_header(h, "webhook-id");
-	ts = evhttp_find_header(h, "webhook-timestamp");
-	sig = evhttp_find_header(h, "webhook-signature");
-	if (id == NULL || ts == NULL || sig == NULL) {
-		refuse(req, 401, "Unauthorized", "missing webhook headers");
-		return;
-	}
-	if (!timestamp_ok(ts)) {
-		refuse(req, 401, "Unauthorized", "timestamp outside the window");
-		return;
-	}
-	body = evbuffer_pullup(in, -1);
-	if (plain_body(req, &body, &len, &plain) == -1)
-		return;
-	/* the payload before compression is what is signed (SPEC 6) */
-	if (!verify_signature(&rc.keys, id, ts, body, len, sig))
-		refuse(req, 401, "Unauthorized", "bad signature");
-	else if (db_seen_batch(id)) {
-		log_info("batch %s: a repeat; nothing stored again", id);
+	if (db_seen_batch(rq.id)) {
+		log_info("batch %s: a repeat; nothing stored again", rq.id);
 		answer(req, 200, "OK", NULL);
-	} else
-		take(req, body, len, id);
-	free(plain);
+	} else if ((env = recv_check_envelope(plain.body, plain.len, rq.id,
+	    &v)) == NULL)
+		refuse_verdict(req, &v);
+	else {
+		store(req, env, rq.id);
+		json_decref(env);
+	}
+	free(plain.inflated);
 }
 
 /* -h: on stdout, exit 0; a mistake: on stderr, exit 2. */

@@ -1,7 +1,8 @@
 /*
  * receiver.h: oct-receiver, the reference collector (SPEC section 6).
- * receiver.c is the HTTP side, verify.c the Standard Webhooks checks,
- * db.c its own SQLite file (not oct.db: it never sees that).
+ * receiver.c is the HTTP side, check.c what it answers a request,
+ * verify.c the Standard Webhooks checks, db.c its own SQLite file (not
+ * oct.db: it never sees that).
  */
 #ifndef OCT_RECEIVER_H
 #define OCT_RECEIVER_H
@@ -18,6 +19,53 @@ struct pubkeys {
 	unsigned char	k[RECV_MAX_KEYS][crypto_sign_PUBLICKEYBYTES];
 	int		n;
 };
+
+/* A request as check.c sees it: no socket, no database. */
+struct recv_req {
+	int		 post;		/* the method is POST */
+	const char	*id, *ts, *sig;	/* webhook-*; NULL: absent */
+	const char	*encoding;	/* Content-Encoding; NULL: absent */
+	const uint8_t	*body;
+	size_t		 len;
+};
+
+/* The body as signed: body, or inflated (malloc'd, the caller frees). */
+struct recv_body {
+	const uint8_t	*body;
+	size_t		 len;
+	uint8_t		*inflated;
+};
+
+/* A refusal: the status, its reason phrase, and why (the "error"). */
+struct recv_verdict {
+	int		 code;
+	const char	*reason;
+	const char	*why;
+};
+
+struct json_t;
+
+/* check.c */
+/*
+ * The checks before the database, in this order: POST (405), the three
+ * webhook headers (401), the timestamp within skew_s of now_s (401), the
+ * Content-Encoding (415 unless identity or gzip; gzip: 413 past
+ * RECV_INFLATE_MAX inflated, 400 if not gzip), the signature over the
+ * inflated body (401). Returns 0 with out the body as signed (free
+ * out->inflated), or -1 with v set and nothing to free.
+ */
+int	 recv_check_request(const struct recv_req *, const struct pubkeys *,
+	    long long now_s, long skew_s, struct recv_body *out,
+	    struct recv_verdict *v);
+/*
+ * The envelope of a new batch id: a JSON object (400) whose batch_id is
+ * id (401) and whose events are an array (400). Returns it (the caller
+ * json_decref()s it), or NULL with v set.
+ */
+struct json_t *recv_check_envelope(const uint8_t *body, size_t len,
+	    const char *id, struct recv_verdict *v);
+/* Why one event of an envelope is rejected, or NULL: it is stored. */
+const char *recv_check_event(struct json_t *ev);
 
 /* verify.c */
 /* Parse a key given as base64, whpk_<base64>, or a file holding one. */

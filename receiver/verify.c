@@ -63,7 +63,8 @@ verify_signature(const struct pubkeys *keys, const char *id, const char *ts,
 	int		 i, ok = 0;
 
 	plen = strlen(id) + strlen(ts) + 2;
-	if ((msg = malloc(plen + len)) == NULL ||
+	/* + 1: snprintf ends "id.ts." in a NUL, over body's first byte */
+	if ((msg = malloc(plen + len + 1)) == NULL ||
 	    (copy = strdup(header)) == NULL) {
 		free(msg);
 		return 0;

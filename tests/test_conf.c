@@ -169,6 +169,26 @@ Test(conf, file_values_comments_and_quotes)
 	conf_free(&c);
 }
 
+/*
+ * A last line ending in a CR and no LF (found by tests/fuzz/fuzz_conf):
+ * read as its own line, not loaded for ever.
+ */
+Test(conf, a_last_line_ending_in_a_lone_cr, .timeout = 10)
+{
+	struct conf	c;
+	char		err[512];
+
+	cr_assert_eq(load_text(&c, "batch_ms = 2s\r\nmax_text_bytes = 1k\r",
+	    err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.batch_ms, 2000);
+	cr_assert_eq(c.max_text_bytes, 1024);
+	conf_free(&c);
+	cr_assert_eq(conf_load_text(&c, "batch_max = 7\r", err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_eq(c.batch_max, 7);
+	conf_free(&c);
+}
+
 /* Each bad line gives an error naming file, line and key. */
 Test(conf, errors_name_file_line_and_key)
 {
@@ -266,6 +286,75 @@ Test(conf, relative_paths_become_absolute)
 	snprintf(want, sizeof(want), "%s/var/data/signing.key", cwd);
 	cr_assert_str_eq(c.signing_key, want);
 	conf_free(&c);
+}
+
+/*
+ * "-" is standard error for log_dir only; for another path it is a name
+ * like any other (found by tests/fuzz/fuzz_conf: data_dir = - made a
+ * relative signing_key, which a worker resolved elsewhere than octd).
+ */
+Test(conf, a_dash_is_standard_error_for_log_dir_only)
+{
+	struct conf	a, b;
+	char		err[512], cwd[512], want[600], *text;
+
+	cr_assert(getcwd(cwd, sizeof(cwd)) != NULL);
+	cr_assert_eq(load_text(&a, "data_dir = -\nlog_dir = -\n", err,
+	    sizeof(err)), 0, "%s", err);
+	snprintf(want, sizeof(want), "%s/-", cwd);
+	cr_assert_str_eq(a.data_dir, want);
+	cr_assert_str_eq(a.log_dir, "-");
+	snprintf(want, sizeof(want), "%s/-/signing.key", cwd);
+	cr_assert_str_eq(a.signing_key, want);
+	text = conf_dump(&a);
+	conf_set_base("/elsewhere");
+	cr_assert_eq(conf_load_text(&b, text, err, sizeof(err)), 0, "%s", err);
+	conf_set_base("");
+	cr_assert_eq(conf_diff(&a, &b), 0, "a worker gets octd's settings");
+	free(text);
+	conf_free(&a);
+	conf_free(&b);
+}
+
+/*
+ * Every value octd takes, its workers take back from the dump: a path
+ * made too long by its base directory is refused at load, and a value of
+ * 4095 characters that the dump escapes is sent whole (fuzz_conf's round
+ * trip, on inputs made for it).
+ */
+Test(conf, every_value_taken_round_trips_through_the_dump)
+{
+	static const char want[] = "(from octd):1: data_dir: value too long "
+	    "(at most 4095 bytes): 'aaaa";
+	struct conf	a, b;
+	char		err[512], *text, *t;
+	size_t		n;
+
+	/* data_dir = and 4090 bytes: 4096 once /base/ is before them */
+	cr_assert_not_null(t = malloc(9000));
+	n = (size_t)sprintf(t, "data_dir = ");
+	memset(t + n, 'a', 4090);
+	t[n + 4090] = '\0';
+	conf_set_base("/base");
+	cr_assert_eq(conf_load_text(&a, t, err, sizeof(err)), -1,
+	    "a path of 4096 bytes once absolute is taken");
+	conf_set_base("");
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+
+	/* 4095 quotes, each escaped in the file and in the dump */
+	n = (size_t)sprintf(t, "user = \"");
+	for (; n < 8 + 2 * 4095; n += 2)
+		memcpy(t + n, "\\\"", 2);
+	strcpy(t + n, "\"\n");
+	cr_assert_eq(conf_load_text(&a, t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(strlen(a.user), 4095);
+	text = conf_dump(&a);
+	cr_assert_eq(conf_load_text(&b, text, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(b.user, a.user, "the dump cut the value");
+	free(text);
+	free(t);
+	conf_free(&a);
+	conf_free(&b);
 }
 
 /* What octd sends a worker parses back to the same settings. */

@@ -260,6 +260,24 @@ Test(receiver, the_signature_covers_the_payload_before_compression)
 	free(b);
 }
 
+/*
+ * An empty body, signed or not (found by tests/fuzz/fuzz_receiver: the
+ * signed text "id.ts." was written one byte past its buffer).
+ */
+Test(receiver, an_empty_body_gets_400_or_401)
+{
+	struct http_res	 r;
+
+	up();
+	send_batch("e1", now_s(), "", 0, 0, sk, 0, &r);
+	cr_assert_eq(r.status, 400);
+	cr_assert_str_eq(r.body, "{\"error\":\"body is not a JSON object\"}");
+	send_batch("e2", now_s(), "", 0, 0, sk2, 0, &r);
+	cr_assert_eq(r.status, 401);
+	cr_assert_str_eq(r.body, "{\"error\":\"bad signature\"}");
+	cr_assert_eq(file_int(db, "SELECT count(*) FROM events"), 0);
+}
+
 Test(receiver, a_gzip_bomb_gets_413)
 {
 	struct http_res	 r;
