@@ -42,8 +42,10 @@
  * them; a refused request is answered on the socket itself (JSON,
  * Connection: close), the write side is shut, and all further input is
  * dropped, so evhttp never sees it and frees the connection at the
- * client's close or the deadline. A pipelined request whose head came
- * in before the last answer was sent is left to evhttp alone.
+ * client's close or the deadline. After an answer of route()'s has left,
+ * the next request is followed from the start of the input, where evhttp
+ * reads it (pipelined bytes may be there already); after evhttp's own
+ * error page, which closes the connection, nothing is followed.
  */
 #include "config.h"
 

@@ -2,8 +2,12 @@
  * test_http.c: fault row 5, HTTP abuse, on raw sockets. Header blocks of
  * 64 KiB and 1 MiB and 10,000 headers, a Content-Length longer than the
  * bytes sent then a stall, chunked bodies over the limit in small chunks
- * and with odd and bad chunk sizes, Transfer-Encoding: gzip, chunked,
- * HTTP/1.0 without Host, pipelining, Expect: 100-continue, other methods:
+ * and with odd and bad chunk sizes and chunk extensions,
+ * Transfer-Encoding: gzip, chunked, Expect: 100-continue within and over
+ * the limit, a 20-digit Content-Length, two Content-Lengths, a TLS
+ * ClientHello, an absolute-form target naming another host, HTTP/1.0
+ * without Host, pipelining, other methods (the answers made before any
+ * format also on otlp_listen):
  * each gets its documented answer (docs/RELIABILITY.md), as JSON, never a
  * CORS header, never a 2xx for what is not a good event, and nothing of it
  * is stored. Then 1,000 slowloris connections while a good client posts
@@ -300,6 +304,21 @@ good_stored(void *arg)
 	    "'abuse-ok'") == 9;
 }
 
+/* oct_ingest_rejected_total{reason="why"} from /metrics. */
+static long
+rejected(const char *why)
+{
+	struct http_res	 r;
+	char		 want[100], *p;
+
+	http_req(run.port, "GET", "/metrics", NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	snprintf(want, sizeof(want), "oct_ingest_rejected_total{reason="
+	    "\"%s\"} ", why);
+	cr_assert_not_null(p = strstr(r.body, want), "no %s", want);
+	return atol(p + strlen(want));
+}
+
 /* The answers conn.c gives before any format, on otlp_listen too. */
 static void
 pre_format_on_otlp(struct outcome *o)
@@ -340,6 +359,7 @@ Test(faults_http, abuse_gets_its_documented_answer)
 	struct answer	*a = malloc(sizeof(*a));
 	char		 line[1100], *gz;
 	size_t		 gzlen;
+	long		 too_large;
 	int		 i, n;
 
 	cr_assert_not_null(a);
@@ -443,6 +463,7 @@ Test(faults_http, abuse_gets_its_documented_answer)
 	check(&o, "Transfer-Encoding: gzip, chunked, plain bytes", &b, 501,
 	    1000);
 
+	too_large = rejected("too_large");
 	memset(&b, 0, sizeof(b));
 	puts_(&b, HEAD "Content-Length: 2000000\r\nExpect: 100-continue"
 	    "\r\n\r\n");
@@ -450,6 +471,11 @@ Test(faults_http, abuse_gets_its_documented_answer)
 	memset(&b, 0, sizeof(b));
 	puts_(&b, HEAD "Content-Length: 99999999999999999999\r\n\r\n");
 	check(&o, "a 20-digit Content-Length", &b, 413, 1000);
+	o.done++;
+	if (rejected("too_large") == too_large + 2)
+		o.ok++;
+	fprintf(stderr, "row 5: those two counted as too_large: %ld more\n",
+	    rejected("too_large") - too_large);
 	memset(&b, 0, sizeof(b));
 	puts_(&b, HEAD "Content-Length: 21\r\nContent-Length: 5\r\n"
 	    "Connection: close\r\n\r\n" BAD);
