@@ -595,7 +595,8 @@ head(struct conn *c, struct evbuffer *in, size_t off)
 	/* the head ends at an empty line (evhttp takes LF for CRLF) */
 	for (e = from > 2 ? from - 2 : 0; e < c->hlen; e++)
 		if (c->hbuf[e] == '\n' && e > 0 && (c->hbuf[e - 1] == '\n' ||
-		    (c->hbuf[e - 1] == '\r' && e > 1 && c->hbuf[e - 2] == '\n')))
+		    (c->hbuf[e - 1] == '\r' && e > 1 &&
+		    c->hbuf[e - 2] == '\n')))
 			break;
 	if (e == c->hlen)
 		return;
