@@ -2,8 +2,9 @@
  * http.c: the ingest HTTP listeners (SPEC sections 4 and 4.5) on
  * libevent's evhttp: `listen` serves the JSON API, `otlp_listen` OTLP/HTTP.
  *
- * Checks run in the SPEC's order: body size (evhttp, before anything),
- * path and method, Origin and Host, token, content type, content. No wire
+ * Checks run in the SPEC's order: body size and framing (evhttp and
+ * conn.c, before anything), path and method, Origin and Host (also an
+ * absolute-form target's host), token, content type, content. No wire
  * format is known here: the path and Content-Type pick a row of fmt.c's
  * table, whose decoder turns the body into struct events and whose
  * answers are in its encoding. A request is all or nothing: every event

@@ -295,13 +295,13 @@ gzipped(const char *s, size_t *len)
 	return out;
 }
 
-/* The 9 good events this row sends, all committed. */
+/* The 10 good events this row sends, all committed. */
 static int
 good_stored(void *arg)
 {
 	(void)arg;
 	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE model = "
-	    "'abuse-ok'") == 9;
+	    "'abuse-ok'") == 10;
 }
 
 /* oct_ingest_rejected_total{reason="why"} from /metrics. */
@@ -488,6 +488,11 @@ Test(faults_http, abuse_gets_its_documented_answer)
 	    "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
 	    "Content-Length: 21\r\nConnection: close\r\n\r\n" BAD);
 	check(&o, "an absolute-form target of another host", &b, 403, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, "POST http://127.0.0.1/v1/traces HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 20\r\nConnection: close\r\n\r\n" GOOD);
+	check(&o, "an absolute-form target of loopback", &b, 202, 1000);
 	pre_format_on_otlp(&o);
 
 	memset(&b, 0, sizeof(b));
@@ -555,7 +560,7 @@ Test(faults_http, abuse_gets_its_documented_answer)
 
 	harness_wait(good_stored, NULL, 5000);
 	fprintf(stderr, "row 5: %d of %d sub-cases as documented; stored: "
-	    "%lld good (9 sent), %lld bad; ingestd replaced: %s\n", o.ok,
+	    "%lld good (10 sent), %lld bad; ingestd replaced: %s\n", o.ok,
 	    o.done, db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "model = 'abuse-ok'"), db_int(&run, "SELECT count(*) FROM "
 	    "llm_traces WHERE model = 'abuse-bad' OR model LIKE 'abu%' AND "
