@@ -2,8 +2,9 @@
  * http.c: the ingest HTTP listeners (SPEC sections 4 and 4.5) on
  * libevent's evhttp: `listen` serves the JSON API, `otlp_listen` OTLP/HTTP.
  *
- * Checks run in the SPEC's order: body size (evhttp, before anything),
- * path and method, Origin and Host, token, content type, content. No wire
+ * Checks run in the SPEC's order: body size and framing (evhttp and
+ * conn.c, before anything), path and method, Origin and Host (also an
+ * absolute-form target's host), token, content type, content. No wire
  * format is known here: the path and Content-Type pick a row of fmt.c's
  * table, whose decoder turns the body into struct events and whose
  * answers are in its encoding. A request is all or nothing: every event
@@ -414,14 +415,18 @@ method_ok(struct evhttp_request *req, int post, int get)
 static int
 origin_ok(struct evhttp_request *req, enum fmt_listener ls)
 {
-	struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
+	struct evkeyvalq	*hdr = evhttp_request_get_input_headers(req);
+	const char		*uri_host;
 
 	if (evhttp_find_header(hdr, "Origin") != NULL) {
 		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
 		    "requests from browsers (Origin) are refused");
 		return 0;
 	}
-	if (!host_ok(ls, evhttp_find_header(hdr, "Host"))) {
+	/* an absolute-form target names the host (RFC 9112 3.2.2) */
+	uri_host = evhttp_uri_get_host(evhttp_request_get_evhttp_uri(req));
+	if (!host_ok(ls, evhttp_find_header(hdr, "Host")) ||
+	    (uri_host != NULL && !host_ok(ls, uri_host))) {
 		reply_error(req, 403, "Forbidden", RJ_FORBIDDEN,
 		    "Host is not this agent");
 		return 0;

@@ -2,8 +2,12 @@
  * test_http.c: fault row 5, HTTP abuse, on raw sockets. Header blocks of
  * 64 KiB and 1 MiB and 10,000 headers, a Content-Length longer than the
  * bytes sent then a stall, chunked bodies over the limit in small chunks
- * and with odd and bad chunk sizes, Transfer-Encoding: gzip, chunked,
- * HTTP/1.0 without Host, pipelining, Expect: 100-continue, other methods:
+ * and with odd and bad chunk sizes and chunk extensions,
+ * Transfer-Encoding: gzip, chunked, Expect: 100-continue within and over
+ * the limit, a 20-digit Content-Length, two Content-Lengths, a TLS
+ * ClientHello, an absolute-form target naming another host, HTTP/1.0
+ * without Host, pipelining, other methods (the answers made before any
+ * format also on otlp_listen):
  * each gets its documented answer (docs/RELIABILITY.md), as JSON, never a
  * CORS header, never a 2xx for what is not a good event, and nothing of it
  * is stored. Then 1,000 slowloris connections while a good client posts
@@ -37,13 +41,21 @@
 
 static struct octd_run	run;
 static pid_t		ingestd;
+static int		otlp_port;
+static int		port;		/* where dial() connects */
 
 static void
 setup(void)
 {
+	char addr[64];
+
 	setenv("OCT_TEST_CONN_DEADLINE_MS", "2000", 1);
+	otlp_port = harness_free_port();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", otlp_port);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
 	harness_setup(&run, NULL);
 	harness_start(&run);
+	port = run.port;
 	ingestd = harness_worker(&run, "ingestd");
 }
 
@@ -74,7 +86,7 @@ dial(void)
 	cr_assert(fd != -1, "socket: %s", strerror(errno));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)run.port);
+	sin.sin_port = htons((uint16_t)port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0,
 	    "connect: %s", strerror(errno));
@@ -283,13 +295,59 @@ gzipped(const char *s, size_t *len)
 	return out;
 }
 
-/* The 8 good events this row sends, all committed. */
+/* The 10 good events this row sends, all committed. */
 static int
 good_stored(void *arg)
 {
 	(void)arg;
 	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE model = "
-	    "'abuse-ok'") == 8;
+	    "'abuse-ok'") == 10;
+}
+
+/* oct_ingest_rejected_total{reason="why"} from /metrics. */
+static long
+rejected(const char *why)
+{
+	struct http_res	 r;
+	char		 want[100], *p;
+
+	http_req(run.port, "GET", "/metrics", NULL, 0, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	snprintf(want, sizeof(want), "oct_ingest_rejected_total{reason="
+	    "\"%s\"} ", why);
+	cr_assert_not_null(p = strstr(r.body, want), "no %s", want);
+	return atol(p + strlen(want));
+}
+
+/* The answers conn.c gives before any format, on otlp_listen too. */
+static void
+pre_format_on_otlp(struct outcome *o)
+{
+	struct buf b;
+
+	port = otlp_port;
+	memset(&b, 0, sizeof(b));
+	puts_(&b, HEAD "Content-Length: 2000000\r\nExpect: 100-continue"
+	    "\r\n\r\n");
+	check(o, "OTLP: Expect: 100-continue over the limit", &b, 413, 1000);
+	chunked(&b, "gzip, chunked", "15\r\n" BAD "\r\n0\r\n\r\n");
+	check(o, "OTLP: Transfer-Encoding: gzip, chunked", &b, 501, 1000);
+	chunked(&b, "chunked", "zz\r\n" BAD "\r\n0\r\n\r\n");
+	check(o, "OTLP: a chunk size that is not hex", &b, 400, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, HEAD "Content-Length: 21\r\nContent-Length: 5\r\n"
+	    "Connection: close\r\n\r\n" BAD);
+	check(o, "OTLP: two Content-Lengths", &b, 400, 1000);
+	memset(&b, 0, sizeof(b));
+	put(&b, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+	check(o, "OTLP: a TLS ClientHello", &b, 400, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, "POST http://evil.example/v1/traces HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 21\r\nConnection: close\r\n\r\n" BAD);
+	check(o, "OTLP: an absolute-form target of another host", &b, 403,
+	    1000);
+	port = run.port;
 }
 
 Test(faults_http, abuse_gets_its_documented_answer)
@@ -301,6 +359,7 @@ Test(faults_http, abuse_gets_its_documented_answer)
 	struct answer	*a = malloc(sizeof(*a));
 	char		 line[1100], *gz;
 	size_t		 gzlen;
+	long		 too_large;
 	int		 i, n;
 
 	cr_assert_not_null(a);
@@ -381,10 +440,12 @@ Test(faults_http, abuse_gets_its_documented_answer)
 	free(h.s);
 	check(&o, "one-byte chunks and a trailer", &b, 202, 1000);
 	chunked(&b, "chunked", "-5\r\n" BAD "\r\n0\r\n\r\n");
-	check(&o, "a negative chunk size (a 4xx; 413 today)", &b, 413, 1000);
+	check(&o, "a negative chunk size", &b, 400, 1000);
 	chunked(&b, "chunked", "zz\r\n" BAD "\r\n0\r\n\r\n");
-	check(&o, "a chunk size that is not hex (a 4xx; 413 today)", &b, 413,
-	    1000);
+	check(&o, "a chunk size that is not hex", &b, 400, 1000);
+	chunked(&b, "chunked", "1;a=b\r\n{\r\n13 ; x\r\n\"model\":"
+	    "\"abuse-ok\"}\r\n0;last\r\n\r\n");
+	check(&o, "chunk extensions", &b, 202, 1000);
 	chunked(&b, "chunked", "FFFFFFFFFFFFFFFF\r\n" BAD);
 	check(&o, "a chunk size of 2^64 - 1", &b, 413, 1000);
 
@@ -397,8 +458,42 @@ Test(faults_http, abuse_gets_its_documented_answer)
 	put(&b, gz, gzlen);
 	puts_(&b, "\r\n0\r\n\r\n");
 	free(gz);
-	check(&o, "Transfer-Encoding: gzip, chunked (gzip is not decoded)",
-	    &b, 400, 1000);
+	check(&o, "Transfer-Encoding: gzip, chunked", &b, 501, 1000);
+	chunked(&b, "gzip, chunked", "15\r\n" BAD "\r\n0\r\n\r\n");
+	check(&o, "Transfer-Encoding: gzip, chunked, plain bytes", &b, 501,
+	    1000);
+
+	too_large = rejected("too_large");
+	memset(&b, 0, sizeof(b));
+	puts_(&b, HEAD "Content-Length: 2000000\r\nExpect: 100-continue"
+	    "\r\n\r\n");
+	check(&o, "Expect: 100-continue over the limit", &b, 413, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, HEAD "Content-Length: 99999999999999999999\r\n\r\n");
+	check(&o, "a 20-digit Content-Length", &b, 413, 1000);
+	o.done++;
+	if (rejected("too_large") == too_large + 2)
+		o.ok++;
+	fprintf(stderr, "row 5: those two counted as too_large: %ld more\n",
+	    rejected("too_large") - too_large);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, HEAD "Content-Length: 21\r\nContent-Length: 5\r\n"
+	    "Connection: close\r\n\r\n" BAD);
+	check(&o, "two Content-Lengths", &b, 400, 1000);
+	memset(&b, 0, sizeof(b));
+	put(&b, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+	check(&o, "a TLS ClientHello", &b, 400, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, "POST http://evil.example/v1/traces HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 21\r\nConnection: close\r\n\r\n" BAD);
+	check(&o, "an absolute-form target of another host", &b, 403, 1000);
+	memset(&b, 0, sizeof(b));
+	puts_(&b, "POST http://127.0.0.1/v1/traces HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 20\r\nConnection: close\r\n\r\n" GOOD);
+	check(&o, "an absolute-form target of loopback", &b, 202, 1000);
+	pre_format_on_otlp(&o);
 
 	memset(&b, 0, sizeof(b));
 	n = snprintf(line, sizeof(line), "POST /v1/traces HTTP/1.0\r\n"
@@ -465,7 +560,7 @@ Test(faults_http, abuse_gets_its_documented_answer)
 
 	harness_wait(good_stored, NULL, 5000);
 	fprintf(stderr, "row 5: %d of %d sub-cases as documented; stored: "
-	    "%lld good (8 sent), %lld bad; ingestd replaced: %s\n", o.ok,
+	    "%lld good (10 sent), %lld bad; ingestd replaced: %s\n", o.ok,
 	    o.done, db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "model = 'abuse-ok'"), db_int(&run, "SELECT count(*) FROM "
 	    "llm_traces WHERE model = 'abuse-bad' OR model LIKE 'abu%' AND "
