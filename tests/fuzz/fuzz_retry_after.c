@@ -1,6 +1,6 @@
 /*
  * fuzz_retry_after.c: libFuzzer target for the Retry-After parser,
- * retry_after_ms() of pushd (pushd/retry.c): a collector's header value,
+ * retry_after_ms() of the push engine (push/retry.c): a collector's header value,
  * seconds or an HTTP date, to how long pushd waits.
  *
  * The input is the header's value (pushd cuts it at CR or LF and to 63
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "pushd.h"
+#include "push.h"
 
 #define HOUR_MS	(3600 * 1000LL)
 
