@@ -491,11 +491,11 @@ Test(otlp_push, a_400_is_bisected_and_only_the_bad_row_is_dead)
 {
 	char	 out[8192], ids[3][64];
 	char	*argv[] = { (char *)harness_bin("octctl"), "-c", NULL, "push",
-		    NULL };
+		    "--verbose", NULL };
 	json_t	*reqs;
 	int	 seen;
 
-	start("bad", "push_interval_ms = 1h\n");
+	start("bad", "push_interval_ms = 1h\npush_headers = x-key=t0ps3cret\n");
 	post("/v1/traces", "{\"model\":\"good1\"}", ids[0], sizeof(ids[0]));
 	post("/v1/traces", "{\"model\":\"bad\"}", ids[1], sizeof(ids[1]));
 	post("/v1/traces", "{\"model\":\"good2\"}", ids[2], sizeof(ids[2]));
@@ -506,6 +506,8 @@ Test(otlp_push, a_400_is_bisected_and_only_the_bad_row_is_dead)
 	    harness_slurp(harness_log(&run, "pushd")));
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "dead = 1 AND model = 'bad'"), 1, "%s", out);
+	cr_assert(strstr(out, "-> HTTP 400") && strstr(out, "t0ps3cret") ==
+	    NULL, "octctl push --verbose shows no header value: %s", out);
 	reqs = requests();
 	cr_assert_geq(answered(reqs, 400), 2, "%s", json_dumps(reqs, 0));
 	cr_assert_not_null(find_span(reqs, ids[0], 200, NULL, &seen));
