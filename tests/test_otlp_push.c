@@ -30,7 +30,7 @@
 
 #include "harness.h"
 
-static struct octd_run	run;
+static struct octd_run	run, runb;
 static pid_t		node;
 static int		node_port, otlp_port;
 static char		outfile[600], modules[4096], secret[64];
@@ -50,6 +50,7 @@ teardown(void)
 		waitpid(node, NULL, 0);
 	}
 	harness_teardown(&run);
+	harness_teardown(&runb);
 }
 
 TestSuite(otlp_push, .init = setup, .fini = teardown, .timeout = 90);
@@ -567,4 +568,58 @@ Test(otlp_push, a_bad_push_headers_is_a_config_error)
 	harness_teardown(&run);
 	cr_assert_eq(check_headers("Authorization=Basic%20abc", out,
 	    sizeof(out)), 0, "%s", out);
+}
+
+static int
+b_has(void *arg)
+{
+	return file_int(arg, "SELECT count(*) FROM llm_traces") == 2 &&
+	    db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at IS "
+	    "NOT NULL") == 2;
+}
+
+/*
+ * oct A pushes with push_format = otlp into oct B's OTLP listener: B
+ * stores each row once, the OTLP-ingested span with its own ids.
+ */
+Test(otlp_push, oct_to_oct_over_otlp_keeps_the_ids)
+{
+	char		 conf[512], addr[64], db[600], tid[64], hex[40], sql[300];
+	struct http_res	 hr;
+	const char	*h[] = { "Content-Type: application/json", NULL };
+	int		 bport = harness_free_port();
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", bport);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
+	harness_setup(&runb, NULL);
+	harness_start(&runb);
+	otlp_port = harness_free_port();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", otlp_port);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d\n"
+	    "push_format = otlp\npush_interval_ms = 100\n", bport);
+	harness_setup(&run, conf);
+	harness_start(&run);
+	post("/v1/traces", "{\"model\":\"gpt-4o\",\"operation\":\"chat\","
+	    "\"prompt_tokens\":3}", tid, sizeof(tid));
+	cr_assert_eq(http_req(otlp_port, "POST", "/v1/traces", OTLP_SPAN,
+	    strlen(OTLP_SPAN), h, &hr), 0);
+	cr_assert_eq(hr.status, 200, "%s", hr.body);
+	snprintf(db, sizeof(db), "%s/data/oct.db", runb.dir);
+	cr_assert(harness_wait(b_has, db, 20000), "B has %lld rows: %s",
+	    file_int(db, "SELECT count(*) FROM llm_traces"),
+	    harness_slurp(harness_log(&run, "pushd")));
+	cr_assert_eq(file_int(db, "SELECT count(*) FROM llm_traces WHERE "
+	    "json_extract(attributes, '$.otel.trace_id') = "
+	    "'5b8efff798038103d269b633813fc60c' AND json_extract(attributes, "
+	    "'$.otel.span_id') = 'eee19b7ec3c1b174' AND json_extract("
+	    "attributes, '$.otel.parent_span_id') = 'eee19b7ec3c1b173' AND "
+	    "json_extract(attributes, '$.resource.\"service.name\"') = "
+	    "'shop' AND model = 'claude-x'"), 1);
+	uuid_hex(tid, hex);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces WHERE "
+	    "json_extract(attributes, '$.otel.trace_id') = '%s' AND "
+	    "model = 'gpt-4o' AND prompt_tokens = 3 AND operation = 'chat'",
+	    hex);
+	cr_assert_eq(file_int(db, sql), 1, "%s", sql);
 }
