@@ -512,7 +512,8 @@ span(struct arena *a, const struct push_row *r, json_t *attrs)
 	kv_field(a, &l, "gen_ai.input.messages", r, "input");
 	kv_field(a, &l, "gen_ai.output.messages", r, "output");
 	kv_str(a, &l, "oct.trace_id", r->trace_id, strlen(r->trace_id));
-	kv_field(a, &l, "oct.cost_usd", r, "cost_usd");
+	if (val(r, "cost_usd")->tag != V_NULL)
+		kv_double(a, &l, "oct.cost_usd", real_field(r, "cost_usd"));
 	kv_field(a, &l, "session.id", r, "session_id");
 	kv_field(a, &l, "user.id", r, "user_id");
 	kv_row_attrs(a, &l, attrs, skip_plain);
@@ -868,7 +869,7 @@ otlp_body(const struct agent_info *ag, const char *batch_id,
     const struct push_row *rows, int n, int64_t sent_at, size_t *len)
 {
 	uint8_t	*b;
-	size_t	 cap = 1, off = 0;
+	size_t	 cap = 1, off = 0, add;
 	int	 i;
 
 	(void)batch_id;
@@ -877,8 +878,14 @@ otlp_body(const struct agent_info *ag, const char *batch_id,
 		cap += put_row(ag, &rows[i], NULL);
 	if ((b = malloc(cap)) == NULL)
 		return NULL;
-	for (i = 0; i < n; i++)
-		off += put_row(ag, &rows[i], b + off);
+	for (i = 0; i < n; i++) {
+		/* 0: out of memory; a row left out would be marked synced */
+		if ((add = put_row(ag, &rows[i], b + off)) == 0) {
+			free(b);
+			return NULL;
+		}
+		off += add;
+	}
 	*len = off;
 	return (char *)b;
 }
@@ -913,19 +920,28 @@ otlp_answer(const char *body, size_t len, push_reject_cb rejected,
 	otlp__export_trace_service_response__free_unpacked(res, NULL);
 }
 
-/* The message of a google.rpc.Status error answer, when it is one. */
+/*
+ * The message of a google.rpc.Status error answer; any other body (a
+ * proxy's page, say) as text, its bytes outside printable ASCII as '?'.
+ */
 static void
 otlp_error_text(const char *body, size_t len, char *buf, size_t size)
 {
-	Otlp__RpcStatus *st;
+	Otlp__RpcStatus	*st;
+	size_t		 i;
 
 	*buf = '\0';
 	st = otlp__rpc_status__unpack(NULL, len, (const uint8_t *)body);
-	if (st == NULL)
+	if (st != NULL) {
+		if (st->message != NULL)
+			snprintf(buf, size, "%s", st->message);
+		buf[strcspn(buf, "\r\n")] = '\0';
+		otlp__rpc_status__free_unpacked(st, NULL);
 		return;
-	if (st->message != NULL)
-		snprintf(buf, size, "%s", st->message);
-	otlp__rpc_status__free_unpacked(st, NULL);
+	}
+	for (i = 0; i < len && i + 1 < size; i++)
+		buf[i] = body[i] >= 0x20 && body[i] < 0x7f ? body[i] : '?';
+	buf[i] = '\0';
 }
 
 /* OTLP/HTTP's retryable set: 429, 502, 503, 504. */

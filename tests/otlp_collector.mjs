@@ -13,8 +13,8 @@
 // strings), error (when it cannot be decoded: then 400)}.
 // ANSWERS, comma-separated, say how the requests are answered in turn:
 // a status (503 adds Retry-After: 0), "partial" (200 with a partial_success
-// that rejected 1), "bad" (400 if a span's model is "bad", else 200, from
-// then on); once used up, 200.
+// that rejected 1), "bad" (400 with a google.rpc.Status if a span's model is
+// "bad", else 200, from then on); once used up, 200.
 import { appendFileSync } from 'node:fs';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -99,8 +99,13 @@ function take(req, raw, res) {
 			    errorMessage: 'one refused' } })).finish();
 		else
 			status = Number(a);
-		if (refuseBad && hasBadModel(line.body))
+		if (refuseBad && hasBadModel(line.body)) {
+			// google.rpc.Status { code: 3, message }, as OTLP says
+			const m = Buffer.from('a span has a bad model');
+			answer = Buffer.concat([Buffer.from([0x08, 0x03, 0x12,
+			    m.length]), m]);
 			status = 400;
+		}
 	}
 	line.status = status;
 	appendFileSync(outfile, JSON.stringify(line) + '\n');

@@ -506,7 +506,8 @@ Test(otlp_push, a_400_is_bisected_and_only_the_bad_row_is_dead)
 	    "synced_at IS NOT NULL"), 2, "%s %s", out,
 	    harness_slurp(harness_log(&run, "pushd")));
 	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "dead = 1 AND model = 'bad'"), 1, "%s", out);
+	    "dead = 1 AND model = 'bad' AND last_push_error = 'HTTP 400: a span "
+	    "has a bad model'"), 1, "the google.rpc.Status message: %s", out);
 	cr_assert(strstr(out, "-> HTTP 400") && strstr(out, "t0ps3cret") ==
 	    NULL, "octctl push --verbose shows no header value: %s", out);
 	reqs = requests();
