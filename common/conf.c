@@ -31,7 +31,8 @@
  * error (which octd logs on a refused reload), only the file, line and key.
  */
 enum ktype { K_STR, K_PATH, K_ADDR, K_OADDR, K_URL, K_TOKEN, K_SECRET, K_SIZE,
-	K_DUR, K_INT, K_BOOL, K_ENUM };	/* K_OADDR: an address, or empty: off */
+	K_DUR, K_INT, K_BOOL, K_ENUM, K_HEADERS };
+/* K_OADDR: an address, or empty: off; K_HEADERS: hidden like K_TOKEN */
 
 struct keydef {
 	const char		*name;
@@ -47,6 +48,7 @@ static const char *const sync_choices[] = { "normal", "full", NULL };
 static const char *const compress_choices[] = { "gzip", "none", NULL };
 static const char *const bool_choices[] = { "no", "yes", NULL };
 static const char *const otlp_metrics_choices[] = { "genai", "all", NULL };
+static const char *const push_format_choices[] = { "oct", "otlp", NULL };
 
 #define OFF(f)	offsetof(struct conf, f)
 #define KB	1024LL
@@ -93,6 +95,10 @@ static const struct keydef keys[] = {
 	{ "metrics_interval_ms", K_DUR, OFF(metrics_interval_ms), "10000", 0,
 	    DAY, P_ING, NULL },
 	{ "push_url", K_URL, OFF(push_url), "", 0, 0, P_PUS, NULL },
+	{ "push_format", K_ENUM, OFF(push_format), "oct", 0, 0, P_PUS,
+	    push_format_choices },
+	{ "push_headers", K_HEADERS, OFF(push_headers), "", 0, 0, P_PUS,
+	    NULL },
 	{ "push_allow_insecure", K_BOOL, OFF(push_allow_insecure), "no", 0, 0,
 	    P_PUS, bool_choices },
 	{ "push_auth_token", K_TOKEN, OFF(push_auth_token), "", 0, 0, P_PUS,
@@ -152,13 +158,14 @@ static int
 is_str_type(enum ktype t)
 {
 	return t == K_STR || t == K_PATH || t == K_ADDR || t == K_OADDR ||
-	    t == K_URL || t == K_TOKEN || t == K_SECRET;
+	    t == K_URL || t == K_TOKEN || t == K_SECRET || t == K_HEADERS;
 }
 
 static int
 is_hidden(const struct keydef *k)
 {
-	return k->type == K_TOKEN || k->type == K_SECRET;
+	return k->type == K_TOKEN || k->type == K_SECRET ||
+	    k->type == K_HEADERS;
 }
 
 /* Parse decimal digits of s (all of them up to end) with overflow check. */
@@ -314,6 +321,143 @@ check_secret(const char *s)
 	return why;
 }
 
+/*
+ * push_headers, as OTEL_EXPORTER_OTLP_HEADERS is written:
+ * name1=value1,name2=value2, blanks around names and values ignored,
+ * values percent-decoded. Headers pushd sets itself cannot be given.
+ */
+static const char *const own_headers[] = { "webhook-id", "webhook-timestamp",
+	"webhook-signature", "oct-key-id", "oct-agent-id", "content-type",
+	"content-encoding", "content-length", "transfer-encoding", "host",
+	"expect", NULL };
+
+static int
+tchar(int c)
+{
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Trim blanks off [*s, *e). */
+static void
+trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * One "name=value" in [s, e) as "name: value" (malloc'd) in *out. Returns
+ * NULL or why it is refused (never quoting the value).
+ */
+static const char *
+one_header(const char *s, const char *e, char **out)
+{
+	const char	*eq, *ns = s, *ne, *vs, *ve, *p;
+	char		*h, *q;
+	size_t		 i;
+	int		 hi, lo;
+
+	if ((eq = memchr(s, '=', (size_t)(e - s))) == NULL)
+		return "expected name=value pairs separated by commas";
+	ne = eq;
+	vs = eq + 1;
+	ve = e;
+	trim(&ns, &ne);
+	trim(&vs, &ve);
+	if (ns == ne)
+		return "a header with no name";
+	for (p = ns; p < ne; p++)
+		if (!tchar((unsigned char)*p))
+			return "a header name may hold only letters, digits "
+			    "and !#$%&'*+-.^_`|~";
+	for (i = 0; own_headers[i] != NULL; i++)
+		if (strlen(own_headers[i]) == (size_t)(ne - ns) &&
+		    strncasecmp(own_headers[i], ns, (size_t)(ne - ns)) == 0)
+			return "a header oct sets itself";
+	if ((h = malloc((size_t)(ne - ns) + (size_t)(ve - vs) + 3)) == NULL)
+		return "out of memory";
+	memcpy(h, ns, (size_t)(ne - ns));
+	q = h + (ne - ns);
+	*q++ = ':';
+	*q++ = ' ';
+	for (p = vs; p < ve; p++) {
+		if (*p == '%' && ve - p > 2 && (hi = hexval(p[1])) >= 0 &&
+		    (lo = hexval(p[2])) >= 0) {
+			*q = (char)(hi << 4 | lo);
+			p += 2;
+		} else
+			*q = *p;
+		if (*q == '\r' || *q == '\n' || *q == '\0') {
+			free(h);
+			return "a header value may not hold CR, LF or NUL";
+		}
+		q++;
+	}
+	*q = '\0';
+	*out = h;
+	return NULL;
+}
+
+char **
+conf_headers(const char *v, const char **why)
+{
+	char		**h;
+	const char	 *s, *e;
+	size_t		  n = 0, cap = 1;
+
+	for (s = v; *s != '\0'; s++)
+		cap += *s == ',';
+	if ((h = calloc(cap + 1, sizeof(*h))) == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	for (s = v; *s != '\0'; s = *e == ',' ? e + 1 : e) {
+		e = s + strcspn(s, ",");
+		if (strspn(s, " \t") >= (size_t)(e - s))
+			continue;		/* an empty item */
+		if ((*why = one_header(s, e, &h[n])) != NULL) {
+			conf_headers_free(h);
+			return NULL;
+		}
+		n++;
+	}
+	*why = NULL;
+	return h;
+}
+
+void
+conf_headers_free(char **h)
+{
+	size_t i;
+
+	for (i = 0; h != NULL && h[i] != NULL; i++) {
+		explicit_bzero(h[i], strlen(h[i]));
+		free(h[i]);
+	}
+	free(h);
+}
+
+static const char *
+check_headers(const char *v)
+{
+	const char	 *why;
+	char		**h = conf_headers(v, &why);
+
+	conf_headers_free(h);
+	return why;
+}
+
 static char conf_base[PATH_MAX];
 
 void
@@ -359,6 +503,8 @@ set_value(struct conf *c, const struct keydef *k, const char *v)
 			return "bad address (expected IPv4:port or "
 			    "[IPv6]:port, port 1-65535)";
 		if (k->type == K_SECRET && (bad = check_secret(v)) != NULL)
+			return bad;
+		if (k->type == K_HEADERS && (bad = check_headers(v)) != NULL)
 			return bad;
 		dup = k->type == K_PATH ? absolute(v, k) : strdup(v);
 		if (dup == NULL)

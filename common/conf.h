@@ -17,6 +17,7 @@
 enum { CONF_SYNC_NORMAL, CONF_SYNC_FULL };
 enum { CONF_COMPRESS_GZIP, CONF_COMPRESS_NONE };
 enum { CONF_OTLP_METRICS_GENAI, CONF_OTLP_METRICS_ALL };
+enum { CONF_PUSH_OCT, CONF_PUSH_OTLP };
 
 struct conf {
 	char	*file;			/* where it came from, for messages */
@@ -39,6 +40,8 @@ struct conf {
 	char	*price_file;		/* "": no cost computed */
 	int64_t	 metrics_interval_ms;
 	char	*push_url;
+	int64_t	 push_format;		/* CONF_PUSH_* */
+	char	*push_headers;		/* as OTEL_EXPORTER_OTLP_HEADERS */
 	int64_t	 push_allow_insecure;
 	char	*push_auth_token;
 	int64_t	 push_interval_ms;
@@ -78,6 +81,12 @@ void	 conf_set_base(const char *dir);
  */
 void	 conf_check_urls(const char *(*fn)(const char *url,
 	    int allow_insecure));
+/*
+ * push_headers' value as "Name: value" lines, NULL-ended (free with
+ * conf_headers_free), or NULL with why set (never quoting a value).
+ */
+char	**conf_headers(const char *v, const char **why);
+void	 conf_headers_free(char **);
 /* url.c: why url may not be push_url, or NULL. */
 const char *url_check(const char *url, int allow_insecure);
 /*

@@ -259,7 +259,7 @@ on_reject(const char *id, const char *reason, void *arg)
 
 /* 2xx: synced, but for the events the collector rejected itself. */
 static void
-delivered(struct req *r, const char *body)
+delivered(struct req *r, const struct send_result *res)
 {
 	struct rejects	j = { .r = r };
 	size_t		i;
@@ -270,7 +270,7 @@ delivered(struct req *r, const char *body)
 	j.dead = calloc((size_t)r->n + 1, sizeof(*j.dead));
 	if (j.ids == NULL || j.reasons == NULL || j.dead == NULL)
 		fatal("delivered");
-	pd.enc->answer(body, on_reject, &j);
+	pd.enc->answer(res->body, res->body_len, on_reject, &j);
 	mark_rows(MSG_MARK_SYNCED, r, j.ids, j.n, 0, NULL);
 	mark_dead(j.dead, (int)j.n, (const char *const *)j.reasons);
 	if (session_counting() != NULL) {
@@ -299,13 +299,19 @@ void
 push_classify(const struct push_encoder *enc, const struct send_result *res,
     struct push_verdict *v)
 {
-	long st = res->status;
+	long		 st = res->status;
+	char		 text[201];
+	const char	*said = res->body;
 
+	if (enc->error_text != NULL && (st < 200 || st >= 300)) {
+		enc->error_text(res->body, res->body_len, text, sizeof(text));
+		said = text;
+	}
 	if (res->error != NULL)
 		snprintf(v->what, sizeof(v->what), "%s", res->error);
 	else
 		snprintf(v->what, sizeof(v->what), "HTTP %ld%s%.200s", st,
-		    *res->body ? ": " : "", res->body);
+		    *said ? ": " : "", said);
 	v->what[strcspn(v->what, "\r\n")] = '\0';
 	memcpy(v->why, v->what, sizeof(v->why));
 	v->retry_after = res->retry_after;
@@ -332,14 +338,14 @@ push_classify(const struct push_encoder *enc, const struct send_result *res,
  * Returns 1 to send the next request, 0 when the cycle stops here.
  */
 static int
-act(struct req *r, const struct push_verdict *v, const char *body)
+act(struct req *r, const struct push_verdict *v, const struct send_result *res)
 {
 	int n = bis.n;
 
 	switch (v->action) {
 	case PUSH_DELIVERED:
 		bis_answered(r);
-		delivered(r, body);
+		delivered(r, res);
 		break;
 	case PUSH_TOO_BIG:
 	case PUSH_REFUSED:
@@ -374,7 +380,7 @@ answer_done(const struct send_result *res, void *arg)
 	log_debug("batch %s: %d events, %s in %lld ms", r->batch_id, r->n,
 	    v.what, (long long)res->elapsed_ms);
 	progress = session_answer(r, res);
-	go_on = act(r, &v, res->body);
+	go_on = act(r, &v, res);
 	if (progress != NULL)
 		session_report(0, progress);
 	if (go_on)

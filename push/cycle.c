@@ -105,10 +105,13 @@ push_marks_committed(void)
 		cycle_done();
 }
 
-/* The headers of SPEC section 6 into h (hdr holds their text), NULL-ended. */
+/*
+ * The headers of SPEC section 6 into h (hdr holds their text), then
+ * push_headers' (extra), NULL-ended.
+ */
 static void
 build_headers(const struct req *r, int64_t ts, const char *sig, int gzip,
-    char hdr[][600], const char **h)
+    char hdr[][600], char *const *extra, const char **h)
 {
 	size_t n = 0;
 
@@ -133,6 +136,8 @@ build_headers(const struct req *r, int64_t ts, const char *sig, int gzip,
 		    pd.conf->push_auth_token);
 		h[n] = hdr[n]; n++;
 	}
+	while (extra != NULL && *extra != NULL && n < SEND_HEADERS_MAX)
+		h[n++] = *extra++;
 	h[n] = NULL;
 }
 
@@ -151,8 +156,8 @@ req_url(const struct req *r, char *buf, size_t len)
 static int
 send_req(struct req *r)
 {
-	char		*body, *sig, hdr[8][600], url[4096];
-	const char	*headers[10];
+	char		*body, *sig, hdr[8][600], url[4096], **extra;
+	const char	*headers[SEND_HEADERS_MAX + 1], *why;
 	uint8_t		*gz = NULL;
 	size_t		 len, gzlen;
 	int64_t		 ts = now_ms() / 1000;
@@ -172,12 +177,15 @@ send_req(struct req *r)
 		gzlen = len;
 		body = NULL;
 	}
-	build_headers(r, ts, sig, gzip, hdr, headers);
+	/* checked by conf.c; their values are never logged */
+	extra = conf_headers(pd.conf->push_headers, &why);
+	build_headers(r, ts, sig, gzip, hdr, extra, headers);
 	/* libcurl does not copy the body: r keeps it until the answer. */
 	free(r->body);
 	r->body = gz;
 	rc = send_post(req_url(r, url, sizeof(url)), gz, gzlen, headers,
 	    pd.conf->push_timeout_ms, answer_done, r);
+	conf_headers_free(extra);
 	free(sig);
 	free(body);
 	return rc;

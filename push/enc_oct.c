@@ -254,12 +254,13 @@ oct_body(const struct agent_info *a, const char *batch_id,
 
 /* {"rejected":[{"trace_id":...,"reason":...}, ...]}, or anything else. */
 static void
-oct_answer(const char *body, push_reject_cb rejected, void *arg)
+oct_answer(const char *body, size_t len, push_reject_cb rejected, void *arg)
 {
 	json_t		*o = json_loads(body, 0, NULL), *x;
 	const char	*id, *why;
 	size_t		 i;
 
+	(void)len;
 	json_array_foreach(json_object_get(o, "rejected"), i, x) {
 		id = json_string_value(json_object_get(x, "trace_id"));
 		why = json_string_value(json_object_get(x, "reason"));
@@ -277,5 +278,6 @@ const struct push_encoder enc_oct = {
 	.event_len = oct_event_len,
 	.body = oct_body,
 	.answer = oct_answer,
+	.error_text = NULL,
 	.unwell = NULL,
 };

@@ -7,10 +7,12 @@
 
 #include <string.h>
 
+#include "conf.h"
 #include "push.h"
 
 static const struct push_encoder *const encoders[] = {
 	&enc_oct,
+	&enc_otlp,
 };
 
 const struct push_encoder *
@@ -27,6 +29,5 @@ push_encoder(const char *name)
 const struct push_encoder *
 push_conf_encoder(const struct conf *c)
 {
-	(void)c;	/* push_format comes to conf.c with a second format */
-	return push_encoder("oct");
+	return push_encoder(c->push_format == CONF_PUSH_OTLP ? "otlp" : "oct");
 }

@@ -11,7 +11,8 @@
  * the event loop; retry.c is the backoff arithmetic.
  *
  * What goes on the wire is a push_encoder's: enc_oct.c is the JSON
- * envelope of section 6. A new push format is one more encoder file.
+ * envelope of section 6, enc_otlp.c OTLP/HTTP protobuf (section 6.1). A
+ * new push format is one more encoder file.
  */
 #ifndef OCT_PUSH_H
 #define OCT_PUSH_H
@@ -118,12 +119,18 @@ struct push_encoder {
 		    const struct push_row *rows, int n, int64_t sent_at,
 		    size_t *len);
 	/*
-	 * Read a 2xx answer's body (NUL-terminated): call rejected() for
-	 * each event the collector refused, with its trace_id (NULL: some,
-	 * unnamed) and reason (never NULL).
+	 * Read a 2xx answer's body (len bytes, NUL-terminated after them):
+	 * call rejected() for each event the collector refused, with its
+	 * trace_id (NULL: some, unnamed) and reason (never NULL).
 	 */
-	void	 (*answer)(const char *body, push_reject_cb rejected,
-		    void *arg);
+	void	 (*answer)(const char *body, size_t len,
+		    push_reject_cb rejected, void *arg);
+	/*
+	 * What an error answer's body says, as one line of text into buf
+	 * ("" if nothing). NULL: the body is text, shown as it is.
+	 */
+	void	 (*error_text)(const char *body, size_t len, char *buf,
+		    size_t size);
 	/*
 	 * Does a status say the collector is unwell (charge, back off,
 	 * retry)? NULL: SPEC section 6's set, 408, 429 and 5xx.
@@ -132,6 +139,8 @@ struct push_encoder {
 };
 /* enc_oct.c: the JSON envelope of SPEC section 6 ("oct"). */
 extern const struct push_encoder enc_oct;
+/* enc_otlp.c: OTLP/HTTP protobuf, SPEC section 6.1 ("otlp"). */
+extern const struct push_encoder enc_otlp;
 /* encoders.c: the encoder of a push_format name, or NULL. */
 const struct push_encoder *push_encoder(const char *name);
 /* The encoder c's push_format names (never NULL). */
@@ -194,12 +203,14 @@ struct send_result {
 	long		 status;	/* 0: no HTTP answer */
 	const char	*error;		/* transport error, or NULL */
 	const char	*body;		/* answer body (NUL-terminated) */
+	size_t		 body_len;	/* its bytes, without the NUL */
 	int64_t		 retry_after;	/* ms, -1 if none */
 	int64_t		 elapsed_ms;
 	size_t		 sent_bytes;	/* the body as sent */
 	int		 truncated;	/* answer over SEND_ANSWER_MAX, cut */
 };
 #define SEND_ANSWER_MAX	(16 * 1024 * 1024)
+#define SEND_HEADERS_MAX	64	/* ours and push_headers' */
 typedef void (*send_done_cb)(const struct send_result *, void *);
 void	 send_init(struct event_base *);
 void	 send_free(void);

@@ -183,6 +183,7 @@ check_done(void)
 			res.error = sd.errbuf[0] != '\0' ? sd.errbuf :
 			    curl_easy_strerror(m->data.result);
 		res.body = sd.answer;
+		res.body_len = sd.alen;
 		res.truncated = sd.truncated;
 		res.retry_after = retry_after_ms(sd.retry_after, now_ms());
 		res.elapsed_ms = mono_ms() - sd.started;

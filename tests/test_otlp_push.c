@@ -1,0 +1,626 @@
+/*
+ * test_otlp_push.c: push_format = otlp (SPEC section 6.1). A real octd
+ * pushes to tests/otlp_collector.mjs, a Node.js collector that decodes
+ * every request with the protobufjs root of the npm package
+ * @opentelemetry/otlp-transformer@0.52.1 (built from the official
+ * opentelemetry-proto files, not from proto/otlp.proto) and writes each as
+ * a JSON line; the tests assert on those lines and on the rows.
+ *
+ * The package is found in $OCT_NODE_MODULES (scripts/check and .ci/run
+ * set it), else in $OCT_SRCDIR/build/npm/node_modules.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "harness.h"
+
+static struct octd_run	run, runb;
+static pid_t		node;
+static int		node_port, otlp_port;
+static char		outfile[600], modules[4096], secret[64];
+
+static void
+setup(void)
+{
+	cr_assert(sodium_init() >= 0);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void
+teardown(void)
+{
+	if (node > 0) {
+		kill(node, SIGKILL);
+		waitpid(node, NULL, 0);
+	}
+	harness_teardown(&run);
+	harness_teardown(&runb);
+}
+
+TestSuite(otlp_push, .init = setup, .fini = teardown, .timeout = 90);
+
+static void
+find_modules(void)
+{
+	const char	*env = getenv("OCT_NODE_MODULES");
+	const char	*src = getenv("OCT_SRCDIR");
+	char		 pkg[4300];
+	struct stat	 sb;
+
+	if (env != NULL && *env != '\0')
+		snprintf(modules, sizeof(modules), "%s", env);
+	else
+		snprintf(modules, sizeof(modules), "%s/build/npm/node_modules",
+		    src != NULL ? src : "..");
+	snprintf(pkg, sizeof(pkg), "%s/@opentelemetry/otlp-transformer/"
+	    "build/src/generated/root.js", modules);
+	cr_assert(stat(pkg, &sb) == 0, "the npm package @opentelemetry/"
+	    "otlp-transformer is not in %s: run scripts/npm-modules, or set "
+	    "OCT_NODE_MODULES", modules);
+}
+
+static int
+port_answers(void *arg)
+{
+	struct sockaddr_in	sin;
+	int			fd, ok;
+
+	(void)arg;
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)node_port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	close(fd);
+	return ok || waitpid(node, NULL, WNOHANG) == node;
+}
+
+/* The collector, answering as answers says (otlp_collector.mjs). */
+static void
+node_start(const char *answers)
+{
+	const char	*src = getenv("OCT_SRCDIR");
+	char		 script[4200], port[16], log[600];
+	int		 status;
+
+	find_modules();
+	snprintf(script, sizeof(script), "%s/tests/otlp_collector.mjs",
+	    src != NULL ? src : "..");
+	snprintf(outfile, sizeof(outfile), "%s/requests.jsonl", run.dir);
+	snprintf(log, sizeof(log), "%s/node.log", run.dir);
+	snprintf(port, sizeof(port), "%d", node_port);
+	node = fork();
+	cr_assert(node != -1);
+	if (node == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (freopen(log, "w", stdout) == NULL ||
+		    dup2(fileno(stdout), STDERR_FILENO) == -1)
+			_exit(126);
+		execlp("node", "node", script, modules, port, secret, outfile,
+		    answers, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert(harness_wait(port_answers, NULL, 15000), "node not up");
+	if (waitpid(node, &status, WNOHANG) == node) {
+		node = 0;
+		cr_assert_fail("the collector exited: %s", harness_slurp(log));
+	}
+}
+
+/*
+ * octd pushing with push_format = otlp to the collector (answering as
+ * answers says), an OTLP listener on, extra lines added; started.
+ */
+static void
+start(const char *answers, const char *extra)
+{
+	unsigned char	key[24];
+	char		conf[2048], addr[64];
+
+	randombytes_buf(key, sizeof(key));
+	memcpy(secret, "whsec_", 6);
+	sodium_bin2base64(secret + 6, sizeof(secret) - 6, key, sizeof(key),
+	    sodium_base64_VARIANT_ORIGINAL);
+	node_port = harness_free_port();
+	otlp_port = harness_free_port();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", otlp_port);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d\n"
+	    "push_format = otlp\npush_hmac_secret = %s\n"
+	    "push_backoff_base_ms = 50\npush_backoff_cap_ms = 1000\n%s",
+	    node_port, secret, extra != NULL ? extra : "push_interval_ms = 100\n");
+	harness_setup(&run, conf);
+	node_start(answers);
+	harness_start(&run);
+}
+
+/* The trace_id octd answered a post with. */
+static void
+post(const char *path, const char *body, char *trace_id, size_t len)
+{
+	struct http_res	 r;
+	json_t		*o;
+	char		 p[200];
+
+	snprintf(p, sizeof(p), "%s?wait=commit", path);
+	cr_assert_eq(http_post(run.port, p, body, &r), 0);
+	cr_assert(r.status == 200 || r.status == 202, "%ld %s", r.status,
+	    r.body);
+	o = json_loads(r.body, 0, NULL);
+	if (trace_id != NULL)
+		snprintf(trace_id, len, "%s", json_string_value(json_array_get(
+		    json_object_get(o, "trace_ids"), 0)));
+	json_decref(o);
+}
+
+static int
+synced(void *arg)
+{
+	return db_int(&run, "SELECT (SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NOT NULL) + (SELECT count(*) FROM error_events WHERE "
+	    "synced_at IS NOT NULL) + (SELECT count(*) FROM system_metrics "
+	    "WHERE synced_at IS NOT NULL)") == *(int *)arg;
+}
+
+/* The collector's lines, as an array. */
+static json_t *
+requests(void)
+{
+	json_t	*a = json_array(), *o;
+	char	*text = harness_slurp(outfile), *line, *save = NULL;
+
+	cr_assert_not_null(text, "the collector saw nothing");
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		o = json_loads(line, 0, NULL);
+		cr_assert_not_null(o, "%s", line);
+		json_array_append_new(a, o);
+	}
+	free(text);
+	return a;
+}
+
+/* The value of attribute key in a list of KeyValues (JSON), or NULL. */
+static json_t *
+attr(json_t *kvs, const char *key)
+{
+	json_t	*kv;
+	size_t	 i;
+
+	json_array_foreach(kvs, i, kv)
+		if (strcmp(json_string_value(json_object_get(kv, "key")),
+		    key) == 0)
+			return json_object_get(kv, "value");
+	return NULL;
+}
+
+static const char *
+sattr(json_t *kvs, const char *key)
+{
+	return json_string_value(json_object_get(attr(kvs, key),
+	    "stringValue"));
+}
+
+/*
+ * The span (with its resource in *res) whose attribute key is id, among
+ * the requests answered status; *seen: how many there were.
+ */
+static json_t *
+find_by(json_t *reqs, const char *key, const char *id, long status,
+    json_t **res, int *seen)
+{
+	json_t	*r, *rs, *ss, *sp, *found = NULL;
+	size_t	 i, j, k, l;
+
+	*seen = 0;
+	json_array_foreach(reqs, i, r) {
+		if (json_integer_value(json_object_get(r, "status")) != status)
+			continue;
+		json_array_foreach(json_object_get(json_object_get(r, "body"),
+		    "resourceSpans"), j, rs)
+			json_array_foreach(json_object_get(rs, "scopeSpans"), k,
+			    ss)
+				json_array_foreach(json_object_get(ss, "spans"),
+				    l, sp) {
+					const char *t = sattr(json_object_get(
+					    sp, "attributes"), key);
+
+					if (t == NULL || strcmp(t, id) != 0)
+						continue;
+					(*seen)++;
+					found = sp;
+					if (res != NULL)
+						*res = json_object_get(rs,
+						    "resource");
+				}
+	}
+	return found;
+}
+
+static json_t *
+find_span(json_t *reqs, const char *id, long status, json_t **res, int *seen)
+{
+	return find_by(reqs, "oct.trace_id", id, status, res, seen);
+}
+
+/* A UUID's hex digits. */
+static void
+uuid_hex(const char *uuid, char *out)
+{
+	for (; *uuid != '\0'; uuid++)
+		if (*uuid != '-')
+			*out++ = *uuid;
+	*out = '\0';
+}
+
+/* The field's items of every request to path answered 200 (new ref). */
+static json_t *
+all_of(json_t *reqs, const char *path, const char *field)
+{
+	json_t	*r, *all = json_array();
+	size_t	 i;
+
+	json_array_foreach(reqs, i, r)
+		if (strcmp(json_string_value(json_object_get(r, "path")),
+		    path) == 0 && json_integer_value(json_object_get(r,
+		    "status")) == 200)
+			json_array_extend(all, json_object_get(json_object_get(
+			    r, "body"), field));
+	return all;
+}
+
+#define OTLP_SPAN "{\"resourceSpans\":[{\"resource\":{\"attributes\":[" \
+	"{\"key\":\"service.name\",\"value\":{\"stringValue\":\"shop\"}}]}," \
+	"\"scopeSpans\":[{\"scope\":{\"name\":\"app-llm\"},\"spans\":[{" \
+	"\"traceId\":\"5b8efff798038103d269b633813fc60c\"," \
+	"\"spanId\":\"eee19b7ec3c1b174\",\"parentSpanId\":\"eee19b7ec3c1b173\"," \
+	"\"name\":\"chat claude\",\"kind\":3," \
+	"\"startTimeUnixNano\":\"1700000000000000000\"," \
+	"\"endTimeUnixNano\":\"1700000001000000000\",\"attributes\":[" \
+	"{\"key\":\"gen_ai.request.model\",\"value\":{\"stringValue\":" \
+	"\"claude-x\"}},{\"key\":\"gen_ai.operation.name\",\"value\":" \
+	"{\"stringValue\":\"chat\"}}]}]}]}]}"
+
+Test(otlp_push, rows_go_out_as_spans_logs_and_metrics)
+{
+	char		 tid[64], eid[64], hex[40], want[200], *logs;
+	json_t		*reqs, *sp, *res, *r, *b, *lr, *m, *pt;
+	struct http_res	 hr;
+	const char	*h[] = { "Content-Type: application/json", NULL };
+	int		 five = 5, seen, i;
+	size_t		 k;
+
+	start("", "push_interval_ms = 100\npush_headers = x-honeycomb-team="
+	    "s3cr%20et , X-Scope = oct\n");
+	post("/v1/traces", "{\"model\":\"gpt-4o\",\"operation\":\"chat\","
+	    "\"provider\":\"openai\",\"prompt_tokens\":10,"
+	    "\"completion_tokens\":4,\"cost_usd\":0.25,\"latency_ms\":1500,"
+	    "\"started_at\":1700000000000,\"status\":\"error\","
+	    "\"error_message\":\"rate limited\",\"session_id\":\"s1\","
+	    "\"service\":\"api\",\"attributes\":{\"team\":\"ml\"}}", tid,
+	    sizeof(tid));
+	snprintf(want, sizeof(want), "{\"message\":\"boom\",\"type\":\"E\","
+	    "\"trace_ref\":\"%.36s\"}", tid);
+	post("/v1/errors", want, eid, sizeof(eid));
+	post("/v1/metrics", "{\"name\":\"g\",\"value\":1.5,\"unit\":\"s\","
+	    "\"labels\":{\"a\":\"b\"}}", NULL, 0);
+	post("/v1/metrics", "{\"name\":\"c\",\"value\":7,\"kind\":\"counter\"}",
+	    NULL, 0);
+	cr_assert_eq(http_req(otlp_port, "POST", "/v1/traces", OTLP_SPAN,
+	    strlen(OTLP_SPAN), h, &hr), 0);
+	cr_assert_eq(hr.status, 200, "%s", hr.body);
+	cr_assert(harness_wait(synced, &five, 20000), "%s",
+	    harness_slurp(outfile));
+	reqs = requests();
+
+	json_array_foreach(reqs, k, r) {
+		cr_assert_null(json_object_get(r, "error"), "undecodable: %s",
+		    json_dumps(r, 0));
+		cr_assert(json_is_true(json_object_get(r, "signed")),
+		    "the v1 signature over the protobuf verifies");
+		b = json_object_get(r, "headers");
+		cr_assert_str_eq(json_string_value(json_object_get(b,
+		    "content-type")), "application/x-protobuf");
+		cr_assert_str_eq(json_string_value(json_object_get(b,
+		    "x-honeycomb-team")), "s3cr et");
+		cr_assert_str_eq(json_string_value(json_object_get(b,
+		    "x-scope")), "oct");
+		cr_assert_not_null(json_object_get(b, "webhook-id"));
+	}
+
+	/* oct's own span: named, CLIENT, GenAI attributes, ids from the UUID */
+	sp = find_span(reqs, tid, 200, &res, &seen);
+	cr_assert_not_null(sp, "%s", json_dumps(reqs, 0));
+	cr_assert_eq(seen, 1);
+	cr_assert_str_eq(json_string_value(json_object_get(sp, "name")),
+	    "chat gpt-4o");
+	cr_assert_eq(json_integer_value(json_object_get(sp, "kind")), 3);
+	uuid_hex(tid, hex);
+	cr_assert_str_eq(json_string_value(json_object_get(sp, "traceId")),
+	    hex);
+	cr_assert_str_eq(json_string_value(json_object_get(sp, "spanId")),
+	    hex + 16);
+	cr_assert_str_eq(json_string_value(json_object_get(sp,
+	    "startTimeUnixNano")), "1700000000000000000");
+	cr_assert_str_eq(json_string_value(json_object_get(sp,
+	    "endTimeUnixNano")), "1700000001500000000");
+	b = json_object_get(sp, "attributes");
+	cr_assert_str_eq(sattr(b, "gen_ai.request.model"), "gpt-4o");
+	cr_assert_str_eq(sattr(b, "gen_ai.operation.name"), "chat");
+	cr_assert_str_eq(sattr(b, "gen_ai.provider.name"), "openai");
+	cr_assert_str_eq(json_string_value(json_object_get(attr(b,
+	    "gen_ai.usage.input_tokens"), "intValue")), "10");
+	cr_assert_str_eq(json_string_value(json_object_get(attr(b,
+	    "gen_ai.usage.output_tokens"), "intValue")), "4");
+	cr_assert(json_real_value(json_object_get(attr(b, "oct.cost_usd"),
+	    "doubleValue")) == 0.25);
+	cr_assert_str_eq(sattr(b, "session.id"), "s1");
+	cr_assert_str_eq(sattr(b, "team"), "ml");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(sp,
+	    "status"), "code")), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(sp,
+	    "status"), "message")), "rate limited");
+	b = json_object_get(res, "attributes");
+	cr_assert_str_eq(sattr(b, "service.name"), "api");
+	cr_assert_not_null(sattr(b, "host.name"));
+	cr_assert_not_null(sattr(b, "oct.agent.id"));
+	cr_assert_not_null(sattr(b, "service.version"));
+
+	/* the OTLP span keeps its ids and its resource */
+	sp = find_by(reqs, "gen_ai.request.model", "claude-x", 200, &res,
+	    &seen);
+	cr_assert_not_null(sp, "the OTLP span went out: %s",
+	    json_dumps(reqs, 0));
+	cr_assert_eq(seen, 1);
+	cr_assert_str_eq(json_string_value(json_object_get(sp, "traceId")),
+	    "5b8efff798038103d269b633813fc60c");
+	cr_assert_str_eq(json_string_value(json_object_get(sp, "spanId")),
+	    "eee19b7ec3c1b174");
+	cr_assert_str_eq(json_string_value(json_object_get(sp,
+	    "parentSpanId")), "eee19b7ec3c1b173");
+	cr_assert_str_eq(json_string_value(json_object_get(sp, "name")),
+	    "chat claude-x");
+	cr_assert_str_eq(sattr(json_object_get(res, "attributes"),
+	    "service.name"), "shop");
+	cr_assert_null(attr(json_object_get(res, "attributes"),
+	    "service.version"), "a row's own resource has no oct version");
+
+	/* the error event: a log record linked to the trace */
+	b = all_of(reqs, "/v1/logs", "resourceLogs");
+	cr_assert_eq(json_array_size(b), 1, "%s", json_dumps(reqs, 0));
+	lr = json_array_get(json_object_get(json_array_get(json_object_get(
+	    json_array_get(b, 0), "scopeLogs"), 0), "logRecords"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(lr,
+	    "body"), "stringValue")), "boom");
+	cr_assert_eq(json_integer_value(json_object_get(lr, "severityNumber")),
+	    17);
+	cr_assert_str_eq(sattr(json_object_get(lr, "attributes"),
+	    "exception.type"), "E");
+	cr_assert_str_eq(json_string_value(json_object_get(lr, "traceId")),
+	    hex);
+	json_decref(b);
+
+	/* the metrics: a gauge and a monotonic sum */
+	b = all_of(reqs, "/v1/metrics", "resourceMetrics");
+	i = 0;
+	json_array_foreach(b, k, r) {
+		m = json_array_get(json_object_get(json_array_get(
+		    json_object_get(r, "scopeMetrics"), 0), "metrics"), 0);
+		if (strcmp(json_string_value(json_object_get(m, "name")),
+		    "g") == 0) {
+			pt = json_array_get(json_object_get(json_object_get(m,
+			    "gauge"), "dataPoints"), 0);
+			cr_assert(json_real_value(json_object_get(pt,
+			    "asDouble")) == 1.5);
+			cr_assert_str_eq(sattr(json_object_get(pt,
+			    "attributes"), "a"), "b");
+			cr_assert_str_eq(json_string_value(json_object_get(m,
+			    "unit")), "s");
+			i++;
+		} else {
+			cr_assert(json_is_true(json_object_get(json_object_get(
+			    m, "sum"), "isMonotonic")), "%s", json_dumps(m, 0));
+			i++;
+		}
+	}
+	cr_assert_eq(i, 2, "%s", json_dumps(b, 0));
+	json_decref(b);
+	json_decref(reqs);
+
+	/* the header's value is in no log line */
+	logs = harness_slurp(harness_log(&run, "pushd"));
+	cr_assert(logs == NULL || strstr(logs, "s3cr") == NULL, "%s", logs);
+	free(logs);
+}
+
+/* Requests the collector answered status; with a span, how many. */
+static int
+answered(json_t *reqs, long status)
+{
+	json_t	*r;
+	size_t	 i;
+	int	 n = 0;
+
+	json_array_foreach(reqs, i, r)
+		n += json_integer_value(json_object_get(r, "status")) == status;
+	return n;
+}
+
+Test(otlp_push, a_503_is_retried_and_the_row_delivered_once)
+{
+	char	 tid[64];
+	json_t	*reqs, *a, *b;
+	int	 one = 1, seen;
+
+	start("503", NULL);
+	post("/v1/traces", "{\"model\":\"m\"}", tid, sizeof(tid));
+	cr_assert(harness_wait(synced, &one, 20000), "%s",
+	    harness_slurp(outfile));
+	reqs = requests();
+	cr_assert_eq(json_array_size(reqs), 2, "%s", json_dumps(reqs, 0));
+	cr_assert_eq(answered(reqs, 503), 1);
+	cr_assert_not_null(find_span(reqs, tid, 200, NULL, &seen));
+	cr_assert_eq(seen, 1, "delivered once");
+	a = json_object_get(json_array_get(reqs, 0), "headers");
+	b = json_object_get(json_array_get(reqs, 1), "headers");
+	cr_assert_str_eq(json_string_value(json_object_get(a, "webhook-id")),
+	    json_string_value(json_object_get(b, "webhook-id")),
+	    "the same rows go again under the same batch id");
+	cr_assert_eq(db_int(&run, "SELECT push_attempts FROM llm_traces"), 1);
+	json_decref(reqs);
+}
+
+Test(otlp_push, a_400_is_bisected_and_only_the_bad_row_is_dead)
+{
+	char	 out[8192], ids[3][64];
+	char	*argv[] = { (char *)harness_bin("octctl"), "-c", NULL, "push",
+		    "--verbose", NULL };
+	json_t	*reqs;
+	int	 seen;
+
+	start("bad", "push_interval_ms = 1h\npush_headers = x-key=t0ps3cret\n");
+	post("/v1/traces", "{\"model\":\"good1\"}", ids[0], sizeof(ids[0]));
+	post("/v1/traces", "{\"model\":\"bad\"}", ids[1], sizeof(ids[1]));
+	post("/v1/traces", "{\"model\":\"good2\"}", ids[2], sizeof(ids[2]));
+	argv[2] = run.conf;
+	harness_run(argv, out, sizeof(out));
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "synced_at IS NOT NULL"), 2, "%s %s", out,
+	    harness_slurp(harness_log(&run, "pushd")));
+	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "dead = 1 AND model = 'bad' AND last_push_error = 'HTTP 400: a span "
+	    "has a bad model'"), 1, "the google.rpc.Status message: %s", out);
+	cr_assert(strstr(out, "-> HTTP 400") && strstr(out, "t0ps3cret") ==
+	    NULL, "octctl push --verbose shows no header value: %s", out);
+	reqs = requests();
+	cr_assert_geq(answered(reqs, 400), 2, "%s", json_dumps(reqs, 0));
+	cr_assert_not_null(find_span(reqs, ids[0], 200, NULL, &seen));
+	cr_assert_eq(seen, 1);
+	cr_assert_not_null(find_span(reqs, ids[2], 200, NULL, &seen));
+	cr_assert_eq(seen, 1);
+	cr_assert_null(find_span(reqs, ids[1], 200, NULL, &seen));
+	json_decref(reqs);
+}
+
+Test(otlp_push, a_partial_success_is_synced_and_shown)
+{
+	char		 err[512];
+	long long	 at;
+	int		 one = 1;
+
+	start("partial", NULL);
+	post("/v1/traces", "{\"model\":\"m\"}", NULL, 0);
+	cr_assert(harness_wait(synced, &one, 20000), "%s",
+	    harness_slurp(outfile));
+	harness_push_state(&run, &at, err, sizeof(err));
+	cr_assert(strstr(err, "partial_success: 1 rejected: one refused"),
+	    "%s", err);
+	cr_assert_eq(harness_count(harness_log(&run, "pushd"),
+	    "partial_success: 1 rejected: one refused"), 1, "logged");
+}
+
+/* octd -t on a config with push_headers = value; its output in out. */
+static int
+check_headers(const char *value, char *out, size_t len)
+{
+	char	 conf[512];
+	char	*argv[] = { (char *)harness_bin("octd"), "-t", "-c", NULL,
+		    NULL };
+
+	snprintf(conf, sizeof(conf), "push_format = otlp\npush_headers = %s\n",
+	    value);
+	harness_setup(&run, conf);
+	argv[3] = run.conf;
+	return harness_run(argv, out, len);
+}
+
+Test(otlp_push, a_bad_push_headers_is_a_config_error)
+{
+	char out[2048];
+
+	cr_assert_eq(check_headers("x-team=t0ps3cret,bad name=x", out,
+	    sizeof(out)), 1, "%s", out);
+	cr_assert(harness_has_facts(out, run.conf, "push_headers", NULL) &&
+	    strstr(out, "t0ps3cret") == NULL, "names file and key, never the "
+	    "value: %s", out);
+	harness_teardown(&run);
+	cr_assert_eq(check_headers("webhook-id=t0ps3cret", out, sizeof(out)),
+	    1, "%s", out);
+	cr_assert(strstr(out, "oct sets itself") && strstr(out,
+	    "t0ps3cret") == NULL, "%s", out);
+	harness_teardown(&run);
+	cr_assert_eq(check_headers("Authorization=Basic%20abc", out,
+	    sizeof(out)), 0, "%s", out);
+}
+
+static int
+b_has(void *arg)
+{
+	return file_int(arg, "SELECT count(*) FROM llm_traces") == 2 &&
+	    db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at IS "
+	    "NOT NULL") == 2;
+}
+
+/*
+ * oct A pushes with push_format = otlp into oct B's OTLP listener: B
+ * stores each row once, the OTLP-ingested span with its own ids.
+ */
+Test(otlp_push, oct_to_oct_over_otlp_keeps_the_ids)
+{
+	char		 conf[512], addr[64], db[600], tid[64], hex[40], sql[300];
+	struct http_res	 hr;
+	const char	*h[] = { "Content-Type: application/json", NULL };
+	int		 bport = harness_free_port();
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", bport);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
+	harness_setup(&runb, NULL);
+	harness_start(&runb);
+	otlp_port = harness_free_port();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", otlp_port);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d\n"
+	    "push_format = otlp\npush_interval_ms = 100\n", bport);
+	harness_setup(&run, conf);
+	harness_start(&run);
+	post("/v1/traces", "{\"model\":\"gpt-4o\",\"operation\":\"chat\","
+	    "\"prompt_tokens\":3}", tid, sizeof(tid));
+	cr_assert_eq(http_req(otlp_port, "POST", "/v1/traces", OTLP_SPAN,
+	    strlen(OTLP_SPAN), h, &hr), 0);
+	cr_assert_eq(hr.status, 200, "%s", hr.body);
+	snprintf(db, sizeof(db), "%s/data/oct.db", runb.dir);
+	cr_assert(harness_wait(b_has, db, 20000), "B has %lld rows: %s",
+	    file_int(db, "SELECT count(*) FROM llm_traces"),
+	    harness_slurp(harness_log(&run, "pushd")));
+	cr_assert_eq(file_int(db, "SELECT count(*) FROM llm_traces WHERE "
+	    "json_extract(attributes, '$.otel.trace_id') = "
+	    "'5b8efff798038103d269b633813fc60c' AND json_extract(attributes, "
+	    "'$.otel.span_id') = 'eee19b7ec3c1b174' AND json_extract("
+	    "attributes, '$.otel.parent_span_id') = 'eee19b7ec3c1b173' AND "
+	    "json_extract(attributes, '$.resource.\"service.name\"') = "
+	    "'shop' AND model = 'claude-x'"), 1);
+	uuid_hex(tid, hex);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces WHERE "
+	    "json_extract(attributes, '$.otel.trace_id') = '%s' AND "
+	    "model = 'gpt-4o' AND prompt_tokens = 3 AND operation = 'chat'",
+	    hex);
+	cr_assert_eq(file_int(db, sql), 1, "%s", sql);
+}
