@@ -25,11 +25,12 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <jansson.h>
+#include <jansson.h>	/* the answers; the parse is common/json.c */
 
 #include "conf.h"
 #include "log.h"
 #include "oct.h"
+#include "json.h"
 #include "receiver.h"
 
 static struct {
@@ -66,59 +67,82 @@ refuse(struct evhttp_request *req, int code, const char *reason,
 }
 
 static const char *
-check_event(json_t *ev)
+check_event(const struct jv_val *ev)
 {
 	static const char *const types[] = { "llm_trace", "error_event",
 		"system_metric", NULL };
-	const char	*type = json_string_value(json_object_get(ev, "type"));
-	int		 i;
+	const struct jv_val	*t = jv_get(ev, "type"), *x;
+	int			 i;
 
-	if (!json_is_object(ev))
+	if (ev->type != JV_OBJECT)
 		return "event is not an object";
-	if (!json_is_string(json_object_get(ev, "trace_id")))
+	if ((x = jv_get(ev, "trace_id")) == NULL || x->type != JV_STRING)
 		return "missing trace_id";
-	if (!json_is_object(json_object_get(ev, "data")))
+	if ((x = jv_get(ev, "data")) == NULL || x->type != JV_OBJECT)
 		return "missing data";
-	for (i = 0; type != NULL && types[i] != NULL; i++)
-		if (strcmp(type, types[i]) == 0)
+	for (i = 0; t != NULL && t->type == JV_STRING && types[i] != NULL; i++)
+		if (strcmp(t->u.s, types[i]) == 0)
 			return NULL;
 	return "unknown type";
 }
 
+/* v (NULL: absent) as a jansson value for an answer; NULL when absent. */
+static json_t *
+to_jansson(struct jv_doc *doc, const struct jv_val *v)
+{
+	char	*text;
+	size_t	 len;
+
+	if (v == NULL)
+		return NULL;
+	if (v->type == JV_STRING)
+		return json_stringn(v->u.s, v->n);
+	if ((text = jv_dump(doc, v, &len)) == NULL)
+		return NULL;
+	return json_loadb(text, len, JSON_DECODE_ANY, NULL);
+}
+
+/* A string member of o, or NULL. */
+static const char *
+str_of(const struct jv_val *o, const char *key)
+{
+	const struct jv_val *v = jv_get(o, key);
+
+	return v != NULL && v->type == JV_STRING ? v->u.s : NULL;
+}
+
 /* Store the events of a verified envelope; answer with what was rejected. */
 static void
-store(struct evhttp_request *req, json_t *env, const char *batch_id)
+store(struct evhttp_request *req, struct jv_doc *doc,
+    const struct jv_val *env, const char *batch_id)
 {
-	json_t		*events = json_object_get(env, "events"), *ev, *rej;
-	const char	*agent, *why;
-	char		*data, *text;
-	size_t		 i;
-	int		 stored = 0;
+	const struct jv_val	*events = jv_get(env, "events"), *ev;
+	json_t			*rej;
+	const char		*agent, *why;
+	char			*data, *text;
+	size_t			 i, len;
+	int			 stored = 0;
 
-	agent = json_string_value(json_object_get(json_object_get(env,
-	    "agent"), "id"));
-	if (!json_is_array(events)) {
+	agent = str_of(jv_get(env, "agent"), "id");
+	if (events == NULL || events->type != JV_ARRAY) {
 		refuse(req, 400, "Bad Request", "events must be an array");
 		return;
 	}
 	rej = json_array();
 	if (db_begin() == -1)
 		goto fail;
-	json_array_foreach(events, i, ev) {
+	for (i = 0; i < events->n; i++) {
+		ev = &events->u.m[i].v;
 		if ((why = check_event(ev)) != NULL) {
 			json_array_append_new(rej, json_pack("{s:o?,s:s}",
-			    "trace_id", json_incref(json_object_get(ev,
+			    "trace_id", to_jansson(doc, jv_get(ev,
 			    "trace_id")), "reason", why));
 			continue;
 		}
-		data = json_dumps(json_object_get(ev, "data"), JSON_COMPACT);
-		if (data == NULL || db_add_event(json_string_value(
-		    json_object_get(ev, "trace_id")), json_string_value(
-		    json_object_get(ev, "type")), agent, batch_id, data) == -1) {
-			free(data);
+		data = jv_dump(doc, jv_get(ev, "data"), &len);
+		if (data == NULL || db_add_event(str_of(ev, "trace_id"),
+		    str_of(ev, "type"), agent, batch_id, data) == -1)
 			goto fail;
-		}
-		free(data);
 		stored++;
 	}
 	if (db_commit(batch_id, stored) == -1)
@@ -195,21 +219,28 @@ static void
 take(struct evhttp_request *req, const uint8_t *body, size_t len,
     const char *id)
 {
-	json_t		*env = json_loadb((const char *)body, len, 0, NULL);
-	const char	*bid;
+	struct jv_err		 jerr;
+	struct jv_doc		*doc;
+	const struct jv_val	*env = NULL;
+	const char		*bid;
 
-	if (!json_is_object(env)) {
+	/* jansson's own depth limit, which the receiver had */
+	if ((doc = jv_parse((const char *)body, len, 2048, &jerr)) != NULL)
+		env = jv_root(doc);
+	if (env == NULL || env->type != JV_OBJECT) {
+		if (doc == NULL)
+			log_info("batch %s: %s", id, jerr.msg);
 		refuse(req, 400, "Bad Request", "body is not a JSON object");
-		json_decref(env);
+		jv_free(doc);
 		return;
 	}
-	bid = json_string_value(json_object_get(env, "batch_id"));
+	bid = str_of(env, "batch_id");
 	if (bid == NULL || strcmp(bid, id) != 0)
 		refuse(req, 401, "Unauthorized", "batch_id differs from "
 		    "webhook-id");
 	else
-		store(req, env, id);
-	json_decref(env);
+		store(req, doc, env, id);
+	jv_free(doc);
 }
 
 static void
