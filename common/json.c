@@ -314,6 +314,15 @@ utf8_bad(const unsigned char *s, size_t len)
 	unsigned c, cp, min;
 
 	while (i < len) {
+		uint64_t w;
+
+		if (len - i >= 8) {		/* eight ASCII bytes at a time */
+			memcpy(&w, s + i, 8);
+			if ((w & 0x8080808080808080ULL) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		c = s[i];
 		if (c < 0x80) {
 			i++;
@@ -380,12 +389,15 @@ jv_parse(const char *body, size_t len, int maxdepth, struct jv_err *err)
 		return NULL;
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->fr = calloc((size_t)maxdepth + 1, sizeof(*d->fr))) == NULL ||
+	    (d->fr = reallocarray(NULL, (size_t)maxdepth + 1,
+	    sizeof(*d->fr))) == NULL ||
 	    (h = yajl_alloc(&callbacks, NULL, d)) == NULL) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
 		jv_free(d);
 		return NULL;
 	}
+	/* the body was checked as UTF-8 above, more strictly than yajl does */
+	yajl_config(h, yajl_dont_validate_strings, 1);
 	d->maxdepth = maxdepth;
 	d->err = err;
 	st = yajl_parse(h, (const unsigned char *)body, len);
