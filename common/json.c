@@ -159,14 +159,14 @@ cb_number(void *ctx, const char *s, size_t len)
 	if (strpbrk(t, ".eE") == NULL) {
 		v.u.i = strtoll(t, &end, 10);
 		if (errno == ERANGE)
-			return fail(d, "integer %s does not fit in 64 bits", 
-			    len < 40 ? t : "");
+			return fail(d, "integer %.40s%s does not fit in 64 "
+			    "bits", t, len > 40 ? "..." : "");
 	} else {
 		v.type = JV_REAL;
 		v.u.r = strtod(t, &end);
 		if (isinf(v.u.r))
-			return fail(d, "number %s is out of range",
-			    len < 40 ? t : "");
+			return fail(d, "number %.40s%s is out of range", t,
+			    len > 40 ? "..." : "");
 	}
 	return push(d, &v);
 }

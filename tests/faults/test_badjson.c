@@ -364,11 +364,13 @@ Test(faults_badjson, documented_edges)
 	e[n].body = dup_str("{\"model\":\"big\",\"prompt_tokens\":"
 	    "9223372036854775807}", &e[n].len);
 	n++;
-	e[n] = (struct edge){ "2^63 tokens", NULL, 0, 400, NULL };
+	e[n] = (struct edge){ "2^63 tokens", NULL, 0, 400,
+	    "integer 9223372036854775808 does not fit in 64 bits" };
 	e[n].body = dup_str("{\"model\":\"m\",\"prompt_tokens\":"
 	    "9223372036854775808}", &e[n].len);
 	n++;
-	e[n] = (struct edge){ "2^64 tokens", NULL, 0, 400, NULL };
+	e[n] = (struct edge){ "2^64 tokens", NULL, 0, 400,
+	    "does not fit in 64 bits" };
 	e[n].body = dup_str("{\"model\":\"m\",\"completion_tokens\":"
 	    "18446744073709551616}", &e[n].len);
 	n++;
