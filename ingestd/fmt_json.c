@@ -1,13 +1,13 @@
 /*
  * fmt_json.c: the JSON API of SPEC section 4 as an ingest format.
  *
- * A body is one object or a non-empty array of objects (jansson, UTF-8
- * checked, at most 64 levels deep). Each object becomes one struct event
+ * A body is one object or a non-empty array of objects (common/json.c:
+ * UTF-8 checked, at most 64 levels deep). Each object becomes one struct event
  * of the path's kind: fields by name or alias (the canonical name wins),
  * event_id, and every other key gathered into attributes (an explicit
- * "attributes" object wins on a clash). Values are handed over as jansson
- * holds them, strings unshared; only input/output given as other JSON
- * values, labels and attributes are serialised again.
+ * "attributes" object wins on a clash). Values are handed over as the
+ * parse tree holds them; only input/output given as other JSON values,
+ * labels and attributes are serialised again (in the tree's arena).
  */
 #include "config.h"
 
@@ -15,61 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
+#include <jansson.h>	/* the error answer only */
 
+#include "json.h"
 #include "ingestd.h"
 
 #define MAX_DEPTH	64
-#define MAX_SCRATCH	(16 + 1)	/* a dump per field, and attributes */
 
 struct jbody {
-	json_t		*body;
-	enum event_kind	 kind;
-	int		 arr;
-	char		*scratch[MAX_SCRATCH];	/* the current item's dumps */
-	size_t		 nscratch;
+	struct jv_doc		*doc;
+	const struct jv_val	*body;
+	enum event_kind		 kind;
+	int			 arr;
+	struct jv_member	*extra;		/* the current item's extras */
 };
-
-static int
-too_deep(json_t *v, int depth)
-{
-	const char	*k;
-	json_t		*x;
-	size_t		 i;
-
-	if (depth > MAX_DEPTH)
-		return 1;
-	if (json_is_object(v)) {
-		json_object_foreach(v, k, x)
-			if (too_deep(x, depth + 1))
-				return 1;
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
-			if (too_deep(x, depth + 1))
-				return 1;
-	}
-	return 0;
-}
-
-static void
-scratch_free(struct jbody *j)
-{
-	while (j->nscratch > 0)
-		free(j->scratch[--j->nscratch]);
-}
-
-/* Serialise v; the text lives until the next item. NULL: out of memory. */
-static char *
-dump(struct jbody *j, json_t *v, size_t flags)
-{
-	char *s;
-
-	if (j->nscratch == MAX_SCRATCH ||
-	    (s = json_dumps(v, flags)) == NULL)
-		return NULL;
-	j->scratch[j->nscratch++] = s;
-	return s;
-}
 
 static void
 json_close(void *h)
@@ -78,64 +37,61 @@ json_close(void *h)
 
 	if (j == NULL)
 		return;
-	scratch_free(j);
-	json_decref(j->body);
+	free(j->extra);
+	jv_free(j->doc);
 	free(j);
 }
 
 /*
  * Parse body (len bytes) as one object or a non-empty array of objects,
- * checked as a whole (UTF-8, depth); the items are checked by json_item().
- * Returns the handle (json_close() frees it) with info->n items, or NULL
- * with err. f gives the kind; c is not used.
+ * checked as a whole (json.h's rules: UTF-8, depth, numbers, \u0000); the
+ * items are checked by json_item(). Returns the handle (json_close() frees
+ * it) with info->n items, or NULL with err. f gives the kind; c is not
+ * used.
  */
 static void *
 json_open(const struct ingest_fmt *f, const struct conf *c, const char *body,
     size_t len, struct fmt_info *info, struct event_error *err)
 {
-	struct jbody	*j;
-	json_error_t	 jerr;
-	json_t		*v;
+	struct jbody		*j;
+	struct jv_err		 jerr;
+	struct jv_doc		*d;
+	const struct jv_val	*v;
 
 	(void)c;
-	if ((v = json_loadb(body, len, JSON_DECODE_ANY, &jerr)) == NULL) {
-		if (json_error_code(&jerr) == json_error_invalid_utf8)
-			event_fail(err, NULL, "invalid UTF-8");
-		else
-			event_fail(err, NULL, "malformed JSON: %s at line %d "
-			    "column %d", jerr.text, jerr.line, jerr.column);
+	if ((d = jv_parse(body, len, MAX_DEPTH, &jerr)) == NULL) {
+		event_fail(err, NULL, "%s", jerr.msg);
 		return NULL;
 	}
-	if (!json_is_object(v) && !json_is_array(v))
+	v = jv_root(d);
+	if (v->type != JV_OBJECT && v->type != JV_ARRAY)
 		event_fail(err, NULL, "body must be an object or an array of "
 		    "objects");
-	else if (too_deep(v, 1))
-		event_fail(err, NULL, "nesting deeper than 64 levels");
-	else if (json_is_array(v) && json_array_size(v) == 0)
+	else if (v->type == JV_ARRAY && v->n == 0)
 		event_fail(err, NULL, "empty array");
 	else if ((j = calloc(1, sizeof(*j))) == NULL)
 		event_fail(err, NULL, "out of memory");
 	else {
+		j->doc = d;
 		j->body = v;
 		j->kind = f->kind;
-		j->arr = json_is_array(v);
-		info->n = j->arr ? json_array_size(v) : 1;
+		j->arr = v->type == JV_ARRAY;
+		info->n = j->arr ? v->n : 1;
 		return j;
 	}
-	json_decref(v);
+	jv_free(d);
 	return NULL;
 }
 
 static int
-labels_ok(json_t *v)
+labels_ok(const struct jv_val *v)
 {
-	const char	*k;
-	json_t		*x;
+	size_t i;
 
-	if (!json_is_object(v))
+	if (v->type != JV_OBJECT)
 		return 0;
-	json_object_foreach(v, k, x)
-		if (!json_is_string(x))
+	for (i = 0; i < v->n; i++)
+		if (v->u.m[i].v.type != JV_STRING)
 			return 0;
 	return 1;
 }
@@ -143,50 +99,48 @@ labels_ok(json_t *v)
 /* Hand field fi's value v over as the model's value. */
 static void
 put(struct jbody *j, struct event_value *ev, int fi, const char *key,
-    json_t *v)
+    const struct jv_val *v)
 {
 	enum field_type t = event_defs[j->kind].fields[fi].type;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->key = key;
-	if (json_is_string(v)) {
+	if (v->type == JV_STRING) {
 		ev->tag = V_TEXT;
-		ev->s = json_string_value(v);
-		ev->len = json_string_length(v);
-	} else if (json_is_null(v))
+		ev->s = v->u.s;
+		ev->len = v->n;
+	} else if (v->type == JV_NULL)
 		ev->tag = V_NULL;
 	else if (t == F_ANYTEXT || t == F_LABELS) {
 		ev->tag = V_JSON;
 		ev->i = t == F_LABELS && labels_ok(v);
-		ev->s = dump(j, v, JSON_COMPACT | JSON_ENCODE_ANY);
-		ev->len = ev->s != NULL ? strlen(ev->s) : 0;
-	} else if (json_is_integer(v)) {
+		ev->s = jv_dump(j->doc, v, &ev->len);
+		if (ev->s == NULL)
+			ev->len = 0;
+	} else if (v->type == JV_INT) {
 		ev->tag = V_INT;
-		ev->i = json_integer_value(v);
-	} else if (json_is_real(v)) {
+		ev->i = v->u.i;
+	} else if (v->type == JV_REAL) {
 		ev->tag = V_REAL;
-		ev->r = json_real_value(v);
-	} else if (json_is_boolean(v)) {
+		ev->r = v->u.r;
+	} else if (v->type == JV_TRUE || v->type == JV_FALSE) {
 		ev->tag = V_BOOL;
-		ev->i = json_is_true(v);
+		ev->i = v->type == JV_TRUE;
 	} else
 		ev->tag = V_JSON;	/* refused by every other field type */
 }
 
 /* The event's attributes: the unknown keys, then the explicit object. */
 static int
-attributes(struct jbody *j, struct event *e, json_t *extra, json_t *explicit,
-    struct event_error *err)
+attributes(struct jbody *j, struct event *e, const struct jv_val *extra,
+    const struct jv_val *explicit, struct event_error *err)
 {
-	if (explicit != NULL) {
-		if (extra == NULL)
-			extra = explicit;
-		else
-			json_object_update(extra, explicit);
-	}
-	if (extra == NULL || json_object_size(extra) == 0)
+	size_t len;
+
+	if (extra->n == 0 && (explicit == NULL || explicit->n == 0))
 		return 0;
-	if ((e->attributes = dump(j, extra, JSON_COMPACT)) == NULL)
+	if ((e->attributes = jv_dump_merged(j->doc, extra, explicit,
+	    &len)) == NULL)
 		return event_fail(err, "attributes", "%s",
 		    "attributes cannot be stored");
 	return 0;
@@ -194,25 +148,25 @@ attributes(struct jbody *j, struct event *e, json_t *extra, json_t *explicit,
 
 /* One key that is not a field: event_id, attributes or an extra. */
 static int
-other_key(struct event *e, const char *key, json_t *v, json_t **extra,
-    json_t **explicit, struct event_error *err)
+other_key(struct event *e, const struct jv_member *m,
+    struct jv_val *extra, const struct jv_val **explicit,
+    struct event_error *err)
 {
-	if (strcmp(key, "event_id") == 0) {
-		if (!json_is_null(v) && (!json_is_string(v) ||
-		    !event_id_ok(json_string_length(v))))
+	const struct jv_val *v = &m->v;
+
+	if (strcmp(m->key, "event_id") == 0) {
+		if (v->type != JV_NULL && (v->type != JV_STRING ||
+		    !event_id_ok(v->n)))
 			return event_fail(err, "event_id", "%s must be a "
 			    "string of 1 to 128 bytes", "event_id");
-		e->event_id = json_string_value(v);
-	} else if (strcmp(key, "attributes") == 0) {
-		if (!json_is_null(v) && !json_is_object(v))
+		e->event_id = v->type == JV_STRING ? v->u.s : NULL;
+	} else if (strcmp(m->key, "attributes") == 0) {
+		if (v->type != JV_NULL && v->type != JV_OBJECT)
 			return event_fail(err, "attributes", "%s must be an "
 			    "object", "attributes");
-		*explicit = json_is_object(v) ? v : NULL;
-	} else {
-		if (*extra == NULL && (*extra = json_object()) == NULL)
-			return event_fail(err, NULL, "%s", "out of memory");
-		json_object_set(*extra, key, v);
-	}
+		*explicit = v->type == JV_OBJECT ? v : NULL;
+	} else
+		extra->u.m[extra->n++] = *m;
 	return 0;
 }
 
@@ -225,36 +179,39 @@ static int
 json_item(void *h, size_t i, char (*ids)[UUID_STR_LEN], struct event *e,
     struct event_error *err)
 {
-	struct jbody	*j = h;
-	json_t		*obj, *v, *extra = NULL, *explicit = NULL;
-	const char	*key;
-	char		 seen[EVENT_MAX_FIELDS] = { 0 };
-	char		 from_alias[EVENT_MAX_FIELDS] = { 0 };
-	int		 fi, alias, r = -1;
+	struct jbody		*j = h;
+	const struct jv_val	*obj, *explicit = NULL;
+	struct jv_val		 extra = { .type = JV_OBJECT };
+	const struct jv_member *m;
+	char			 seen[EVENT_MAX_FIELDS] = { 0 };
+	char			 from_alias[EVENT_MAX_FIELDS] = { 0 };
+	size_t			 k;
+	int			 fi, alias;
 
 	(void)ids;
-	scratch_free(j);
 	event_init(e, j->kind, 0);
-	obj = j->arr ? json_array_get(j->body, i) : j->body;
-	if (!json_is_object(obj))
+	obj = j->arr ? &j->body->u.m[i].v : j->body;
+	if (obj->type != JV_OBJECT)
 		return event_fail(err, NULL, "%s",
 		    "an event must be a JSON object");
-	json_object_foreach(obj, key, v) {
-		if ((fi = event_field(j->kind, key, &alias)) < 0) {
-			if (other_key(e, key, v, &extra, &explicit, err) == -1)
-				goto done;
+	free(j->extra);
+	if ((j->extra = malloc((obj->n + 1) * sizeof(*j->extra))) == NULL)
+		return event_fail(err, NULL, "%s", "out of memory");
+	extra.u.m = j->extra;
+	for (k = 0; k < obj->n; k++) {
+		m = &obj->u.m[k];
+		if ((fi = event_field(j->kind, m->key, &alias)) < 0) {
+			if (other_key(e, m, &extra, &explicit, err) == -1)
+				return -1;
 			continue;
 		}
 		if (alias && seen[fi] && !from_alias[fi])
 			continue;	/* the canonical name wins */
 		seen[fi] = 1;
 		from_alias[fi] = (char)alias;
-		put(j, &e->v[fi], fi, key, v);
+		put(j, &e->v[fi], fi, m->key, &obj->u.m[k].v);
 	}
-	r = attributes(j, e, extra, explicit, err);
-done:
-	json_decref(extra);
-	return r;
+	return attributes(j, e, &extra, explicit, err);
 }
 
 /* {"accepted":N,"trace_ids":[...]} */

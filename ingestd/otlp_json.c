@@ -6,8 +6,9 @@
  * up among the message's fields by its lowerCamelCase name (or the proto
  * name), as protobuf's JSON mapping says, and unknown keys are skipped.
  * OTLP's own rules: trace and span ids are hex, not base64; enums are
- * integers; 64-bit integers come as decimal strings or numbers. jansson
- * parses the text, as for the native API (UTF-8 checked).
+ * integers; 64-bit integers come as decimal strings or numbers.
+ * common/json.c parses the text, as for the native API (its rules: UTF-8
+ * checked, exact integers, the last duplicate key wins, no \u0000).
  */
 #include "config.h"
 
@@ -17,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
+#include "json.h"
 #include "otlp.h"
 
 /* Whether JSON key k names field f: its lowerCamelCase or proto name. */
@@ -74,22 +75,22 @@ elem_size(const ProtobufCFieldDescriptor *f)
 
 /* An integer given as a number or a decimal string. Returns 0 or -1. */
 static int
-json_int(json_t *v, int sign, int64_t *out)
+json_int(const struct jv_val *v, int sign, int64_t *out)
 {
 	const char	*s;
 	char		*end;
 	double		 d;
 
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
+	if (v->type == JV_INT) {
+		*out = v->u.i;
 		return 0;
 	}
-	d = json_is_real(v) ? json_real_value(v) : 0.5;
+	d = v->type == JV_REAL ? v->u.r : 0.5;
 	if (d == floor(d) && fabs(d) < 9.2e18) {
 		*out = (int64_t)d;	/* 1e3: an integer written as a real */
 		return 0;
 	}
-	if (!json_is_string(v) || *(s = json_string_value(v)) == '\0')
+	if (v->type != JV_STRING || *(s = v->u.s) == '\0')
 		return -1;
 	errno = 0;
 	if (sign)
@@ -103,17 +104,17 @@ json_int(json_t *v, int sign, int64_t *out)
 
 /* Bytes: hex for the trace and span ids (OTLP JSON), else base64. */
 static int
-json_bytes(const ProtobufCFieldDescriptor *f, json_t *v,
+json_bytes(const ProtobufCFieldDescriptor *f, const struct jv_val *v,
     ProtobufCBinaryData *b)
 {
 	const char	*s;
 	size_t		 n, len;
 	int		 hex;
 
-	if (!json_is_string(v))
+	if (v->type != JV_STRING)
 		return -1;
-	s = json_string_value(v);
-	n = json_string_length(v);
+	s = v->u.s;
+	n = v->n;
 	len = strlen(f->name);
 	hex = len >= 3 && strcmp(f->name + len - 3, "_id") == 0;
 	if ((b->data = malloc(n + 1)) == NULL)
@@ -125,13 +126,13 @@ json_bytes(const ProtobufCFieldDescriptor *f, json_t *v,
 	return 0;
 }
 
-static ProtobufCMessage *read_msg(const ProtobufCMessageDescriptor *, json_t *,
-    int depth, struct event_error *);
+static ProtobufCMessage *read_msg(const ProtobufCMessageDescriptor *,
+    const struct jv_val *, int depth, struct event_error *);
 
 /* Store JSON value v as one value of field f at p. Returns 0 or -1. */
 static int
-set_one(const ProtobufCFieldDescriptor *f, void *p, json_t *v, int depth,
-    struct event_error *err)
+set_one(const ProtobufCFieldDescriptor *f, void *p, const struct jv_val *v,
+    int depth, struct event_error *err)
 {
 	int64_t	 i;
 	double	 d;
@@ -142,23 +143,24 @@ set_one(const ProtobufCFieldDescriptor *f, void *p, json_t *v, int depth,
 		    err);
 		return *(ProtobufCMessage **)p == NULL ? -1 : 0;
 	case PROTOBUF_C_TYPE_STRING:
-		if (!json_is_string(v) ||
-		    (*(char **)p = strdup(json_string_value(v))) == NULL)
+		if (v->type != JV_STRING ||
+		    (*(char **)p = strdup(v->u.s)) == NULL)
 			return -1;
 		return 0;
 	case PROTOBUF_C_TYPE_BYTES:
 		return json_bytes(f, v, p);
 	case PROTOBUF_C_TYPE_BOOL:
-		if (!json_is_boolean(v))
+		if (v->type != JV_TRUE && v->type != JV_FALSE)
 			return -1;
-		*(protobuf_c_boolean *)p = json_is_true(v);
+		*(protobuf_c_boolean *)p = v->type == JV_TRUE;
 		return 0;
 	case PROTOBUF_C_TYPE_DOUBLE:
 	case PROTOBUF_C_TYPE_FLOAT:
-		if (json_is_number(v))
-			d = json_number_value(v);
-		else if (json_is_string(v) &&
-		    strcmp(json_string_value(v), "NaN") == 0)
+		if (v->type == JV_INT)
+			d = (double)v->u.i;
+		else if (v->type == JV_REAL)
+			d = v->u.r;
+		else if (v->type == JV_STRING && strcmp(v->u.s, "NaN") == 0)
 			d = NAN;
 		else
 			return -1;
@@ -187,23 +189,22 @@ set_one(const ProtobufCFieldDescriptor *f, void *p, json_t *v, int depth,
 /* A repeated field: an array of values into a new array of the field. */
 static int
 set_repeated(const ProtobufCFieldDescriptor *f, ProtobufCMessage *m,
-    json_t *v, int depth, struct event_error *err)
+    const struct jv_val *v, int depth, struct event_error *err)
 {
 	size_t	 n, i, sz = elem_size(f);
 	char	*arr;
-	json_t	*x;
 
-	if (!json_is_array(v))
+	if (v->type != JV_ARRAY)
 		return -1;
-	n = json_array_size(v);
+	n = v->n;
 	if (n == 0)
 		return 0;
 	if ((arr = calloc(n, sz)) == NULL)
 		return -1;
 	*(void **)((char *)m + f->offset) = arr;
 	*(size_t *)((char *)m + f->quantifier_offset) = n;
-	json_array_foreach(v, i, x)
-		if (set_one(f, arr + i * sz, x, depth, err) == -1) {
+	for (i = 0; i < n; i++)
+		if (set_one(f, arr + i * sz, &v->u.m[i].v, depth, err) == -1) {
 			*(size_t *)((char *)m + f->quantifier_offset) = i + 1;
 			return -1;	/* the partial array is freed with m */
 		}
@@ -212,8 +213,8 @@ set_repeated(const ProtobufCFieldDescriptor *f, ProtobufCMessage *m,
 
 /* Field f of m from v, marking it present (has_* or the oneof case). */
 static int
-set_field(const ProtobufCFieldDescriptor *f, ProtobufCMessage *m, json_t *v,
-    int depth, struct event_error *err)
+set_field(const ProtobufCFieldDescriptor *f, ProtobufCMessage *m,
+    const struct jv_val *v, int depth, struct event_error *err)
 {
 	if (f->label == PROTOBUF_C_LABEL_REPEATED)
 		return set_repeated(f, m, v, depth, err);
@@ -232,20 +233,21 @@ set_field(const ProtobufCFieldDescriptor *f, ProtobufCMessage *m, json_t *v,
  * with err when obj or a value in it does not fit the field it names.
  */
 static ProtobufCMessage *
-read_msg(const ProtobufCMessageDescriptor *d, json_t *obj, int depth,
-    struct event_error *err)
+read_msg(const ProtobufCMessageDescriptor *d, const struct jv_val *obj,
+    int depth, struct event_error *err)
 {
 	const ProtobufCFieldDescriptor	*f;
 	ProtobufCMessage		*m;
 	const char			*k;
-	json_t				*v;
+	const struct jv_val		*v;
+	size_t				 i;
 
 	if (depth > OTLP_MAX_DEPTH) {
 		event_fail(err, NULL, "nesting deeper than %d levels",
 		    OTLP_MAX_DEPTH);
 		return NULL;
 	}
-	if (!json_is_object(obj)) {
+	if (obj->type != JV_OBJECT) {
 		event_fail(err, NULL, "%s must be a JSON object",
 		    d->short_name);
 		return NULL;
@@ -255,8 +257,10 @@ read_msg(const ProtobufCMessageDescriptor *d, json_t *obj, int depth,
 		return NULL;
 	}
 	protobuf_c_message_init(d, m);
-	json_object_foreach(obj, k, v) {
-		if ((f = field_of(d, k)) == NULL || json_is_null(v))
+	for (i = 0; i < obj->n; i++) {
+		k = obj->u.m[i].key;
+		v = &obj->u.m[i].v;
+		if ((f = field_of(d, k)) == NULL || v->type == JV_NULL)
 			continue;	/* unknown fields are skipped */
 		if (set_field(f, m, v, depth, err) == -1) {
 			if (err->msg[0] == '\0')
@@ -274,19 +278,17 @@ otlp_json_read(const ProtobufCMessageDescriptor *d, const char *text,
     size_t len, struct event_error *err)
 {
 	ProtobufCMessage	*m;
-	json_error_t		 jerr;
-	json_t			*v;
+	struct jv_err		 jerr;
+	struct jv_doc		*doc;
 
 	err->msg[0] = '\0';
-	if ((v = json_loadb(text, len, 0, &jerr)) == NULL) {
-		if (json_error_code(&jerr) == json_error_invalid_utf8)
-			event_fail(err, NULL, "invalid UTF-8");
-		else
-			event_fail(err, NULL, "malformed JSON: %s at line %d "
-			    "column %d", jerr.text, jerr.line, jerr.column);
+	/* a message level is at most an object and an array */
+	if ((doc = jv_parse(text, len, 2 * OTLP_MAX_DEPTH + 1, &jerr)) ==
+	    NULL) {
+		event_fail(err, NULL, "%s", jerr.msg);
 		return NULL;
 	}
-	m = read_msg(d, v, 1, err);
-	json_decref(v);
+	m = read_msg(d, jv_root(doc), 1, err);
+	jv_free(doc);
 	return m;
 }

@@ -10,8 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-
+#include "json.h"
 #include "receiver.h"
 
 static int
@@ -76,44 +75,61 @@ recv_check_request(const struct recv_req *rq, const struct pubkeys *keys,
 	return 0;
 }
 
-json_t *
+/* A string member of o, or NULL. */
+static const char *
+str_of(const struct jv_val *o, const char *key)
+{
+	const struct jv_val *v = jv_get(o, key);
+
+	return v != NULL && v->type == JV_STRING ? v->u.s : NULL;
+}
+
+struct jv_doc *
 recv_check_envelope(const uint8_t *body, size_t len, const char *id,
     struct recv_verdict *v)
 {
-	json_t		*env = json_loadb((const char *)body, len, 0, NULL);
-	const char	*bid;
+	struct jv_err		 jerr;
+	struct jv_doc		*doc;
+	const struct jv_val	*env = NULL, *events;
+	const char		*bid;
 
-	if (!json_is_object(env)) {
-		json_decref(env);
+	/* jansson's own depth limit, which the receiver had */
+	if ((doc = jv_parse((const char *)body, len, 2048, &jerr)) != NULL)
+		env = jv_root(doc);
+	if (env == NULL || env->type != JV_OBJECT) {
+		jv_free(doc);
 		verdict(v, 400, "Bad Request", "body is not a JSON object");
 		return NULL;
 	}
-	bid = json_string_value(json_object_get(env, "batch_id"));
+	bid = str_of(env, "batch_id");
+	events = jv_get(env, "events");
 	if (bid == NULL || strcmp(bid, id) != 0)
 		verdict(v, 401, "Unauthorized", "batch_id differs from "
 		    "webhook-id");
-	else if (!json_is_array(json_object_get(env, "events")))
+	else if (events == NULL || events->type != JV_ARRAY)
 		verdict(v, 400, "Bad Request", "events must be an array");
 	else
-		return env;
-	json_decref(env);
+		return doc;
+	jv_free(doc);
 	return NULL;
 }
 
 const char *
-recv_check_event(json_t *ev)
+recv_check_event(const struct jv_val *ev)
 {
 	static const char *const types[] = { "llm_trace", "error_event",
 		"system_metric", NULL };
-	const char	*type = json_string_value(json_object_get(ev, "type"));
-	int		 i;
+	const struct jv_val	*x;
+	const char		*type;
+	int			 i;
 
-	if (!json_is_object(ev))
+	if (ev->type != JV_OBJECT)
 		return "event is not an object";
-	if (!json_is_string(json_object_get(ev, "trace_id")))
+	if ((x = jv_get(ev, "trace_id")) == NULL || x->type != JV_STRING)
 		return "missing trace_id";
-	if (!json_is_object(json_object_get(ev, "data")))
+	if ((x = jv_get(ev, "data")) == NULL || x->type != JV_OBJECT)
 		return "missing data";
+	type = str_of(ev, "type");
 	for (i = 0; type != NULL && types[i] != NULL; i++)
 		if (strcmp(type, types[i]) == 0)
 			return NULL;

@@ -25,11 +25,12 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <jansson.h>
+#include <jansson.h>	/* the answers; the parse is common/json.c */
 
 #include "conf.h"
 #include "log.h"
 #include "oct.h"
+#include "json.h"
 #include "receiver.h"
 
 static struct {
@@ -65,39 +66,59 @@ refuse(struct evhttp_request *req, int code, const char *reason,
 	json_decref(o);
 }
 
-/*
- * Store the events of a verified envelope (recv_check_envelope); answer
- * with what was rejected.
- */
-static void
-store(struct evhttp_request *req, json_t *env, const char *batch_id)
+/* v (NULL: absent) as a jansson value for an answer; NULL when absent. */
+static json_t *
+to_jansson(struct jv_doc *doc, const struct jv_val *v)
 {
-	json_t		*events = json_object_get(env, "events"), *ev, *rej;
-	const char	*agent, *why;
-	char		*data, *text;
-	size_t		 i;
-	int		 stored = 0;
+	char	*text;
+	size_t	 len;
 
-	agent = json_string_value(json_object_get(json_object_get(env,
-	    "agent"), "id"));
+	if (v == NULL)
+		return NULL;
+	if (v->type == JV_STRING)
+		return json_stringn(v->u.s, v->n);
+	if ((text = jv_dump(doc, v, &len)) == NULL)
+		return NULL;
+	return json_loadb(text, len, JSON_DECODE_ANY, NULL);
+}
+
+/* A string member of o, or NULL. */
+static const char *
+str_of(const struct jv_val *o, const char *key)
+{
+	const struct jv_val *v = jv_get(o, key);
+
+	return v != NULL && v->type == JV_STRING ? v->u.s : NULL;
+}
+
+/* Store the events of a verified envelope; answer with what was rejected. */
+static void
+store(struct evhttp_request *req, struct jv_doc *doc,
+    const struct jv_val *env, const char *batch_id)
+{
+	const struct jv_val	*events = jv_get(env, "events"), *ev;
+	json_t			*rej;
+	const char		*agent, *why;
+	char			*data, *text;
+	size_t			 i, len;
+	int			 stored = 0;
+
+	agent = str_of(jv_get(env, "agent"), "id");
 	rej = json_array();
 	if (db_begin() == -1)
 		goto fail;
-	json_array_foreach(events, i, ev) {
+	for (i = 0; i < events->n; i++) {
+		ev = &events->u.m[i].v;
 		if ((why = recv_check_event(ev)) != NULL) {
 			json_array_append_new(rej, json_pack("{s:o?,s:s}",
-			    "trace_id", json_incref(json_object_get(ev,
+			    "trace_id", to_jansson(doc, jv_get(ev,
 			    "trace_id")), "reason", why));
 			continue;
 		}
-		data = json_dumps(json_object_get(ev, "data"), JSON_COMPACT);
-		if (data == NULL || db_add_event(json_string_value(
-		    json_object_get(ev, "trace_id")), json_string_value(
-		    json_object_get(ev, "type")), agent, batch_id, data) == -1) {
-			free(data);
+		data = jv_dump(doc, jv_get(ev, "data"), &len);
+		if (data == NULL || db_add_event(str_of(ev, "trace_id"),
+		    str_of(ev, "type"), agent, batch_id, data) == -1)
 			goto fail;
-		}
-		free(data);
 		stored++;
 	}
 	if (db_commit(batch_id, stored) == -1)
@@ -135,7 +156,7 @@ handle(struct evhttp_request *req, void *arg)
 	struct recv_req		 rq;
 	struct recv_body	 plain;
 	struct recv_verdict	 v;
-	json_t			*env;
+	struct jv_doc		*doc;
 
 	(void)arg;
 	rq.post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
@@ -153,12 +174,12 @@ handle(struct evhttp_request *req, void *arg)
 	if (db_seen_batch(rq.id)) {
 		log_info("batch %s: a repeat; nothing stored again", rq.id);
 		answer(req, 200, "OK", NULL);
-	} else if ((env = recv_check_envelope(plain.body, plain.len, rq.id,
+	} else if ((doc = recv_check_envelope(plain.body, plain.len, rq.id,
 	    &v)) == NULL)
 		refuse_verdict(req, &v);
 	else {
-		store(req, env, rq.id);
-		json_decref(env);
+		store(req, doc, jv_root(doc), rq.id);
+		jv_free(doc);
 	}
 	free(plain.inflated);
 }

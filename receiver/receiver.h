@@ -59,13 +59,16 @@ int	 recv_check_request(const struct recv_req *, const struct pubkeys *,
 	    struct recv_verdict *v);
 /*
  * The envelope of a new batch id: a JSON object (400) whose batch_id is
- * id (401) and whose events are an array (400). Returns it (the caller
- * json_decref()s it), or NULL with v set.
+ * id (401) and whose events are an array (400), parsed by common/json.c.
+ * Returns the document (the caller jv_free()s it; its root is the
+ * envelope), or NULL with v set.
  */
-struct json_t *recv_check_envelope(const uint8_t *body, size_t len,
-	    const char *id, struct recv_verdict *v);
+struct jv_doc;
+struct jv_val;
+struct jv_doc	*recv_check_envelope(const uint8_t *body, size_t len,
+		    const char *id, struct recv_verdict *v);
 /* Why one event of an envelope is rejected, or NULL: it is stored. */
-const char *recv_check_event(struct json_t *ev);
+const char	*recv_check_event(const struct jv_val *ev);
 
 /* verify.c */
 /* Parse a key given as base64, whpk_<base64>, or a file holding one. */

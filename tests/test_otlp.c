@@ -869,3 +869,30 @@ Test(otlp, a_deeply_nested_value_is_refused_not_a_crash)
 	cr_assert_eq(r.status, 200);
 	free(buf);
 }
+
+/*
+ * OTLP JSON is parsed by the same module as the JSON API (common/json.c),
+ * with its rules and reasons: \u0000 refused saying so, an empty body
+ * named, an integer beyond int64 refused, the last duplicate key wins.
+ */
+Test(otlp, otlp_json_keeps_the_json_api_rules)
+{
+	struct http_res r;
+
+	start(NULL);
+	otlp_json("/v1/traces", "{\"resourceSpans\":[{\"resource\":{"
+	    "\"attributes\":[{\"key\":\"a\\u0000b\",\"value\":{}}]}}]}", &r);
+	cr_assert_eq(r.status, 400);
+	cr_assert(strstr(r.body, "{\"code\":3,\"message\":\"\\\\u0000 in a "
+	    "string is not accepted\"") != NULL, "%s", r.body);
+	otlp_json("/v1/traces", "", &r);
+	cr_assert_eq(r.status, 400);
+	cr_assert(strstr(r.body, "{\"code\":3,\"message\":\"malformed JSON: "
+	    "the body is empty\"") != NULL, "%s", r.body);
+	otlp_json("/v1/traces", "{\"resourceSpans\":[{\"scopeSpans\":[{"
+	    "\"spans\":[{\"kind\":9223372036854775808}]}]}]}", &r);
+	cr_assert_eq(r.status, 400, "%s", r.body);
+	otlp_json("/v1/traces", "{\"resourceSpans\":7,\"resourceSpans\":[]}",
+	    &r);
+	cr_assert_eq(r.status, 200, "the last duplicate key wins: %s", r.body);
+}

@@ -1,9 +1,10 @@
 /*
- * json_parse.c: what jansson alone costs to parse one event, for bench/run.
+ * json_parse.c: what oct's JSON parser (common/json.c) alone costs to parse
+ * one event, for bench/run.
  *
  *	json_parse FILE N
  *
- * Parses FILE (bench/event.json) N times with json_loadb, as ingestd does
+ * Parses FILE (bench/event.json) N times with jv_parse, as ingestd does
  * each request body, and prints the microseconds per parse: the floor under
  * oct's CPU per event that no change inside oct can lower.
  */
@@ -11,15 +12,15 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include <jansson.h>
+#include "json.h"
 
 int
 main(int argc, char *argv[])
 {
 	static char	 buf[1 << 20];
 	struct timespec	 a, b;
-	json_error_t	 err;
-	json_t		*o;
+	struct jv_err	 err;
+	struct jv_doc	*o;
 	FILE		*f;
 	size_t		 len;
 	long		 i, n;
@@ -33,11 +34,11 @@ main(int argc, char *argv[])
 	fclose(f);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (i = 0; i < n; i++) {
-		if ((o = json_loadb(buf, len, JSON_DECODE_ANY, &err)) == NULL) {
-			fprintf(stderr, "json_parse: %s: %s\n", argv[1], err.text);
+		if ((o = jv_parse(buf, len, 64, &err)) == NULL) {
+			fprintf(stderr, "json_parse: %s: %s\n", argv[1], err.msg);
 			return 1;
 		}
-		json_decref(o);
+		jv_free(o);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	printf("%.2f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec -

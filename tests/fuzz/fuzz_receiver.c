@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "fuzz.h"
+#include "json.h"
 #include "receiver.h"
 
 int	 LLVMFuzzerInitialize(int *, char ***);
@@ -111,7 +112,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct recv_req		 rq;
 	struct recv_body	 plain;
 	struct recv_verdict	 v;
-	json_t			*env, *ev;
+	struct jv_doc		*doc;
+	const struct jv_val	*events;
 	char			*id, *ts, *sig, *enc, *signed_sig = NULL;
 	size_t			 i;
 	unsigned		 flags;
@@ -144,14 +146,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    "passed\n");
 			abort();
 		}
-		if ((env = recv_check_envelope(plain.body, plain.len, rq.id,
+		if ((doc = recv_check_envelope(plain.body, plain.len, rq.id,
 		    &v)) == NULL)
 			check_verdict(&v);
 		else {
-			json_array_foreach(json_object_get(env, "events"), i,
-			    ev)
-				(void)recv_check_event(ev);
-			json_decref(env);
+			events = jv_get(jv_root(doc), "events");
+			for (i = 0; i < events->n; i++)
+				(void)recv_check_event(&events->u.m[i].v);
+			jv_free(doc);
 		}
 		free(plain.inflated);
 	}
