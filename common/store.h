@@ -28,6 +28,8 @@ struct store;
 struct store	*store_open(const char *path, enum store_mode, int sync_full,
 		    char *err, size_t errlen);
 void		 store_close(struct store *);
+/* 1 if SQLite calls the file at path damaged (why filled); after a failed open. */
+int		 store_damaged(const char *path, char *why, size_t whylen);
 const char	*store_error(struct store *);
 const char	*store_agent_id(struct store *);
 

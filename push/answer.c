@@ -295,6 +295,27 @@ delivered(struct req *r, const struct send_result *res)
 	req_free(r);
 }
 
+/*
+ * A 401 whose body speaks of the timestamp (oct-receiver's "timestamp
+ * outside the window"; Standard Webhooks receivers say the same) is most
+ * often this host's clock, not the token: say so in the reason, which
+ * goes to the log and to push-status's last collector error.
+ */
+static void
+clock_hint(long st, const char *body, struct push_verdict *v)
+{
+	static const char	hint[] = " (clock skew? the collector refuses "
+	    "this host's timestamps: check its clock)";
+	size_t			len;
+
+	if (st != 401 || body == NULL || strstr(body, "timestamp") == NULL)
+		return;
+	len = strlen(v->why);
+	if (len + sizeof(hint) > sizeof(v->why))
+		len = sizeof(v->why) - sizeof(hint);
+	memcpy(v->why + len, hint, sizeof(hint));
+}
+
 void
 push_classify(const struct push_encoder *enc, const struct send_result *res,
     struct push_verdict *v)
@@ -331,6 +352,7 @@ push_classify(const struct push_encoder *enc, const struct send_result *res,
 		v->action = PUSH_UNWELL;	/* st 0: no answer at all */
 	else
 		v->action = PUSH_CONFIG;
+	clock_hint(st, res->body, v);
 }
 
 /*

@@ -10,9 +10,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -149,22 +153,78 @@ static const struct batch_ops writerd_batch_ops = {
 };
 
 /*
+ * Move the database at path and its -wal and -shm aside, byte for byte
+ * (link, then unlink: never over an existing file), to path.damaged-<UTC
+ * time>; to is that name. 0, or -1 with errno set.
+ */
+static int
+move_aside(const char *path, char *to, size_t tolen)
+{
+	const char	*sfx[] = { "", "-wal", "-shm" };
+	char		 from[4200], dest[4300], stamp[32];
+	struct tm	 tm;
+	time_t		 t = time(NULL);
+	size_t		 i;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(to, tolen, "%s.damaged-%s", path, stamp);
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(from, sizeof(from), "%s%s", path, sfx[i]);
+		snprintf(dest, sizeof(dest), "%s%s", to, sfx[i]);
+		if (link(from, dest) == -1) {
+			if (errno == ENOENT && i > 0)
+				continue;
+			return -1;
+		}
+		if (unlink(from) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open oct.db read-write. If the open fails and SQLite calls the file
+ * damaged (corrupt, not a database), it is moved aside and a fresh
+ * database started, said once at error level: a damaged file would
+ * otherwise make every writerd exit at start and octd restart it for
+ * ever, with ingest refusing everything. Fatal if it cannot open.
+ */
+static struct store *
+open_store(const char *path, const struct conf *c)
+{
+	struct store	*st;
+	char		 err[1024], why[256], to[4200];
+	int		 full = c->sqlite_synchronous == CONF_SYNC_FULL;
+
+	if ((st = store_open(path, STORE_RW, full, err, sizeof(err))) != NULL)
+		return st;
+	if (!store_damaged(path, why, sizeof(why)))
+		fatalx("%s", err);
+	if (move_aside(path, to, sizeof(to)) == -1)
+		fatal("%s is damaged (%s) and cannot be moved aside", path,
+		    why);
+	log_errorx("%s is damaged (%s): moved aside to %s (with its -wal and "
+	    "-shm); starting a fresh database", path, why, to);
+	if ((st = store_open(path, STORE_RW, full, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	return st;
+}
+
+/*
  * child_ops.configure: open oct.db read-write (fatal if it cannot: octd
  * restarts us), start the batch and the housekeeping, say ready.
  */
 static void
 writerd_configure(struct event_base *base, const struct conf *c)
 {
-	char	path[4096], err[1024];
+	char	path[4096];
 
 	wd.base = base;
 	wd.conf = c;
 	umask(077);
 	snprintf(path, sizeof(path), "%s/oct.db", c->data_dir);
-	wd.store = store_open(path, STORE_RW,
-	    c->sqlite_synchronous == CONF_SYNC_FULL, err, sizeof(err));
-	if (wd.store == NULL)
-		fatalx("%s", err);
+	wd.store = open_store(path, c);
 	chan_init(base, wd.store);
 	batch_init(base, wd.store, c->batch_max, c->batch_ms,
 	    &writerd_batch_ops);

@@ -1,0 +1,459 @@
+/*
+ * test_storage.c: fault row 7, storage that fails under oct. With octd
+ * stopped, oct.db is damaged three ways (cut in half, random bytes
+ * flipped in its pages, its WAL deleted after a kill -9); octd is started
+ * again and must not crash-loop: a file SQLite calls damaged is moved
+ * aside byte for byte to oct.db.damaged-<UTC time> and a fresh database
+ * started, said once; a file it can still read is kept. Under load:
+ * another process holding BEGIN IMMEDIATE for 10 s (nothing lost, writerd
+ * not restarted, 503s carry Retry-After); max_db_bytes reached with only
+ * unsynced rows (503 "storage full", nothing deleted); and, as root, a
+ * full disk (a small tmpfs): nothing lost once there is room again.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+
+#include "../harness.h"
+
+static struct octd_run	run;
+static char		mounted[300];
+
+static void
+teardown(void)
+{
+	if (mounted[0] != '\0') {
+		/* octd first: the tmpfs is busy while it runs */
+		if (run.pid > 0) {
+			kill(-run.pid, SIGKILL);
+			waitpid(run.pid, NULL, 0);
+			run.pid = 0;
+		}
+		umount2(mounted, MNT_DETACH);
+	}
+	mounted[0] = '\0';
+	harness_teardown(&run);
+}
+
+TestSuite(faults_storage, .fini = teardown, .timeout = 180);
+
+static const char *
+db_path(void)
+{
+	static char	path[600];
+
+	snprintf(path, sizeof(path), "%s/data/oct.db", run.dir);
+	return path;
+}
+
+/* Whole file into a malloc'd buffer, its size in *len. */
+static unsigned char *
+slurp_bin(const char *path, size_t *len)
+{
+	struct stat	 sb;
+	unsigned char	*b;
+	FILE		*f = fopen(path, "rb");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fstat(fileno(f), &sb), 0);
+	b = malloc(sb.st_size + 1);
+	*len = fread(b, 1, sb.st_size, f);
+	fclose(f);
+	return b;
+}
+
+static int
+commit_ok(void *arg)
+{
+	struct http_res	r;
+
+	(void)arg;
+	return http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"probe\"}", &r) == 0 && r.status == 200;
+}
+
+/* Like harness_wait, but bounded in wall time (cond may block a while). */
+static int
+wait_s(int (*cond)(void *), double secs)
+{
+	struct timespec	t0, t, pause = { 0, 50 * 1000000 };
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (cond(NULL))
+			return 1;
+		nanosleep(&pause, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
+	return 0;
+}
+
+static int
+octd_gone(void *arg)
+{
+	(void)arg;
+	return harness_reaped(&run);
+}
+
+static void
+stop_octd(int sig)
+{
+	if (sig == SIGKILL)
+		kill(-run.pid, SIGKILL);
+	else
+		kill(run.pid, sig);
+	cr_assert(harness_wait(octd_gone, NULL, 20000), "octd did not stop");
+}
+
+/* The name of the first data/oct.db.damaged-* file (no suffix), or "". */
+static const char *
+damaged_name(void)
+{
+	static char	 name[900];
+	char		 dir[600];
+	DIR		*d;
+	struct dirent	*de;
+
+	name[0] = '\0';
+	snprintf(dir, sizeof(dir), "%s/data", run.dir);
+	if ((d = opendir(dir)) == NULL)
+		return name;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "oct.db.damaged-", 15) == 0 &&
+		    strchr(de->d_name + 15, '-') == NULL)
+			snprintf(name, sizeof(name), "%s/%s", dir, de->d_name);
+	closedir(d);
+	return name;
+}
+
+enum damage { CUT, FLIP, WAL_GONE };
+
+static void
+damage_db(enum damage how)
+{
+	struct stat	sb;
+	char		wal[700];
+	int		fd, i;
+	off_t		at;
+	unsigned char	byte;
+
+	cr_assert_eq(stat(db_path(), &sb), 0);
+	switch (how) {
+	case CUT:
+		cr_assert_eq(truncate(db_path(), sb.st_size / 2), 0);
+		break;
+	case FLIP:
+		/* 64 random bytes past the 100-byte file header, fixed seed */
+		srand(7);
+		cr_assert((fd = open(db_path(), O_RDWR)) != -1);
+		for (i = 0; i < 64; i++) {
+			at = 100 + rand() % (sb.st_size - 100);
+			byte = (unsigned char)rand();
+			cr_assert_eq(pwrite(fd, &byte, 1, at), 1);
+		}
+		close(fd);
+		break;
+	case WAL_GONE:
+		snprintf(wal, sizeof(wal), "%s-wal", db_path());
+		unlink(wal);
+		break;
+	}
+}
+
+/*
+ * One damage: 300 events stored, octd stopped (SIGTERM; SIGKILL for
+ * the WAL case), the damage done, octd started again. Counts what the
+ * row promises; returns 1 if the file was moved aside.
+ */
+static int
+damaged_start(enum damage how, const char *what)
+{
+	struct http_res	 r;
+	unsigned char	*before, *after;
+	size_t		 blen, alen;
+	int		 i, up, starts, said, same = 0, octd_up;
+	long long	 rows = -1;
+	const char	*moved;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	for (i = 0; i < 300; i++) {
+		http_post(run.port, "/v1/traces",
+		    "{\"model\":\"before\",\"input\":\"xxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", &r);
+		cr_assert_eq(r.status, 202, "%s", r.body);
+	}
+	cr_assert(wait_s(commit_ok, 10));
+	stop_octd(how == WAL_GONE ? SIGKILL : SIGTERM);
+	damage_db(how);
+	before = slurp_bin(db_path(), &blen);
+	harness_launch(&run, NULL);
+	up = wait_s(commit_ok, 30);
+	octd_up = run.pid != 0 && !harness_reaped(&run);
+	starts = harness_count(harness_log(&run, "writerd"), "started: ");
+	said = harness_count(harness_log(&run, "writerd"), "moved aside to");
+	moved = damaged_name();
+	if (moved[0] != '\0') {
+		after = slurp_bin(moved, &alen);
+		same = alen == blen && memcmp(before, after, blen) == 0;
+		free(after);
+	}
+	if (up)
+		rows = db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+		    "model = 'before'");
+	fprintf(stderr, "row 7: %s: %s; ingest %s; writerd started %d "
+	    "time(s) after the damage, %d line(s) saying so; %s; %lld of 300 "
+	    "old rows in oct.db\n", what, moved[0] != '\0' ? "moved aside" :
+	    "kept", up ? "commits again" : "NOT committing", starts - 1, said,
+	    moved[0] == '\0' ? "no copy" : same ? "copy byte for byte" :
+	    "copy DIFFERS", rows);
+	cr_expect(up, "%s: ingest does not commit after the restart", what);
+	cr_expect(octd_up, "%s: octd exited", what);
+	cr_expect_leq(starts - 1, 2, "%s: writerd started %d times: a crash "
+	    "loop", what, starts - 1);
+	if (moved[0] != '\0') {
+		cr_expect(same, "%s: the damaged file was not kept byte for "
+		    "byte", what);
+		cr_expect_eq(said, 1, "%s: the move was said %d times", what,
+		    said);
+	}
+	free(before);
+	return moved[0] != '\0';
+}
+
+Test(faults_storage, a_cut_database_is_moved_aside_not_crash_looped)
+{
+	cr_expect(damaged_start(CUT, "oct.db cut in half"),
+	    "a cut database was not moved aside");
+	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1,
+	    "the fresh database holds the probe");
+}
+
+Test(faults_storage, flipped_bytes_never_crash_loop)
+{
+	/* moved aside if SQLite sees the damage at open, else kept */
+	damaged_start(FLIP, "64 bytes flipped");
+}
+
+Test(faults_storage, a_deleted_wal_after_kill_keeps_the_database)
+{
+	char	ok[64] = "";
+	sqlite3	*db;
+	sqlite3_stmt *s;
+
+	cr_expect(!damaged_start(WAL_GONE, "WAL deleted after kill -9"),
+	    "an intact database was moved aside");
+	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) ==
+	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		snprintf(ok, sizeof(ok), "%s", sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	fprintf(stderr, "row 7: WAL deleted after kill -9: integrity_check "
+	    "%s\n", ok);
+	cr_expect_str_eq(ok, "ok");
+}
+
+/* A client posting one event every 10 ms for secs; statuses counted. */
+struct load {
+	int	sent, ok, n503, no_retry_after, other;
+	char	ids[4000][40];
+	int	nids;
+};
+
+static void
+load_for(struct load *l, double secs, const char *model)
+{
+	struct timespec	 t0, t, pause = { 0, 10 * 1000000 };
+	struct http_res	*r = malloc(sizeof(*r));
+	char		 body[128];
+	const char	*p;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		snprintf(body, sizeof(body), "{\"model\":\"%s\"}", model);
+		http_post(run.port, "/v1/traces", body, r);
+		l->sent++;
+		if (r->status == 202) {
+			l->ok++;
+			p = strstr(r->body, "\"trace_ids\":[\"");
+			if (p != NULL && l->nids < 4000)
+				snprintf(l->ids[l->nids++], 37, "%s", p + 14);
+		} else if (r->status == 503) {
+			l->n503++;
+			l->no_retry_after += strstr(r->headers,
+			    "Retry-After: ") == NULL;
+		} else
+			l->other++;
+		nanosleep(&pause, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
+	free(r);
+}
+
+/* How many of l's 202 trace_ids are stored, and how many twice. */
+static int
+stored_of(struct load *l, int *twice)
+{
+	char		 sql[200];
+	long long	 n;
+	int		 i, in = 0;
+
+	*twice = 0;
+	for (i = 0; i < l->nids; i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces "
+		    "WHERE trace_id = '%.36s'", l->ids[i]);
+		n = db_int(&run, sql);
+		in += n > 0;
+		*twice += n > 1;
+	}
+	return in;
+}
+
+Test(faults_storage, a_foreign_write_lock_loses_nothing)
+{
+	static struct load	 l;
+	sqlite3			*db;
+	pid_t			 w;
+	int			 in, twice, up;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	w = harness_worker(&run, "writerd");
+	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	load_for(&l, 10.0, "locked");
+	cr_assert_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	up = wait_s(commit_ok, 30);
+	in = stored_of(&l, &twice);
+	fprintf(stderr, "row 7: BEGIN IMMEDIATE held 10 s: %d sent, %d "
+	    "answered 202, %d 503 (%d without Retry-After), %d other; %d of "
+	    "the 202s stored, %d twice; writerd %s\n", l.sent, l.ok, l.n503,
+	    l.no_retry_after, l.other, in, twice,
+	    harness_worker(&run, "writerd") == w ? "not restarted" :
+	    "RESTARTED");
+	cr_expect(up, "commits do not resume after the lock");
+	cr_expect_eq(in, l.nids, "%d events answered 202 lost", l.nids - in);
+	cr_expect_eq(twice, 0);
+	cr_expect_eq(l.no_retry_after, 0);
+	cr_expect_eq(l.other, 0);
+	cr_expect_eq(harness_worker(&run, "writerd"), w,
+	    "writerd was restarted while the lock was held");
+	cr_expect_gt(l.ok, 100);
+}
+
+Test(faults_storage, max_db_bytes_with_only_unsynced_rows)
+{
+	struct http_res	 r;
+	char		*body = malloc(70000);
+	int		 i, stored = 0, full = 0, bad = 0;
+	long long	 rows;
+
+	harness_setup(&run, "max_db_bytes = 1m\n");
+	harness_start(&run);
+	snprintf(body, 70000, "{\"model\":\"big\",\"input\":\"");
+	memset(body + strlen(body), 'x', 60000);
+	strcpy(body + 24 + 60000, "\"}");
+	for (i = 0; i < 100 && full < 5; i++) {
+		http_post(run.port, "/v1/traces?wait=commit", body, &r);
+		if (r.status == 200)
+			stored++;
+		else if (r.status == 503 && strstr(r.body, "storage full") &&
+		    strstr(r.headers, "Retry-After: "))
+			full++;
+		else
+			bad++;
+	}
+	rows = db_int(&run, "SELECT count(*) FROM llm_traces");
+	fprintf(stderr, "row 7: max_db_bytes 1 MiB, nothing synced: %d "
+	    "stored, %d answered 503 storage full, %d other answers; %lld "
+	    "rows in oct.db (none deleted)\n", stored, full, bad, rows);
+	cr_expect_eq(full, 5, "storage never became full");
+	cr_expect_geq(stored, 5);
+	cr_expect_eq(bad, 0);
+	cr_expect_eq(rows, stored, "unsynced rows deleted or refused ones "
+	    "stored");
+	free(body);
+}
+
+/* Fill the file system of dir, with file path, but for about keep bytes. */
+static void
+fill(const char *dir, const char *path, long long keep)
+{
+	static char	zeros[65536];
+	struct statvfs	vfs;
+	long long	left;
+	ssize_t		n;
+	int		fd;
+
+	cr_assert_eq(statvfs(dir, &vfs), 0);
+	left = (long long)vfs.f_bavail * (long long)vfs.f_frsize - keep;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd != -1);
+	while (left > 0 && (n = write(fd, zeros, left < (long long)sizeof(zeros) ?
+	    (size_t)left : sizeof(zeros))) > 0)
+		left -= n;
+	close(fd);
+}
+
+static int
+writerd_says_full(void *arg)
+{
+	(void)arg;
+	return harness_count(harness_log(&run, "writerd"),
+	    "database or disk is full") > 0;
+}
+
+Test(faults_storage, a_full_disk_under_load_loses_nothing)
+{
+	static struct load	 l;
+	char			 data[300], filler[320];
+	int			 in, twice, full, up;
+
+	if (geteuid() != 0)
+		cr_skip_test("mounting a small tmpfs needs root");
+	harness_setup(&run, NULL);
+	snprintf(data, sizeof(data), "%s/data", run.dir);
+	cr_assert_eq(mkdir(data, 0700), 0);
+	cr_assert_eq(mount("tmpfs", data, "tmpfs", 0, "size=4m,mode=0700"), 0,
+	    "mount: %s", strerror(errno));
+	snprintf(mounted, sizeof(mounted), "%s", data);
+	harness_start(&run);
+	snprintf(filler, sizeof(filler), "%s/filler", data);
+	fill(data, filler, 40 * 1024);
+	load_for(&l, 5.0, "full");
+	full = harness_wait(writerd_says_full, NULL, 10000);
+	cr_assert_eq(unlink(filler), 0);
+	up = wait_s(commit_ok, 30);
+	in = stored_of(&l, &twice);
+	fprintf(stderr, "row 7: disk full (4 MiB tmpfs) for 5 s of load: %d "
+	    "sent, %d answered 202, %d 503 (%d without Retry-After), %d "
+	    "other; writerd %s; after room again: %d of the 202s stored, %d "
+	    "twice\n", l.sent, l.ok, l.n503, l.no_retry_after, l.other,
+	    full ? "logged the full disk" : "said nothing", in, twice);
+	cr_expect(full, "the disk never became full");
+	cr_expect(up, "commits do not resume once there is room");
+	cr_expect_eq(in, l.nids, "%d events answered 202 lost", l.nids - in);
+	cr_expect_eq(twice, 0);
+	cr_expect_eq(l.no_retry_after, 0);
+	cr_expect_eq(l.other, 0);
+}
