@@ -84,6 +84,9 @@ arena_str(struct jv_doc *d, const unsigned char *s, size_t len)
 }
 
 /* Refuse, with the reason; a callback returns this to stop yajl. */
+static int	fail(struct jv_doc *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
 static int
 fail(struct jv_doc *d, const char *fmt, ...)
 {

@@ -514,7 +514,8 @@ Test(faults_chaos, octd_killed_loses_no_commit)
 	    "worker's crash)\n", soak, next_seq, lost202);
 	print_outcomes(&a, integrity);
 	expect_common(&a, integrity);
-	cr_expect_gt(a.events[O_200], 1000);
+	/* progress, not a rate: the clients run on a busy machine in CI */
+	cr_expect_gt(a.events[O_200], 100);
 	free(outcome);
 	curl_global_cleanup();
 }

@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "event.h"
 #include "fuzz.h"
+#include "ingestd.h"
 #include "msg.h"
 
 static const char	*dir;
@@ -146,19 +147,27 @@ events(void)
 	};
 	struct msgb		b;
 	struct event_error	err;
+	struct event		e;
+	struct fmt_info		info;
+	struct ingest_fmt	f = { LS_API, "/", "application/json", EV_TRACE,
+				    &fmt_json };
 	char			id[UUID_STR_LEN], name[32];
-	json_t			*o;
+	void			*h;
 	size_t			 i;
 
 	memset(&b, 0, sizeof(b));
 	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
-		if ((o = json_loads(evs[i].json, 0, NULL)) == NULL ||
-		    event_encode(evs[i].kind, o, NULL, id, FUZZ_NOW * 1000,
-		    64, i + 1, &b, &err) == -1) {
+		/* as ingestd does: the JSON API's decoder, then the encoder */
+		f.kind = evs[i].kind;
+		if ((h = fmt_json.open(&f, NULL, evs[i].json,
+		    strlen(evs[i].json), &info, &err)) == NULL ||
+		    fmt_json.item(h, 0, NULL, &e, &err) == -1 ||
+		    (e.received_at = FUZZ_NOW * 1000, event_encode(&e, NULL, id,
+		    64, i + 1, &b, &err)) == -1) {
 			fprintf(stderr, "seeds: event %zu: %s\n", i, err.msg);
 			exit(1);
 		}
-		json_decref(o);
+		fmt_json.close(h);
 		snprintf(name, sizeof(name), "event-add-%zu", i);
 		put("msg", name, b.buf, b.len);
 	}
