@@ -611,3 +611,23 @@ harness_replaced(void *arg)
 
 	return now != 0 && now != w->old;
 }
+
+void
+harness_node_modules(const char *need, const char *what, char *out,
+    size_t len)
+{
+	const char	*env = getenv("OCT_NODE_MODULES");
+	const char	*src = getenv("OCT_SRCDIR");
+	char		 path[4500];
+	struct stat	 sb;
+
+	if (env != NULL && *env != '\0')
+		snprintf(out, len, "%s", env);
+	else
+		snprintf(out, len, "%s/build/npm/node_modules",
+		    src != NULL ? src : "..");
+	snprintf(path, sizeof(path), "%s/%s", out, need);
+	cr_assert(stat(path, &sb) == 0, "%s not in %s: run scripts/bootstrap "
+	    "(it installs them with scripts/npm-modules), or set "
+	    "OCT_NODE_MODULES", what, out);
+}

@@ -164,4 +164,13 @@ void	 harness_push_state(struct octd_run *, long long *last_success_at,
 /* Events oct-receiver stored in its db (path); -1 on error. */
 long long harness_received(const char *db);
 
+/*
+ * Where the tests' npm packages are ($OCT_NODE_MODULES, else
+ * $OCT_SRCDIR/build/npm/node_modules), into out; fails the test, saying
+ * how to install them, unless need (a path below it) is there. what names
+ * the packages in that message.
+ */
+void	 harness_node_modules(const char *need, const char *what, char *out,
+	    size_t len);
+
 #endif

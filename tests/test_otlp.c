@@ -135,21 +135,8 @@ metric(const char *line)
 static void
 find_modules(void)
 {
-	const char	*env = getenv("OCT_NODE_MODULES");
-	const char	*src = getenv("OCT_SRCDIR");
-	char		 pkg[4200];
-	struct stat	 sb;
-
-	if (env != NULL && *env != '\0')
-		snprintf(modules, sizeof(modules), "%s", env);
-	else
-		snprintf(modules, sizeof(modules), "%s/build/npm/node_modules",
-		    src != NULL ? src : "..");
-	snprintf(pkg, sizeof(pkg), "%s/@opentelemetry/sdk-trace-base/"
-	    "package.json", modules);
-	cr_assert(stat(pkg, &sb) == 0, "the OpenTelemetry npm packages are "
-	    "not in %s: run scripts/bootstrap (it installs them with "
-	    "scripts/npm-modules), or set OCT_NODE_MODULES", modules);
+	harness_node_modules("@opentelemetry/sdk-trace-base/package.json", "the OpenTelemetry npm packages are", modules,
+	    sizeof(modules));
 }
 
 struct child {

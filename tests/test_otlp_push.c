@@ -55,24 +55,12 @@ teardown(void)
 
 TestSuite(otlp_push, .init = setup, .fini = teardown, .timeout = 90);
 
+/* Where the npm packages are; fails the test, saying why, when absent. */
 static void
 find_modules(void)
 {
-	const char	*env = getenv("OCT_NODE_MODULES");
-	const char	*src = getenv("OCT_SRCDIR");
-	char		 pkg[4300];
-	struct stat	 sb;
-
-	if (env != NULL && *env != '\0')
-		snprintf(modules, sizeof(modules), "%s", env);
-	else
-		snprintf(modules, sizeof(modules), "%s/build/npm/node_modules",
-		    src != NULL ? src : "..");
-	snprintf(pkg, sizeof(pkg), "%s/@opentelemetry/otlp-transformer/"
-	    "build/src/generated/root.js", modules);
-	cr_assert(stat(pkg, &sb) == 0, "the npm package @opentelemetry/"
-	    "otlp-transformer is not in %s: run scripts/npm-modules, or set "
-	    "OCT_NODE_MODULES", modules);
+	harness_node_modules("@opentelemetry/otlp-transformer/build/src/generated/root.js", "the npm package @opentelemetry/otlp-transformer is", modules,
+	    sizeof(modules));
 }
 
 static int

@@ -58,21 +58,8 @@ TestSuite(webhooks, .init = setup, .fini = teardown, .timeout = 60);
 static void
 find_modules(void)
 {
-	const char	*env = getenv("OCT_NODE_MODULES");
-	const char	*src = getenv("OCT_SRCDIR");
-	char		 pkg[4200];
-	struct stat	 sb;
-
-	if (env != NULL && *env != '\0')
-		snprintf(modules, sizeof(modules), "%s", env);
-	else
-		snprintf(modules, sizeof(modules), "%s/build/npm/node_modules",
-		    src != NULL ? src : "..");
-	snprintf(pkg, sizeof(pkg), "%s/standardwebhooks/package.json",
-	    modules);
-	cr_assert(stat(pkg, &sb) == 0, "the npm package standardwebhooks is "
-	    "not in %s: run scripts/bootstrap (it installs it with "
-	    "scripts/npm-modules), or set OCT_NODE_MODULES", modules);
+	harness_node_modules("standardwebhooks/package.json", "the npm package standardwebhooks is", modules,
+	    sizeof(modules));
 }
 
 static int

