@@ -363,6 +363,13 @@ finish(struct conf *c, struct origin *o, int check_user, char *err,
 			snprintf(err, errlen, "%s: out of memory", o->file);
 			return -1;
 		}
+		/* found by fuzz_conf: the workers must read it back */
+		if (strlen(c->signing_key) >= VALUE_MAX) {
+			conf_errf(err, errlen, o, key_index("data_dir"), "too "
+			    "long for the signing key in it (at most %d bytes)",
+			    VALUE_MAX - 1 - (int)strlen("/signing.key"));
+			return -1;
+		}
 	}
 	return 0;
 }
