@@ -88,12 +88,16 @@ struct fetch_cursor {
 /*
  * Up to limit unsynced rows of all tables, oldest first (received_at),
  * after *after (NULL: from the start). Normally only live rows whose
- * next_push_at has come; force: dead ones too, and next_push_at ignored.
+ * next_push_at has come, or lies more than horizon ms after now (-1: no
+ * such limit): no wait pushd sets is that long, so the time was written
+ * by a wall clock that has since gone back, and the row is due now rather
+ * than after the jump. force: dead ones too, and next_push_at ignored.
  * Returns the count (rows malloc'd into *out, even for none; free with
  * store_rows_free) or -1.
  */
-int	 store_fetch_due(struct store *, int64_t now, int limit, int force,
-	    const struct fetch_cursor *after, struct push_row **out);
+int	 store_fetch_due(struct store *, int64_t now, int64_t horizon,
+	    int limit, int force, const struct fetch_cursor *after,
+	    struct push_row **out);
 /* Free the text of one row (the row itself is the caller's). */
 void	 store_row_clear(struct push_row *);
 void	 store_rows_free(struct push_row *, int n);

@@ -48,7 +48,8 @@ fetch_sql(int force)
 			    "NULL");
 		s = st_cat(s, " FROM %s WHERE synced_at IS NULL AND "
 		    "(received_at, %zu, id) > (?3, ?4, ?5)%s", d->table, k,
-		    force ? "" : " AND dead = 0 AND next_push_at <= ?1");
+		    force ? "" : " AND dead = 0 AND (next_push_at <= ?1 OR "
+		    "next_push_at > ?6)");
 	}
 	return st_cat(s, " ORDER BY received_at, kind, id LIMIT ?2");
 }
@@ -188,16 +189,19 @@ read_row(sqlite3_stmt *s, struct push_row *r)
 }
 
 int
-store_fetch_due(struct store *st, int64_t now, int limit, int force,
-    const struct fetch_cursor *after, struct push_row **out)
+store_fetch_due(struct store *st, int64_t now, int64_t horizon, int limit,
+    int force, const struct fetch_cursor *after, struct push_row **out)
 {
 	sqlite3_stmt	*s = st->fetch[force ? 1 : 0];
 	struct push_row	*rows = NULL, *grown;
 	int		 n = 0, cap = 0, rc = SQLITE_DONE;
 
 	*out = NULL;
-	if (!force)
+	if (!force) {
 		sqlite3_bind_int64(s, 1, now);
+		sqlite3_bind_int64(s, 6, horizon < 0 || now > INT64_MAX -
+		    horizon ? INT64_MAX : now + horizon);
+	}
 	sqlite3_bind_int(s, 2, limit);
 	sqlite3_bind_int64(s, 3, after != NULL ? after->received_at : -1);
 	sqlite3_bind_int(s, 4, after != NULL ? after->kind : 0);

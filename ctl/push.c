@@ -142,7 +142,8 @@ dry_run(struct ctl *c, int force, int64_t batch, int verbose, int json)
 	a.id = store_agent_id(st);
 	a.host = hj;
 	a.version = OCT_VERSION;
-	n = store_fetch_due(st, now_ms(), DRY_MAX_ROWS, force, NULL, &rows);
+	n = store_fetch_due(st, now_ms(), c->conf.push_backoff_cap_ms,
+	    DRY_MAX_ROWS, force, NULL, &rows);
 	if (n < 0)
 		rc = push_fail(json, "read %s: %s", path, store_error(st));
 	/* as pushd does: batch rows per cycle, each cycle cut by size */

@@ -261,8 +261,10 @@ fetch(void)
 
 	int64_t	batch = pd.ses.active ? pd.ses.batch : pd.conf->push_batch_size;
 
-	n = store_fetch_due(pd.ro, now_ms(), (int)batch, pd.ses.active &&
-	    pd.ses.force, pd.ses.active ? &pd.ses.cur : NULL, &rows);
+	/* a clock gone back holds no row longer than a backoff (store.h) */
+	n = store_fetch_due(pd.ro, now_ms(), pd.conf->push_backoff_cap_ms,
+	    (int)batch, pd.ses.active && pd.ses.force, pd.ses.active ?
+	    &pd.ses.cur : NULL, &rows);
 	if (n < 0) {
 		log_warnx("read unsynced rows: %s", store_error(pd.ro));
 		return 0;

@@ -190,7 +190,7 @@ session_size_step(evutil_socket_t fd, short ev, void *arg)
 	(void)arg;
 	if (!s->active || !s->sizing)
 		return;
-	n = store_fetch_due(pd.ro, INT64_MAX, SIZE_STEP, s->force,
+	n = store_fetch_due(pd.ro, INT64_MAX, -1, SIZE_STEP, s->force,
 	    &s->size_cur, &rows);
 	if (n < 0)
 		s->total_payload = -1;

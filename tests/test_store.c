@@ -353,7 +353,7 @@ Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
 	    "UPDATE system_metrics SET received_at = 30;", 0, 0, 0), 0);
 	ro = store_open(path, STORE_RO, 0, err, sizeof(err));
 	cr_assert_not_null(ro, "%s", err);
-	n = store_fetch_due(ro, 1000, 10, 0, NULL, &rows);
+	n = store_fetch_due(ro, 1000, -1, 10, 0, NULL, &rows);
 	cr_assert_eq(n, 3);
 	cr_assert_eq(rows[0].kind, EV_TRACE);
 	cr_assert_eq(rows[1].kind, EV_ERROR);
@@ -370,15 +370,24 @@ Test(store, fetch_takes_all_tables_oldest_first_and_honours_next_push_at)
 	/* a row not yet due, and a dead one, wait; --force takes both */
 	cr_assert_eq(sqlite3_exec(db, "UPDATE llm_traces SET next_push_at = 5000;"
 	    "UPDATE error_events SET dead = 1;", 0, 0, 0), 0);
-	n = store_fetch_due(ro, 1000, 10, 0, NULL, &rows);
+	n = store_fetch_due(ro, 1000, -1, 10, 0, NULL, &rows);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(rows[0].kind, EV_METRIC);
 	store_rows_free(rows, n);
-	n = store_fetch_due(ro, 1000, 10, 1, NULL, &rows);
+	n = store_fetch_due(ro, 1000, -1, 10, 1, NULL, &rows);
 	cr_assert_eq(n, 3);
 	store_rows_free(rows, n);
-	n = store_fetch_due(ro, 1000, 2, 1, NULL, &rows);
+	n = store_fetch_due(ro, 1000, -1, 2, 1, NULL, &rows);
 	cr_assert_eq(n, 2, "limit");
+	store_rows_free(rows, n);
+	/* 4000 ms ahead: due within a 4000 ms horizon only by the clock */
+	n = store_fetch_due(ro, 1000, 4000, 10, 0, NULL, &rows);
+	cr_assert_eq(n, 1, "a wait within the horizon is kept");
+	store_rows_free(rows, n);
+	/* beyond the horizon: written by a clock since gone back, due now */
+	n = store_fetch_due(ro, 1000, 3999, 10, 0, NULL, &rows);
+	cr_assert_eq(n, 2, "a next_push_at beyond the horizon is not due");
+	cr_assert_eq(rows[0].kind, EV_TRACE);
 	store_rows_free(rows, n);
 	sqlite3_close(db);
 	store_close(ro);
@@ -505,7 +514,7 @@ Test(store, push_data_is_what_sqlite_made_of_the_row)
 		cr_assert_eq(store_insert(st, &e), 0);
 	}
 	cr_assert_eq(store_commit(st), 0);
-	n = store_fetch_due(st, 0, 100, 1, NULL, &rows);
+	n = store_fetch_due(st, 0, -1, 100, 1, NULL, &rows);
 	cr_assert_eq(n, 1 + (int)(sizeof(reals) / sizeof(reals[0])));
 	cr_assert_eq(sqlite3_open(path, &db), 0);
 	for (i = 0; i < (size_t)n; i++) {

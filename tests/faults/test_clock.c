@@ -7,7 +7,11 @@
  * last collector error say "clock skew?". Then a jump of a day forward
  * while pushd waits out its pause: no burst of requests (the pause is on
  * CLOCK_MONOTONIC; one request per pause). Back to the real clock: all
- * delivered within 2 minutes. Skipped without libfaketime.
+ * delivered within 2 minutes. And a clock that goes back: rows that failed
+ * while pushd's clock was a day ahead (stored next_push_at a day ahead)
+ * are pushed within push_backoff_cap_ms once the clock is corrected and
+ * the collector heals (a reload, so a new pushd), not a day later.
+ * Skipped without libfaketime.
  */
 #include "config.h"
 
@@ -105,19 +109,15 @@ all_delivered(void *arg)
 	    EVENTS;
 }
 
-Test(faults_clock, a_skewed_pusher_is_told_and_drains_once_fixed)
+/* octd started with pushd's wall clock at offset (libfaketime's syntax). */
+static void
+start_faked(const char *offset)
 {
-	struct http_res	 r;
-	char		 key[128], conf[600], err[600];
-	long long	 at, synced, dead, got;
-	int		 i, port, before, jump, drained;
-	double		 t0;
-
 	if (access(FAKETIME_LIB, R_OK) != 0)
 		cr_skip_test("no libfaketime (Debian libfaketime)");
 	harness_setup(&run, NULL);
 	snprintf(clockfile, sizeof(clockfile), "%s/faketime", run.dir);
-	set_clock("+10m");
+	set_clock(offset);
 	setenv("LD_PRELOAD", FAKETIME_LIB, 1);
 	setenv("FAKETIME_ONLY_CMDS", "oct-pushd", 1);
 	setenv("FAKETIME_TIMESTAMP_FILE", clockfile, 1);
@@ -126,6 +126,17 @@ Test(faults_clock, a_skewed_pusher_is_told_and_drains_once_fixed)
 	asan_after_preload();
 	harness_start(&run);
 	unsetenv("LD_PRELOAD");
+}
+
+Test(faults_clock, a_skewed_pusher_is_told_and_drains_once_fixed)
+{
+	struct http_res	 r;
+	char		 key[128], conf[600], err[600];
+	long long	 at, synced, dead, got;
+	int		 i, port, before, jump, drained;
+	double		 t0;
+
+	start_faked("+10m");
 	harness_pubkey(&run, key, sizeof(key));
 	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
 	receiver = harness_receiver(recv_db, key, &port);
@@ -177,5 +188,70 @@ Test(faults_clock, a_skewed_pusher_is_told_and_drains_once_fixed)
 	    "NOT drained", now_s() - t0, harness_received(recv_db), EVENTS,
 	    dead);
 	cr_expect(drained, "not drained within 2 minutes");
+	cr_expect_eq(dead, 0);
+}
+
+static int
+failed_rows(void *arg)
+{
+	(void)arg;
+	return harness_rows(&run, &(struct row_match){ .scheduled = ROW_YES,
+	    .synced = ROW_NO }) >= 4;
+}
+
+/*
+ * Backward: pushd's clock a day ahead while the collector is down (nothing
+ * listens at push_url), so the rows that fail are stored with next_push_at
+ * a day ahead of the real time. The clock is put right (a jump back of a
+ * day), the collector comes up and the config is reloaded to point at it,
+ * which starts a new pushd (as a crash or a reboot would): it has no
+ * retry held in memory, only what oct.db says. Every row is delivered
+ * within a few push_backoff_cap_ms, none waits out the day.
+ */
+Test(faults_clock, a_clock_gone_back_delays_no_failed_row)
+{
+	struct http_res	 r;
+	char		 key[128], conf[600];
+	long long	 failed, dead;
+	int		 i, port, drained;
+	double		 t0, took;
+
+	start_faked("+1d");
+	harness_pubkey(&run, key, sizeof(key));
+	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
+	    "push_interval_ms = 100\npush_batch_size = 4\n"
+	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 1000\n",
+	    harness_free_port());
+	harness_write_conf(&run, conf);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	for (i = 0; i < EVENTS; i++) {
+		http_post(run.port, "/v1/traces", "{\"model\":\"back\"}", &r);
+		cr_assert_eq(r.status, 202);
+	}
+	cr_assert(harness_wait(failed_rows, NULL, 15000),
+	    "no push failed while the collector was down");
+	failed = harness_rows(&run, &(struct row_match){ .scheduled = ROW_YES,
+	    .synced = ROW_NO });
+
+	/* the clock put right, the collector up, a new pushd */
+	set_clock("+0");
+	receiver = harness_receiver(recv_db, key, &port);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
+	    "push_interval_ms = 100\npush_batch_size = 4\n"
+	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 1000\n", port);
+	harness_write_conf(&run, conf);
+	t0 = now_s();
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	drained = harness_wait(all_delivered, NULL, 20000);
+	took = now_s() - t0;
+	dead = harness_rows(&run, &(struct row_match){ .dead = ROW_YES });
+	fprintf(stderr, "row 8: clock back a day after %lld rows failed with "
+	    "pushd a day ahead: %s in %.1f s after the collector healed (cap "
+	    "1 s); receiver has %lld of %d, %lld dead\n", failed, drained ?
+	    "drained" : "NOT drained", took, harness_received(recv_db),
+	    EVENTS, dead);
+	cr_expect(drained, "%lld events still wait out the day the clock went "
+	    "back", EVENTS - harness_received(recv_db));
 	cr_expect_eq(dead, 0);
 }
