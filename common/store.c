@@ -307,13 +307,22 @@ open_rw(struct store *st, int sync_full, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The reader's open. The file's identity is taken before SQLite opens it:
+ * a file replaced in between is then seen as replaced at the next
+ * store_replaced(), which costs one needless reopen, never a missed one.
+ */
 static int
 open_ro(struct store *st, char *err, size_t errlen)
 {
-	if (access(st->path, R_OK) == -1) {
+	struct stat sb;
+
+	if (access(st->path, R_OK) == -1 || stat(st->path, &sb) == -1) {
 		snprintf(err, errlen, "%s: %s", st->path, strerror(errno));
 		return -1;
 	}
+	st->dev = sb.st_dev;
+	st->ino = sb.st_ino;
 	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY, NULL)) {
 		snprintf(err, errlen, "%s: %s", st->path, st->db ?
 		    sqlite3_errmsg(st->db) : "out of memory");
@@ -397,6 +406,18 @@ done:
 	if (lk.lock_fd != -1)
 		close(lk.lock_fd);
 	return bad;
+}
+
+int
+store_replaced(struct store *st)
+{
+	struct stat sb;
+
+	if (st->mode != STORE_RO)
+		return 0;
+	if (stat(st->path, &sb) == -1)
+		return errno == ENOENT;
+	return sb.st_dev != st->dev || sb.st_ino != st->ino;
 }
 
 void

@@ -28,6 +28,13 @@ struct store;
 struct store	*store_open(const char *path, enum store_mode, int sync_full,
 		    char *err, size_t errlen);
 void		 store_close(struct store *);
+/*
+ * 1 if a read-only st's path no longer names the file it opened: writerd
+ * moved a damaged oct.db aside (a fresh one there, or none yet). A
+ * long-lived reader closes st and opens the path again. One stat(2); 0
+ * for the writer, or when it cannot tell.
+ */
+int		 store_replaced(struct store *);
 /* 1 if SQLite calls the file at path damaged (why filled); after a failed open. */
 int		 store_damaged(const char *path, char *why, size_t whylen);
 const char	*store_error(struct store *);

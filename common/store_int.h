@@ -11,6 +11,7 @@
 #ifndef OCT_STORE_INT_H
 #define OCT_STORE_INT_H
 
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@ struct store {
 	enum store_mode	 mode;
 	int		 lock_fd;
 	char		*path;
+	dev_t		 dev;		/* the file opened, as path named it */
+	ino_t		 ino;		/* before the open (store_replaced) */
 	char		 agent_id[UUID_STR_LEN];
 	sqlite3_stmt	*insert[EV_NKINDS];
 	sqlite3_stmt	*begin, *commit, *rollback;

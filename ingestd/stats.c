@@ -124,10 +124,16 @@ render_rows(struct evbuffer *b)
 	int64_t	 n;
 	int	 k;
 
-	if (st.ro == NULL) {
-		snprintf(path, sizeof(path), "%s/oct.db", ing.conf->data_dir);
-		st.ro = store_open(path, STORE_RO, 0, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/oct.db", ing.conf->data_dir);
+	/* writerd moved a damaged oct.db aside: read the fresh one */
+	if (st.ro != NULL && store_replaced(st.ro)) {
+		log_info("%s is another file than the one opened: reading the "
+		    "new one", path);
+		store_close(st.ro);
+		st.ro = NULL;
 	}
+	if (st.ro == NULL)
+		st.ro = store_open(path, STORE_RO, 0, err, sizeof(err));
 	evbuffer_add_printf(b, "# HELP oct_rows_pending Rows not yet synced "
 	    "to the collector (and not dead).\n# TYPE oct_rows_pending gauge\n");
 	for (k = 0; k < EV_NKINDS && st.ro != NULL; k++)

@@ -212,14 +212,36 @@ cycle_send_next(void)
 	}
 }
 
+/*
+ * oct.db is no longer the file pushd opened: writerd moved a damaged one
+ * aside and started a fresh one. Close ours; what is held from it (the
+ * retry, queued requests) names its rows, not the fresh file's, and goes
+ * too, as it would with a new pushd. Marks already handed to writerd are
+ * not recalled.
+ */
+static void
+drop_replaced_store(const char *path)
+{
+	log_warnx("%s is another file than the one opened (moved aside by "
+	    "writerd?): reading the new one", path);
+	cycle_drop_queue();
+	req_free(pd.retry);
+	pd.retry = NULL;
+	store_close(pd.ro);
+	pd.ro = NULL;
+	pd.own_ro = 0;
+}
+
 int
 cycle_open_store(void)
 {
 	char	path[4096], err[1024];
 
+	snprintf(path, sizeof(path), "%s/oct.db", pd.conf->data_dir);
+	if (pd.ro != NULL && pd.own_ro && store_replaced(pd.ro))
+		drop_replaced_store(path);
 	if (pd.ro != NULL)
 		return 0;
-	snprintf(path, sizeof(path), "%s/oct.db", pd.conf->data_dir);
 	if ((pd.ro = store_open(path, STORE_RO, 0, err, sizeof(err))) == NULL) {
 		log_debug("%s", err);
 		return -1;

@@ -9,6 +9,9 @@
  * not restarted, 503s carry Retry-After); max_db_bytes reached with only
  * unsynced rows (503 "storage full", nothing deleted); and, as root, a
  * full disk (a small tmpfs): nothing lost once there is room again.
+ * And a damage found while octd runs (writerd restarted onto a file that
+ * is no database any more): the readers that opened the old file, pushd and ingestd's
+ * /metrics, follow writerd to the fresh one without a restart.
  */
 #include "config.h"
 
@@ -33,10 +36,16 @@
 
 static struct octd_run	run;
 static char		mounted[300];
+static pid_t		receiver;
 
 static void
 teardown(void)
 {
+	if (receiver > 0) {
+		kill(receiver, SIGKILL);
+		waitpid(receiver, NULL, 0);
+		receiver = 0;
+	}
 	if (mounted[0] != '\0') {
 		/* octd first: the tmpfs is busy while it runs */
 		if (run.pid > 0) {
@@ -456,4 +465,160 @@ Test(faults_storage, a_full_disk_under_load_loses_nothing)
 	cr_expect_eq(twice, 0);
 	cr_expect_eq(l.no_retry_after, 0);
 	cr_expect_eq(l.other, 0);
+}
+
+/* The value on the line of /metrics that starts with name; -1: none. */
+static long long
+metric(const char *name)
+{
+	struct http_res	 r;
+	char		 want[200], *p;
+
+	if (http_req(run.port, "GET", "/metrics", NULL, 0, NULL, &r) == -1 ||
+	    r.status != 200)
+		return -1;
+	snprintf(want, sizeof(want), "\n%s ", name);
+	if ((p = strstr(r.body, want)) == NULL)
+		return -1;
+	return atoll(p + strlen(want));
+}
+
+static char	recv_db[600];
+static int	want_before, want_after;
+
+static long long
+received_model(const char *model)
+{
+	char	sql[200];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE "
+	    "json_extract(data, '$.model') = '%s'", model);
+	return file_int(recv_db, sql);
+}
+
+static int
+before_delivered(void *arg)
+{
+	(void)arg;
+	return received_model("before") == want_before && db_int(&run,
+	    "SELECT count(*) FROM llm_traces WHERE synced_at IS NULL") == 0;
+}
+
+static int
+after_delivered(void *arg)
+{
+	(void)arg;
+	return received_model("after") == want_after;
+}
+
+static int
+moved_said(void *arg)
+{
+	(void)arg;
+	return harness_count(harness_log(&run, "writerd"), "moved aside to") >
+	    0;
+}
+
+/* /metrics' push total is the fresh database's, all delivered. */
+static int
+metrics_fresh(void *arg)
+{
+	long long want = db_int(&run, "SELECT sent_total FROM push_state");
+
+	(void)arg;
+	return want >= want_after && metric("oct_push_sent_total") == want;
+}
+
+/*
+ * oct.db damaged while octd runs: everything delivered and /metrics read
+ * (so pushd and ingestd hold the file open), writerd stopped, the WAL
+ * checkpointed into oct.db, its header overwritten, writerd killed: octd's
+ * new writerd finds it damaged and moves it aside. The readers notice the
+ * path is another file and open it again: events posted after are pushed,
+ * and /metrics counts the fresh database's, with no worker restarted by
+ * hand.
+ */
+Test(faults_storage, readers_follow_a_database_moved_aside)
+{
+	struct http_res	 r;
+	char		 key[128], conf[600];
+	sqlite3		*db;
+	pid_t		 wd, pd, ing;
+	long long	 old_sent, sent, fresh, pushed;
+	int		 i, fd, port, moved, up, delivered, metrics_ok;
+	int		 said_pd, said_ing;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	harness_pubkey(&run, key, sizeof(key));
+	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
+	receiver = harness_receiver(recv_db, key, &port);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
+	    "push_interval_ms = 100\n", port);
+	harness_write_conf(&run, conf);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	want_before = 300;
+	for (i = 0; i < want_before; i++) {
+		http_post(run.port, "/v1/traces", "{\"model\":\"before\"}",
+		    &r);
+		cr_assert_eq(r.status, 202, "%s", r.body);
+	}
+	cr_assert(harness_wait(before_delivered, NULL, 30000),
+	    "the first events were not delivered");
+	old_sent = metric("oct_push_sent_total");
+	cr_assert_eq(old_sent, want_before);
+	pd = harness_worker(&run, "pushd");
+	ing = harness_worker(&run, "ingestd");
+
+	/* the damage, with writerd stopped and its WAL in oct.db */
+	wd = harness_worker(&run, "writerd");
+	cr_assert_eq(kill(wd, SIGSTOP), 0);
+	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	/* not a database any more: any open sees it, whatever it reads */
+	cr_assert((fd = open(db_path(), O_WRONLY)) != -1);
+	cr_assert_eq(pwrite(fd, "not a database!", 16, 0), 16);
+	close(fd);
+	cr_assert_eq(kill(wd, SIGKILL), 0);
+	moved = harness_wait(moved_said, NULL, 20000);
+	up = wait_s(commit_ok, 30);
+	cr_assert(moved && up, "writerd did not start a fresh database "
+	    "(moved %d, committing %d)", moved, up);
+
+	want_after = 20;
+	for (i = 0; i < want_after; i++) {
+		http_post(run.port, "/v1/traces", "{\"model\":\"after\"}",
+		    &r);
+		cr_expect_eq(r.status, 202, "%s", r.body);
+	}
+	delivered = harness_wait(after_delivered, NULL, 20000);
+	metrics_ok = harness_wait(metrics_fresh, NULL, 10000);
+	pushed = received_model("after");
+	sent = metric("oct_push_sent_total");
+	fresh = db_int(&run, "SELECT sent_total FROM push_state");
+	said_pd = harness_count(harness_log(&run, "pushd"),
+	    "is another file than the one opened");
+	said_ing = harness_count(harness_log(&run, "ingestd"),
+	    "is another file than the one opened");
+	fprintf(stderr, "row 7: oct.db's header overwritten while octd runs, "
+	    "writerd restarted onto it: moved aside; %lld of %d events posted "
+	    "after pushed; /metrics oct_push_sent_total %lld (fresh oct.db "
+	    "%lld, moved one %lld); pushd %s, said so %d time(s); ingestd %s, "
+	    "said so %d time(s)\n", pushed, want_after, sent, fresh, old_sent,
+	    harness_worker(&run, "pushd") == pd ? "not restarted" :
+	    "RESTARTED", said_pd, harness_worker(&run, "ingestd") == ing ?
+	    "not restarted" : "RESTARTED", said_ing);
+	cr_expect(delivered, "pushd still reads the moved file: %lld of %d "
+	    "new events pushed", pushed, want_after);
+	cr_expect(metrics_ok, "/metrics reads the moved file: "
+	    "oct_push_sent_total %lld, the fresh oct.db says %lld", sent, fresh);
+	cr_expect_eq(harness_worker(&run, "pushd"), pd, "pushd restarted");
+	cr_expect_eq(harness_worker(&run, "ingestd"), ing,
+	    "ingestd restarted");
+	cr_expect_eq(said_pd, 1, "pushd said it %d times", said_pd);
+	cr_expect_eq(said_ing, 1, "ingestd said it %d times", said_ing);
 }
