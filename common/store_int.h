@@ -24,8 +24,8 @@ struct store {
 	enum store_mode	 mode;
 	int		 lock_fd;
 	char		*path;
-	dev_t		 dev;		/* the file opened, as path named it */
-	ino_t		 ino;		/* before the open (store_replaced) */
+	dev_t		 dev;	/* STORE_RO: the file path named just */
+	ino_t		 ino;	/* before the open (store_replaced) */
 	char		 agent_id[UUID_STR_LEN];
 	sqlite3_stmt	*insert[EV_NKINDS];
 	sqlite3_stmt	*begin, *commit, *rollback;
