@@ -631,3 +631,18 @@ harness_node_modules(const char *need, const char *what, char *out,
 	    "(it installs them with scripts/npm-modules), or set "
 	    "OCT_NODE_MODULES", what, out);
 }
+
+double
+harness_metric(int port, const char *name)
+{
+	struct http_res	 r;
+	char		 want[200], *p;
+
+	if (http_req(port, "GET", "/metrics", NULL, 0, NULL, &r) == -1 ||
+	    r.status != 200)
+		return -1;
+	snprintf(want, sizeof(want), "\n%s ", name);
+	if ((p = strstr(r.body, want)) == NULL)
+		return -1;
+	return atof(p + strlen(want));
+}

@@ -173,4 +173,7 @@ long long harness_received(const char *db);
 void	 harness_node_modules(const char *need, const char *what, char *out,
 	    size_t len);
 
+/* The value of the GET /metrics line that starts with name; -1: none. */
+double	 harness_metric(int port, const char *name);
+
 #endif

@@ -47,16 +47,7 @@ TestSuite(metrics, .init = setup, .fini = teardown, .timeout = 90);
 static double
 metric(const char *name)
 {
-	struct http_res	 r;
-	char		 want[200], *p;
-
-	if (http_req(run.port, "GET", "/metrics", NULL, 0, NULL, &r) == -1 ||
-	    r.status != 200)
-		return -1;
-	snprintf(want, sizeof(want), "\n%s ", name);
-	if ((p = strstr(r.body, want)) == NULL)
-		return -1;
-	return atof(p + strlen(want));
+	return harness_metric(run.port, name);
 }
 
 struct at_least {

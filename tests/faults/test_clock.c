@@ -128,27 +128,50 @@ start_faked(const char *offset)
 	unsetenv("LD_PRELOAD");
 }
 
+/*
+ * Reload with pushing to port, small batches, a 1 s backoff cap (a new
+ * pushd).
+ */
+static void
+push_to(int port)
+{
+	char conf[600];
+
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
+	    "push_interval_ms = 100\npush_batch_size = 4\n"
+	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 1000\n", port);
+	harness_write_conf(&run, conf);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+}
+
+/* EVENTS traces of model, each answered 202. */
+static void
+post_events(const char *model)
+{
+	struct http_res	r;
+	char		body[100];
+	int		i;
+
+	snprintf(body, sizeof(body), "{\"model\":\"%s\"}", model);
+	for (i = 0; i < EVENTS; i++) {
+		http_post(run.port, "/v1/traces", body, &r);
+		cr_assert_eq(r.status, 202);
+	}
+}
+
 Test(faults_clock, a_skewed_pusher_is_told_and_drains_once_fixed)
 {
-	struct http_res	 r;
-	char		 key[128], conf[600], err[600];
+	char		 key[128], err[600];
 	long long	 at, synced, dead, got;
-	int		 i, port, before, jump, drained;
+	int		 port, before, jump, drained;
 	double		 t0;
 
 	start_faked("+10m");
 	harness_pubkey(&run, key, sizeof(key));
 	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
 	receiver = harness_receiver(recv_db, key, &port);
-	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
-	    "push_interval_ms = 100\npush_batch_size = 4\n"
-	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 1000\n", port);
-	harness_write_conf(&run, conf);
-	cr_assert_eq(kill(run.pid, SIGHUP), 0);
-	for (i = 0; i < EVENTS; i++) {
-		http_post(run.port, "/v1/traces", "{\"model\":\"skew\"}", &r);
-		cr_assert_eq(r.status, 202);
-	}
+	push_to(port);
+	post_events("skew");
 
 	/* ten minutes ahead: refused, told */
 	/* a few refusals: each followed by a push_backoff_cap_ms pause */
@@ -210,25 +233,16 @@ failed_rows(void *arg)
  */
 Test(faults_clock, a_clock_gone_back_delays_no_failed_row)
 {
-	struct http_res	 r;
-	char		 key[128], conf[600];
+	char		 key[128];
 	long long	 failed, dead;
-	int		 i, port, drained;
+	int		 port, drained;
 	double		 t0, took;
 
 	start_faked("+1d");
 	harness_pubkey(&run, key, sizeof(key));
 	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
-	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
-	    "push_interval_ms = 100\npush_batch_size = 4\n"
-	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 1000\n",
-	    harness_free_port());
-	harness_write_conf(&run, conf);
-	cr_assert_eq(kill(run.pid, SIGHUP), 0);
-	for (i = 0; i < EVENTS; i++) {
-		http_post(run.port, "/v1/traces", "{\"model\":\"back\"}", &r);
-		cr_assert_eq(r.status, 202);
-	}
+	push_to(harness_free_port());
+	post_events("back");
 	cr_assert(harness_wait(failed_rows, NULL, 15000),
 	    "no push failed while the collector was down");
 	failed = harness_rows(&run, &(struct row_match){ .scheduled = ROW_YES,
@@ -237,12 +251,8 @@ Test(faults_clock, a_clock_gone_back_delays_no_failed_row)
 	/* the clock put right, the collector up, a new pushd */
 	set_clock("+0");
 	receiver = harness_receiver(recv_db, key, &port);
-	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
-	    "push_interval_ms = 100\npush_batch_size = 4\n"
-	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 1000\n", port);
-	harness_write_conf(&run, conf);
 	t0 = now_s();
-	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	push_to(port);
 	drained = harness_wait(all_delivered, NULL, 20000);
 	took = now_s() - t0;
 	dead = harness_rows(&run, &(struct row_match){ .dead = ROW_YES });

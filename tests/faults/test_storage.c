@@ -471,16 +471,7 @@ Test(faults_storage, a_full_disk_under_load_loses_nothing)
 static long long
 metric(const char *name)
 {
-	struct http_res	 r;
-	char		 want[200], *p;
-
-	if (http_req(run.port, "GET", "/metrics", NULL, 0, NULL, &r) == -1 ||
-	    r.status != 200)
-		return -1;
-	snprintf(want, sizeof(want), "\n%s ", name);
-	if ((p = strstr(r.body, want)) == NULL)
-		return -1;
-	return atoll(p + strlen(want));
+	return (long long)harness_metric(run.port, name);
 }
 
 static char	recv_db[600];
