@@ -10,7 +10,10 @@
  * RSS stays bounded; a client posting 10 events/s beside it is served as
  * fast as ever (p99 printed). Then the collector heals (oct-receiver on
  * the same port): every event is delivered, once. Then TLS: a collector
- * with a self-signed certificate is refused the same way.
+ * with a self-signed certificate is refused the same way; so are, from a
+ * test CA pushd trusts (push_ca_file), an expired certificate and one for
+ * another name, and once the certificate is mended everything is
+ * delivered once.
  */
 #include "config.h"
 
@@ -56,7 +59,7 @@ static const char *const mode_name[] = {
 
 static struct octd_run	run;
 static int		lfd = -1, cport;
-static pid_t		receiver;
+static pid_t		receiver, front;
 
 static struct {
 	pthread_t	 th;
@@ -81,6 +84,8 @@ teardown(void)
 	harness_teardown(&run);
 	if (receiver > 0)
 		kill(receiver, SIGKILL);
+	if (front > 0)
+		kill(front, SIGKILL);
 }
 
 TestSuite(faults_collector, .fini = teardown, .timeout = 180);
@@ -459,8 +464,7 @@ tls_refused_twice(void *arg)
 /*
  * TLS with a self-signed certificate (openssl s_server on loopback): the
  * certificate is refused, the rows charged an attempt, none synced, none
- * dead. (An expired certificate and a wrong name would need a test CA
- * pushd trusts, and push has no setting for one: not covered.)
+ * dead.
  */
 Test(faults_collector, a_self_signed_certificate_is_refused)
 {
@@ -512,4 +516,196 @@ Test(faults_collector, a_self_signed_certificate_is_refused)
 	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "dead = 1"), 0);
 	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 5);
+}
+
+/*
+ * A TLS front for the certificate faults, node's https on port: key and
+ * cert from dir, each request passed on to 127.0.0.1:back (502 while
+ * nothing listens there).
+ */
+static const char tls_front_js[] =
+    "const fs = require('fs'), https = require('https'),"
+    " http = require('http');"
+    "const [dir, name, port, back] = process.argv.slice(1);"
+    "https.createServer({ key: fs.readFileSync(`${dir}/${name}.key`),"
+    " cert: fs.readFileSync(`${dir}/${name}.pem`) }, (q, s) => {"
+    " const r = http.request({ host: '127.0.0.1', port: +back,"
+    " method: q.method, path: q.url, headers: q.headers }, (x) => {"
+    " s.writeHead(x.statusCode, x.headers); x.pipe(s); });"
+    " r.on('error', () => { s.writeHead(502); s.end(); });"
+    " q.pipe(r); }).listen(+port, '127.0.0.1');";
+
+static int	front_port, back_port;
+
+static int
+port_open(void *arg)
+{
+	struct sockaddr_in	sin;
+	int			fd, ok;
+
+	(void)arg;
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)front_port);
+	ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* (Re)start the front with certificate name (name.pem, name.key). */
+static void
+front_start(const char *name)
+{
+	char	port[16], back[16];
+
+	if (front > 0) {
+		kill(front, SIGKILL);
+		waitpid(front, NULL, 0);
+	}
+	snprintf(port, sizeof(port), "%d", front_port);
+	snprintf(back, sizeof(back), "%d", back_port);
+	front = fork();
+	cr_assert(front != -1);
+	if (front == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (freopen("/dev/null", "w", stdout) == NULL)
+			_exit(126);
+		execlp("node", "node", "-e", tls_front_js, run.dir, name, port,
+		    back, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert(harness_wait(port_open, NULL, 15000), "the TLS front with "
+	    "%s.pem is not up", name);
+}
+
+/*
+ * A test CA (ca.pem) and three leaves it signed: expired (for
+ * 127.0.0.1, its end a day before its start), misnamed (valid, for
+ * other.example only), good (valid, for 127.0.0.1 and localhost).
+ */
+static void
+make_certs(void)
+{
+	char	cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "{ cd '%s' && "
+	    "ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
+	    "openssl req -x509 $ec -subj /CN=oct-test-ca -days 2 "
+	    "-keyout ca.key -out ca.pem && "
+	    "leaf() { openssl req $ec -subj /CN=$2 -keyout $1.key "
+	    "-out $1.csr && echo subjectAltName=$3 >$1.ext && "
+	    "openssl x509 -req -in $1.csr -CA ca.pem -CAkey ca.key "
+	    "-set_serial $4 -days $5 -extfile $1.ext -out $1.pem; } && "
+	    "leaf expired 127.0.0.1 IP:127.0.0.1,DNS:localhost 2 -1 && "
+	    "leaf misnamed other.example DNS:other.example 3 1 && "
+	    "leaf good 127.0.0.1 IP:127.0.0.1,DNS:localhost 4 1; "
+	    "} >/dev/null 2>&1", run.dir);
+	cr_assert_eq(system(cmd), 0, "openssl: the test CA failed");
+}
+
+struct cert_fault {
+	const char	*name;		/* the front's certificate */
+	const char	*why;		/* in libcurl's error, as logged */
+};
+
+static int
+refused_twice(void *arg)
+{
+	const struct cert_fault *f = arg;
+
+	return harness_count(harness_log(&run, "pushd"), f->why) >= 2;
+}
+
+static void
+push_status(char *out, size_t len)
+{
+	char *argv[] = { (char *)harness_bin("octctl"), "-c", run.conf,
+	    "push-status", NULL };
+
+	harness_run(argv, out, len);
+}
+
+/*
+ * TLS with a certificate from a CA pushd trusts (push_ca_file) that has
+ * expired, then one for another name: each is refused over at least two
+ * attempts, logged and shown by push-status with libcurl's reason, no
+ * row synced, none dead. Then the front gets a good certificate (and
+ * oct-receiver behind it): every event delivered once.
+ */
+Test(faults_collector, an_expired_or_misnamed_certificate_is_refused)
+{
+	static const struct cert_fault faults[] = {
+		{ "expired", "certificate has expired" },
+		{ "misnamed", "no alternative certificate subject name "
+		    "matches target host name '127.0.0.1'" },
+	};
+	struct http_res	 r;
+	char		 conf[1024], key[128], out[4096], *line;
+	size_t		 i;
+	int		 k;
+	long long	 stored, got, distinct;
+
+	harness_setup(&run, NULL);
+	make_certs();
+	front_port = harness_free_port();
+	back_port = harness_free_port();
+	snprintf(conf, sizeof(conf), "push_url = https://127.0.0.1:%d/in\n"
+	    "push_ca_file = %s/ca.pem\npush_timeout_ms = %d\n"
+	    "push_interval_ms = 200\npush_backoff_base_ms = 100\n"
+	    "push_backoff_cap_ms = 500\n", front_port, run.dir, TIMEOUT_MS);
+	harness_write_conf(&run, conf);
+	harness_start(&run);
+	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		front_start(faults[i].name);
+		for (k = 0; k < 5; k++)
+			http_post(run.port, "/v1/traces?wait=commit",
+			    "{\"model\":\"tls\"}", &r);
+		cr_assert(harness_wait(refused_twice, (void *)&faults[i],
+		    20000), "%s: \"%s\" not logged twice: %s", faults[i].name,
+		    faults[i].why, harness_slurp(harness_log(&run, "pushd")));
+		push_status(out, sizeof(out));
+		line = strstr(out, "last collector error:");
+		fprintf(stderr, "row 6: TLS, %s certificate: %lld synced, %lld "
+		    "dead, %lld stored; push-status: %.*s\n", faults[i].name,
+		    db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+		    "synced_at IS NOT NULL"), db_int(&run, "SELECT count(*) "
+		    "FROM llm_traces WHERE dead = 1"), db_int(&run, "SELECT "
+		    "count(*) FROM llm_traces"), line != NULL ?
+		    (int)strcspn(line, "\n") : 6, line != NULL ? line :
+		    "(none)");
+		cr_expect(line != NULL && strstr(line, faults[i].why) != NULL,
+		    "%s: push-status does not say why: %s", faults[i].name,
+		    out);
+		cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces "
+		    "WHERE synced_at IS NOT NULL"), 0, "%s", faults[i].name);
+		cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces "
+		    "WHERE dead = 1"), 0, "%s", faults[i].name);
+	}
+
+	/* heal: a good certificate, and oct-receiver behind the front */
+	harness_pubkey(&run, key, sizeof(key));
+	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
+	receiver = receiver_on(recv_db, key, back_port);
+	front_start("good");
+	cr_expect(harness_wait(healed, NULL, 30000), "not delivered after the "
+	    "certificate was mended: %lld unsynced", db_int(&run, "SELECT "
+	    "count(*) FROM llm_traces WHERE synced_at IS NULL"));
+	stored = db_int(&run, "SELECT count(*) FROM llm_traces");
+	got = file_int(recv_db, "SELECT count(*) FROM events");
+	distinct = file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
+	    "events");
+	fprintf(stderr, "row 6: TLS healed: %lld stored, %lld delivered (%lld "
+	    "distinct), %lld dead\n", stored, got, distinct, db_int(&run,
+	    "SELECT count(*) FROM llm_traces WHERE dead = 1"));
+	cr_expect_eq(stored, 10);
+	cr_expect_eq(got, stored, "%lld stored, %lld delivered", stored, got);
+	cr_expect_eq(distinct, got, "an event delivered twice");
+	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "dead = 1"), 0);
+	kill(front, SIGKILL);
+	waitpid(front, NULL, 0);
+	front = 0;
 }
