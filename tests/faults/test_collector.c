@@ -58,6 +58,7 @@ static const char *const mode_name[] = {
 };
 
 static struct octd_run	run;
+static struct octd_run	sink;		/* the healed OTLP collector: an octd */
 static int		lfd = -1, cport;
 static pid_t		receiver, front;
 
@@ -82,6 +83,7 @@ teardown(void)
 {
 	col.stop = cl.stop = 1;
 	harness_teardown(&run);
+	harness_teardown(&sink);
 	if (receiver > 0)
 		kill(receiver, SIGKILL);
 	if (front > 0)
@@ -364,31 +366,26 @@ cmp_long(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-Test(faults_collector, a_bad_collector_loses_nothing)
+/*
+ * The collector of this test misbehaves in each of the n modes in turn,
+ * over at least two requests each, while the client posts beside it;
+ * fmt names the push_format in what is printed. *rss_max: pushd's
+ * largest RSS seen.
+ */
+static void
+fault_phases(const char *fmt, const int *modes, int n, long *rss_max)
 {
-	char	 conf[600], key[128], err[256], wait[128];
-	long	 rss_max = 0, rss_base;
-	int	 m, i, synced, dead, gave;
-	long long stored, got, distinct;
+	char	 err[256], wait[128];
+	int	 k, m, i, synced, dead, gave;
 
-	lfd = listen_on(&cport);
-	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
-	    "push_timeout_ms = %d\npush_interval_ms = 200\n"
-	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 500\n", cport,
-	    TIMEOUT_MS);
-	harness_setup(&run, conf);
-	col.mode = SILENT;
-	cr_assert_eq(pthread_create(&col.th, NULL, collector, NULL), 0);
-	harness_start(&run);
-	rss_base = rss_kb(harness_worker(&run, "pushd"));
-	cr_assert_eq(pthread_create(&cl.th, NULL, client, NULL), 0);
-	for (m = 0; m < NMODES; m++) {
+	for (k = 0; k < n; k++) {
+		m = modes[k];
 		col.ngave = 0;
 		col.requests = 0;
 		col.mode = m;
-		cr_assert(harness_wait(two_requests, &rss_max, 30000),
-		    "%s: pushd sent %d requests in 30 s", mode_name[m],
-		    col.requests);
+		cr_assert(harness_wait(two_requests, rss_max, 30000),
+		    "%s, %s: pushd sent %d requests in 30 s", fmt,
+		    mode_name[m], col.requests);
 		synced = (int)db_int(&run, "SELECT count(*) FROM llm_traces "
 		    "WHERE synced_at IS NOT NULL");
 		dead = (int)db_int(&run, "SELECT count(*) FROM llm_traces "
@@ -407,26 +404,76 @@ Test(faults_collector, a_bad_collector_loses_nothing)
 			    col.gave_up[1], TIMEOUT_MS);
 		else
 			snprintf(wait, sizeof(wait), "the collector hung up");
-		fprintf(stderr, "row 6: %s: %d requests; %s; %d synced, %d "
-		    "dead; pushd RSS %ld KiB at most; last error: %s\n",
-		    mode_name[m], col.requests, wait, synced, dead, rss_max,
-		    err);
-		cr_expect_eq(synced, 0, "%s: rows marked synced", mode_name[m]);
-		cr_expect_eq(dead, 0, "%s: rows dead", mode_name[m]);
+		fprintf(stderr, "row 6: %s, %s: %d requests; %s; %d synced, "
+		    "%d dead; pushd RSS %ld KiB at most; last error: %s\n",
+		    fmt, mode_name[m], col.requests, wait, synced, dead,
+		    *rss_max, err);
+		cr_expect_eq(synced, 0, "%s, %s: rows marked synced", fmt,
+		    mode_name[m]);
+		cr_expect_eq(dead, 0, "%s, %s: rows dead", fmt, mode_name[m]);
 		if (m <= TRICKLE)
-			cr_expect(col.ngave >= 2 && gave == 0, "%s: gave up "
-			    "after %ld ms", mode_name[m], col.gave_up[1]);
+			cr_expect(col.ngave >= 2 && gave == 0, "%s, %s: gave up "
+			    "after %ld ms", fmt, mode_name[m], col.gave_up[1]);
 	}
+}
+
+/* octd with push_url at the test's collector (push_format = fmt). */
+static void
+start_pushing(const char *fmt, const char *path)
+{
+	char	conf[600];
+
+	lfd = listen_on(&cport);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d%s\n"
+	    "push_format = %s\npush_timeout_ms = %d\n"
+	    "push_interval_ms = 200\npush_backoff_base_ms = 100\n"
+	    "push_backoff_cap_ms = 500\n", cport, path, fmt, TIMEOUT_MS);
+	harness_setup(&run, conf);
+	col.mode = SILENT;
+	cr_assert_eq(pthread_create(&col.th, NULL, collector, NULL), 0);
+	harness_start(&run);
+}
+
+/* The collector's thread is stopped and its port freed; so is the client. */
+static void
+stop_faults(void)
+{
+	col.stop = 1;
+	pthread_join(col.th, NULL);
+	close(lfd);
+	cl.stop = 1;
+	pthread_join(cl.th, NULL);
+}
+
+static void
+print_client(const char *fmt)
+{
+	qsort(cl.lat, (size_t)cl.n, sizeof(cl.lat[0]), cmp_long);
+	fprintf(stderr, "row 6: %s: ingest beside it: %d of %d answered 202, "
+	    "p50 %ld ms, p99 %ld ms\n", fmt, cl.ok, cl.n, cl.n ?
+	    cl.lat[cl.n / 2] : -1L, cl.n ? cl.lat[cl.n * 99 / 100] : -1L);
+	cr_expect_eq(cl.ok, cl.n, "ingest refused the client");
+	cr_expect_lt(cl.n ? cl.lat[cl.n * 99 / 100] : 0, 500);
+}
+
+Test(faults_collector, a_bad_collector_loses_nothing)
+{
+	static const int modes[] = { SILENT, STALL, TRICKLE, HUGE, GARBAGE,
+		RESET };
+	char	 key[128];
+	long	 rss_max = 0, rss_base;
+	long long stored, got, distinct;
+
+	start_pushing("oct", "/in");
+	rss_base = rss_kb(harness_worker(&run, "pushd"));
+	cr_assert_eq(pthread_create(&cl.th, NULL, client, NULL), 0);
+	fault_phases("oct", modes, NMODES, &rss_max);
 
 	/* heal: the real collector on the same port */
 	harness_pubkey(&run, key, sizeof(key));
 	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
-	col.stop = 1;
-	pthread_join(col.th, NULL);
-	close(lfd);
+	stop_faults();
 	receiver = receiver_on(recv_db, key, cport);
-	cl.stop = 1;
-	pthread_join(cl.th, NULL);
 	cr_expect(harness_wait(healed, NULL, 30000), "not delivered after the "
 	    "collector healed: %lld unsynced", db_int(&run, "SELECT count(*) "
 	    "FROM llm_traces WHERE synced_at IS NULL"));
@@ -434,23 +481,90 @@ Test(faults_collector, a_bad_collector_loses_nothing)
 	got = file_int(recv_db, "SELECT count(*) FROM events");
 	distinct = file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
 	    "events");
-	qsort(cl.lat, (size_t)cl.n, sizeof(cl.lat[0]), cmp_long);
 	fprintf(stderr, "row 6: healed: %lld stored, %lld delivered (%lld "
-	    "distinct), %lld dead; pushd RSS %ld KiB before, %ld at most; "
-	    "ingest beside it: %d of %d answered 202, p50 %ld ms, p99 %ld "
-	    "ms\n", stored, got, distinct, db_int(&run, "SELECT count(*) FROM "
-	    "llm_traces WHERE dead = 1"), rss_base, rss_max, cl.ok, cl.n,
-	    cl.n ? cl.lat[cl.n / 2] : -1L, cl.n ? cl.lat[cl.n * 99 / 100] :
-	    -1L);
+	    "distinct), %lld dead; pushd RSS %ld KiB before, %ld at most\n",
+	    stored, got, distinct, db_int(&run, "SELECT count(*) FROM "
+	    "llm_traces WHERE dead = 1"), rss_base, rss_max);
+	print_client("oct");
 	cr_expect_eq(got, stored, "%lld stored, %lld delivered", stored, got);
 	cr_expect_eq(distinct, got, "an event delivered twice");
 	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "dead = 1"), 0);
 	cr_expect_lt(rss_max - rss_base, RSS_GROWTH_KB, "pushd RSS grew from "
 	    "%ld to %ld KiB", rss_base, rss_max);
-	cr_expect_eq(cl.ok, cl.n, "ingest refused the client");
-	cr_expect_lt(cl.n ? cl.lat[cl.n * 99 / 100] : 0, 500);
 	cr_expect_gt(stored, 50);
+}
+
+/* The spans the sink accepted (its /metrics), or -1. */
+static long long
+sink_accepted(void)
+{
+	static const char name[] = "oct_ingest_accepted_total{type=\"llm_trace\"} ";
+	struct http_res	 *r = malloc(sizeof(*r));
+	const char	 *p;
+	long long	  n = -1;
+
+	if (r != NULL && http_req(sink.port, "GET", "/metrics", NULL, 0, NULL,
+	    r) == 0 && r->status == 200 && (p = strstr(r->body, name)) != NULL)
+		n = atoll(p + sizeof(name) - 1);
+	free(r);
+	return n;
+}
+
+static int
+sink_healed(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at "
+	    "IS NULL") == 0 && db_int(&sink, "SELECT count(*) FROM llm_traces") ==
+	    db_int(&run, "SELECT count(*) FROM llm_traces");
+}
+
+/*
+ * The same with push_format = otlp, for the collector that never answers,
+ * the one that stalls after its headers and the one that resets: the
+ * rows stay unsynced and alive; healed, an octd's otlp_listen on the same
+ * port stores every span once and accepted each once (its /metrics: a
+ * span sent twice would be counted twice, though stored once by its id).
+ */
+Test(faults_collector, a_bad_collector_loses_nothing_over_otlp)
+{
+	static const int modes[] = { SILENT, STALL, RESET };
+	char		 addr[64];
+	long		 rss_max = 0;
+	long long	 stored, got, accepted;
+
+	setenv("OCT_OTLP_LISTEN", "", 1);
+	start_pushing("otlp", "");
+	cr_assert_eq(pthread_create(&cl.th, NULL, client, NULL), 0);
+	fault_phases("otlp", modes, sizeof(modes) / sizeof(modes[0]),
+	    &rss_max);
+
+	/* heal: an octd whose otlp_listen takes the collector's port */
+	stop_faults();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", cport);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
+	harness_setup(&sink, NULL);
+	harness_start(&sink);
+	setenv("OCT_OTLP_LISTEN", "", 1);
+	cr_expect(harness_wait(sink_healed, NULL, 30000), "not delivered after "
+	    "the collector healed: %lld unsynced, %lld in the sink",
+	    db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at IS "
+	    "NULL"), db_int(&sink, "SELECT count(*) FROM llm_traces"));
+	stored = db_int(&run, "SELECT count(*) FROM llm_traces");
+	got = db_int(&sink, "SELECT count(*) FROM llm_traces");
+	accepted = sink_accepted();
+	fprintf(stderr, "row 6: otlp healed: %lld stored, %lld delivered, "
+	    "%lld spans accepted by the sink, %lld dead\n", stored, got,
+	    accepted, db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "dead = 1"));
+	print_client("otlp");
+	cr_expect_eq(got, stored, "%lld stored, %lld delivered", stored, got);
+	cr_expect_eq(accepted, stored, "%lld stored, %lld spans accepted: "
+	    "some sent twice", stored, accepted);
+	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "dead = 1"), 0);
+	cr_expect_gt(stored, 20);
 }
 
 static int
