@@ -358,6 +358,32 @@ healed(void *arg)
 	    "events") == db_int(&run, "SELECT count(*) FROM llm_traces");
 }
 
+/*
+ * Once the collector has healed (oct-receiver at recv_db): every row
+ * delivered, once, none dead; what says which heal. Returns the rows.
+ */
+static long long
+expect_delivered_once(const char *what)
+{
+	long long	stored, got, distinct, dead;
+
+	cr_expect(harness_wait(healed, NULL, 30000), "%s: not delivered: %lld "
+	    "unsynced", what, db_int(&run, "SELECT count(*) FROM llm_traces "
+	    "WHERE synced_at IS NULL"));
+	stored = db_int(&run, "SELECT count(*) FROM llm_traces");
+	got = file_int(recv_db, "SELECT count(*) FROM events");
+	distinct = file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
+	    "events");
+	dead = db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead = 1");
+	fprintf(stderr, "row 6: %s: %lld stored, %lld delivered (%lld "
+	    "distinct), %lld dead\n", what, stored, got, distinct, dead);
+	cr_expect_eq(got, stored, "%s: %lld stored, %lld delivered", what,
+	    stored, got);
+	cr_expect_eq(distinct, got, "%s: an event delivered twice", what);
+	cr_expect_eq(dead, 0, "%s: rows dead", what);
+	return stored;
+}
+
 static int
 cmp_long(const void *a, const void *b)
 {
@@ -462,7 +488,6 @@ Test(faults_collector, a_bad_collector_loses_nothing)
 		RESET };
 	char	 key[128];
 	long	 rss_max = 0, rss_base;
-	long long stored, got, distinct;
 
 	start_pushing("oct", "/in");
 	rss_base = rss_kb(harness_worker(&run, "pushd"));
@@ -474,25 +499,12 @@ Test(faults_collector, a_bad_collector_loses_nothing)
 	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
 	stop_faults();
 	receiver = receiver_on(recv_db, key, cport);
-	cr_expect(harness_wait(healed, NULL, 30000), "not delivered after the "
-	    "collector healed: %lld unsynced", db_int(&run, "SELECT count(*) "
-	    "FROM llm_traces WHERE synced_at IS NULL"));
-	stored = db_int(&run, "SELECT count(*) FROM llm_traces");
-	got = file_int(recv_db, "SELECT count(*) FROM events");
-	distinct = file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
-	    "events");
-	fprintf(stderr, "row 6: healed: %lld stored, %lld delivered (%lld "
-	    "distinct), %lld dead; pushd RSS %ld KiB before, %ld at most\n",
-	    stored, got, distinct, db_int(&run, "SELECT count(*) FROM "
-	    "llm_traces WHERE dead = 1"), rss_base, rss_max);
+	cr_expect_gt(expect_delivered_once("healed"), 50);
+	fprintf(stderr, "row 6: pushd RSS %ld KiB before, %ld at most\n",
+	    rss_base, rss_max);
 	print_client("oct");
-	cr_expect_eq(got, stored, "%lld stored, %lld delivered", stored, got);
-	cr_expect_eq(distinct, got, "an event delivered twice");
-	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "dead = 1"), 0);
 	cr_expect_lt(rss_max - rss_base, RSS_GROWTH_KB, "pushd RSS grew from "
 	    "%ld to %ld KiB", rss_base, rss_max);
-	cr_expect_gt(stored, 50);
 }
 
 /* The spans the sink accepted (its /metrics), or -1. */
@@ -760,7 +772,6 @@ Test(faults_collector, an_expired_or_misnamed_certificate_is_refused)
 	char		 conf[1024], key[128], out[4096], *line;
 	size_t		 i;
 	int		 k;
-	long long	 stored, got, distinct;
 
 	harness_setup(&run, NULL);
 	make_certs();
@@ -804,21 +815,7 @@ Test(faults_collector, an_expired_or_misnamed_certificate_is_refused)
 	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
 	receiver = receiver_on(recv_db, key, back_port);
 	front_start("good");
-	cr_expect(harness_wait(healed, NULL, 30000), "not delivered after the "
-	    "certificate was mended: %lld unsynced", db_int(&run, "SELECT "
-	    "count(*) FROM llm_traces WHERE synced_at IS NULL"));
-	stored = db_int(&run, "SELECT count(*) FROM llm_traces");
-	got = file_int(recv_db, "SELECT count(*) FROM events");
-	distinct = file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
-	    "events");
-	fprintf(stderr, "row 6: TLS healed: %lld stored, %lld delivered (%lld "
-	    "distinct), %lld dead\n", stored, got, distinct, db_int(&run,
-	    "SELECT count(*) FROM llm_traces WHERE dead = 1"));
-	cr_expect_eq(stored, 10);
-	cr_expect_eq(got, stored, "%lld stored, %lld delivered", stored, got);
-	cr_expect_eq(distinct, got, "an event delivered twice");
-	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "dead = 1"), 0);
+	cr_expect_eq(expect_delivered_once("TLS healed"), 10);
 	kill(front, SIGKILL);
 	waitpid(front, NULL, 0);
 	front = 0;

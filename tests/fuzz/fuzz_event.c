@@ -24,18 +24,10 @@
 #include "event.h"
 #include "fuzz.h"
 #include "ingestd.h"
-#include "msg.h"
 
 static const enum event_kind kinds[] = { EV_TRACE, EV_ERROR, EV_METRIC,
 	EV_TRACE };
 static const unsigned char idkey[EVENT_IDKEY_BYTES] = { 0x5a };
-
-static void
-fail(const char *what, const char *detail)
-{
-	fprintf(stderr, "fuzz_event: %s: %s\n", what, detail);
-	abort();
-}
 
 /* The answer body: one JSON object, then a newline. */
 static void
@@ -45,32 +37,13 @@ check_answer(const char *s, size_t len, const char *what)
 	json_t		*o;
 
 	if (s == NULL)
-		fail(what, "no answer");
+		fuzz_fail(what, "no answer");
 	if (len == 0 || s[len - 1] != '\n')
-		fail(what, "answer does not end in a newline");
+		fuzz_fail(what, "answer does not end in a newline");
 	if ((o = json_loadb(s, len, 0, &jerr)) == NULL ||
 	    !json_is_object(o))
-		fail(what, jerr.text);
+		fuzz_fail(what, jerr.text);
 	json_decref(o);
-}
-
-/* The frame b holds decodes back to kind, with trace_id id. */
-static void
-check_frame(const struct msgb *b, enum event_kind kind, const char *id)
-{
-	struct msg	m;
-	struct event	e;
-	size_t		framelen;
-
-	if (msg_parse(b->buf, b->len, &m, &framelen) != 1 ||
-	    framelen != b->len)
-		fail("frame", "msg_parse does not take it whole");
-	memset(&e, 0, sizeof(e));
-	if (event_decode(&m, &e) == -1)
-		fail("frame", "event_decode refuses it");
-	if (e.kind != kind || e.trace_id == NULL ||
-	    strcmp(e.trace_id, id) != 0)
-		fail("frame", "kind or trace_id differ");
 }
 
 int
@@ -80,8 +53,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    EV_TRACE, &fmt_json };
 	struct event_error	 err;
 	struct fmt_info		 info = { 0, 0, NULL };
-	struct event		 e;
-	struct msgb		 b;
 	char			 (*ids)[UUID_STR_LEN], *body, *ans;
 	size_t			 i, len, alen;
 	void			*h;
@@ -106,19 +77,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if ((ids = calloc(info.n + 1, sizeof(*ids))) == NULL)
 		goto out;
-	memset(&b, 0, sizeof(b));
 	for (i = 0; i < info.n; i++) {
-		err.field[0] = '\0';
-		if (fmt_json.item(h, i, ids, &e, &err) == 0) {
-			e.received_at = 1700000000000LL;
-			if (event_encode(&e, flags & 4 ? idkey : NULL, ids[i],
-			    flags & 8 ? 16 : 65536, i + 1, &b, &err) == 0) {
-				check_frame(&b, f.kind, ids[i]);
-				msg_free(&b);
-				continue;
-			}
-		}
-		msg_free(&b);
+		if (fuzz_encode(&fmt_json, h, i, ids, flags & 4 ? idkey : NULL,
+		    flags & 8 ? 16 : 65536, &err) == 0)
+			continue;
 		/* all or nothing: the first refusal is the answer */
 		ans = fmt_json.error(h, 400, err.msg, (long)i,
 		    err.field[0] != '\0' ? err.field : NULL, &alen);

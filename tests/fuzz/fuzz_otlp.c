@@ -25,18 +25,10 @@
 #include "event.h"
 #include "fuzz.h"
 #include "ingestd.h"
-#include "msg.h"
 #include "otlp.h"
 
 static struct conf	all;		/* otlp_metrics = all */
 static int		loaded;
-
-static void
-fail(const char *what, const char *detail)
-{
-	fprintf(stderr, "fuzz_otlp: %s: %s\n", what, detail);
-	abort();
-}
 
 /* The row of ingest_fmts[] for otlp_listen, kind k and the encoding. */
 static const struct ingest_fmt *
@@ -50,7 +42,7 @@ row(enum event_kind k, int json)
 		    strcmp(ingest_fmts[i].media, json ? "application/json" :
 		    "application/x-protobuf") == 0)
 			return &ingest_fmts[i];
-	fail("ingest_fmts", "no OTLP row");
+	fuzz_fail("ingest_fmts", "no OTLP row");
 	return NULL;
 }
 
@@ -69,42 +61,24 @@ check_answer(const struct ingest_fmt *f, const char *s, size_t len,
 	json_t			*o;
 
 	if (s == NULL)
-		fail("answer", "none");
+		fuzz_fail("answer", "none");
 	if (f->ops == &fmt_otlp_json) {
 		if ((o = json_loadb(s, len, 0, &jerr)) == NULL ||
 		    !json_is_object(o))
-			fail("JSON answer", jerr.text);
+			fuzz_fail("JSON answer", jerr.text);
 		json_decref(o);
 		return;
 	}
 	if (!success) {
 		if (len == 0)
-			fail("protobuf answer", "an empty Status");
+			fuzz_fail("protobuf answer", "an empty Status");
 		return;
 	}
 	d = resp[f->kind == EV_TRACE ? 0 : f->kind == EV_METRIC ? 1 : 2];
 	if ((m = protobuf_c_message_unpack(d, NULL, len,
 	    (const uint8_t *)s)) == NULL)
-		fail("protobuf answer", "does not unpack");
+		fuzz_fail("protobuf answer", "does not unpack");
 	protobuf_c_message_free_unpacked(m, NULL);
-}
-
-static void
-check_frame(const struct msgb *b, enum event_kind kind, const char *id)
-{
-	struct msg	m;
-	struct event	e;
-	size_t		framelen;
-
-	if (msg_parse(b->buf, b->len, &m, &framelen) != 1 ||
-	    framelen != b->len)
-		fail("frame", "msg_parse does not take it whole");
-	memset(&e, 0, sizeof(e));
-	if (event_decode(&m, &e) == -1)
-		fail("frame", "event_decode refuses it");
-	if (e.kind != kind || e.trace_id == NULL ||
-	    strcmp(e.trace_id, id) != 0)
-		fail("frame", "kind or trace_id differ");
 }
 
 int
@@ -115,8 +89,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct ingest_fmt	*f;
 	struct event_error	 err;
 	struct fmt_info		 info = { 0, 0, NULL };
-	struct event		 e;
-	struct msgb		 b;
 	char			 (*ids)[UUID_STR_LEN], *body, *ans, cerr[256];
 	char			 why[160];
 	size_t			 i, len, alen, refused = 0;
@@ -125,7 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!loaded) {
 		if (conf_load_text(&all, "otlp_metrics = all\n", cerr,
 		    sizeof(cerr)) == -1)
-			fail("conf", cerr);
+			fuzz_fail("conf", cerr);
 		loaded = 1;
 	}
 	if (size < 1)
@@ -146,19 +118,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if ((ids = calloc(info.n + 1, sizeof(*ids))) == NULL)
 		goto out;
-	memset(&b, 0, sizeof(b));
 	for (i = 0; i < info.n; i++) {
-		err.field[0] = '\0';
-		if (f->ops->item(h, i, ids, &e, &err) == 0) {
-			e.received_at = 1700000000000LL;
-			if (event_encode(&e, NULL, ids[i], 65536, i + 1, &b,
-			    &err) == 0) {
-				check_frame(&b, e.kind, ids[i]);
-				msg_free(&b);
-				continue;
-			}
-		}
-		msg_free(&b);
+		if (fuzz_encode(f->ops, h, i, ids, NULL, 65536, &err) == 0)
+			continue;
 		ids[i][0] = '\0';	/* refused: the others go on */
 		if (refused++ == 0)
 			snprintf(why, sizeof(why), "%s", err.msg);
