@@ -533,24 +533,25 @@ sink_healed(void *arg)
 }
 
 /*
- * The same with push_format = otlp, for the collector that never answers,
- * the one that stalls after its headers and the one that resets: the
- * rows stay unsynced and alive; healed, an octd's otlp_listen on the same
+ * The same with push_format = otlp, each fault: the rows stay unsynced
+ * and alive, pushd's RSS bounded (an OTLP answer is decoded, so a 50 MiB
+ * one must not be kept either); healed, an octd's otlp_listen on the same
  * port stores every span once and accepted each once (its /metrics: a
  * span sent twice would be counted twice, though stored once by its id).
  */
 Test(faults_collector, a_bad_collector_loses_nothing_over_otlp)
 {
-	static const int modes[] = { SILENT, STALL, RESET };
+	static const int modes[] = { SILENT, STALL, TRICKLE, HUGE, GARBAGE,
+		RESET };
 	char		 addr[64];
-	long		 rss_max = 0;
+	long		 rss_max = 0, rss_base;
 	long long	 stored, got, accepted;
 
 	setenv("OCT_OTLP_LISTEN", "", 1);
 	start_pushing("otlp", "");
+	rss_base = rss_kb(harness_worker(&run, "pushd"));
 	cr_assert_eq(pthread_create(&cl.th, NULL, client, NULL), 0);
-	fault_phases("otlp", modes, sizeof(modes) / sizeof(modes[0]),
-	    &rss_max);
+	fault_phases("otlp", modes, NMODES, &rss_max);
 
 	/* heal: an octd whose otlp_listen takes the collector's port */
 	stop_faults();
@@ -567,10 +568,13 @@ Test(faults_collector, a_bad_collector_loses_nothing_over_otlp)
 	got = db_int(&sink, "SELECT count(*) FROM llm_traces");
 	accepted = sink_accepted();
 	fprintf(stderr, "row 6: otlp healed: %lld stored, %lld delivered, "
-	    "%lld spans accepted by the sink, %lld dead\n", stored, got,
-	    accepted, db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "dead = 1"));
+	    "%lld spans accepted by the sink, %lld dead; pushd RSS %ld KiB "
+	    "before, %ld at most\n", stored, got, accepted, db_int(&run,
+	    "SELECT count(*) FROM llm_traces WHERE dead = 1"), rss_base,
+	    rss_max);
 	print_client("otlp");
+	cr_expect_lt(rss_max - rss_base, RSS_GROWTH_KB, "pushd RSS grew from "
+	    "%ld to %ld KiB", rss_base, rss_max);
 	cr_expect_eq(got, stored, "%lld stored, %lld delivered", stored, got);
 	cr_expect_eq(accepted, stored, "%lld stored, %lld spans accepted: "
 	    "some sent twice", stored, accepted);
