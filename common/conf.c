@@ -72,6 +72,7 @@ const struct keydef conf_keys[] = {
 	    push_format_choices },
 	{ "push_headers", K_HEADERS, OFF(push_headers), "", 0, 0, P_PUS,
 	    NULL },
+	{ "push_ca_file", K_PATH, OFF(push_ca_file), "", 0, 0, P_PUS, NULL },
 	{ "push_allow_insecure", K_BOOL, OFF(push_allow_insecure), "no", 0, 0,
 	    P_PUS, bool_choices },
 	{ "push_auth_token", K_TOKEN, OFF(push_auth_token), "", 0, 0, P_PUS,

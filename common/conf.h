@@ -42,6 +42,7 @@ struct conf {
 	char	*push_url;
 	int64_t	 push_format;		/* CONF_PUSH_* */
 	char	*push_headers;		/* as OTEL_EXPORTER_OTLP_HEADERS */
+	char	*push_ca_file;		/* "": the system's CA store */
 	int64_t	 push_allow_insecure;
 	char	*push_auth_token;
 	int64_t	 push_interval_ms;

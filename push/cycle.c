@@ -183,8 +183,8 @@ send_req(struct req *r)
 	/* libcurl does not copy the body: r keeps it until the answer. */
 	free(r->body);
 	r->body = gz;
-	rc = send_post(req_url(r, url, sizeof(url)), gz, gzlen, headers,
-	    pd.conf->push_timeout_ms, answer_done, r);
+	rc = send_post(req_url(r, url, sizeof(url)), pd.conf->push_ca_file,
+	    gz, gzlen, headers, pd.conf->push_timeout_ms, answer_done, r);
 	conf_headers_free(extra);
 	free(sig);
 	free(body);

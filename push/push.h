@@ -214,9 +214,13 @@ struct send_result {
 typedef void (*send_done_cb)(const struct send_result *, void *);
 void	 send_init(struct event_base *);
 void	 send_free(void);
-/* POST body with headers to url; done() is called once, from the loop. */
-int	 send_post(const char *url, const uint8_t *body, size_t len,
-	    const char *const *headers, int64_t timeout_ms, send_done_cb done,
-	    void *arg);
+/*
+ * POST body with headers to url; done() is called once, from the loop.
+ * ca_file: the CAs a TLS collector's certificate must chain to ("": the
+ * system's store).
+ */
+int	 send_post(const char *url, const char *ca_file, const uint8_t *body,
+	    size_t len, const char *const *headers, int64_t timeout_ms,
+	    send_done_cb done, void *arg);
 
 #endif

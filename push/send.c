@@ -214,9 +214,9 @@ send_init(struct event_base *base)
 }
 
 int
-send_post(const char *url, const uint8_t *body, size_t len,
-    const char *const *headers, int64_t timeout_ms, send_done_cb done,
-    void *arg)
+send_post(const char *url, const char *ca_file, const uint8_t *body,
+    size_t len, const char *const *headers, int64_t timeout_ms,
+    send_done_cb done, void *arg)
 {
 	CURL *e = sd.easy;
 
@@ -240,6 +240,8 @@ send_post(const char *url, const uint8_t *body, size_t len,
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (*ca_file != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "oct/" OCT_VERSION);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, sd.errbuf);

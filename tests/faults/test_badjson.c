@@ -6,7 +6,9 @@
  * (JSON that must be refused) is answered 400; a y_ case (JSON that must
  * be accepted) is never answered "malformed JSON" or "invalid UTF-8" (it
  * is valid JSON; oct may still refuse it as an event, with the reason); an
- * i_ case is answered 2xx or 4xx. Then the edges SPEC.md section 4 names,
+ * i_ case is answered 2xx or 4xx. The same cases go to otlp_listen's
+ * OTLP JSON path (/v1/traces, application/json), answered in OTLP's
+ * encoding. Then the edges SPEC.md section 4 names,
  * each with its documented status (docs/RELIABILITY.md): invalid UTF-8,
  * \u0000 (a valid JSON string, refused with its own reason: the two y_
  * cases holding it are parsed, not "malformed"), an empty body, trailing
@@ -32,13 +34,18 @@
 
 static struct octd_run	run;
 static pid_t		pids[3];
+static int		otlp_port;
 static const char *const names[] = { "ingestd", "writerd", "pushd" };
 
 static void
 setup(void)
 {
+	char	addr[64];
 	int	i;
 
+	otlp_port = harness_free_port();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", otlp_port);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
 	harness_setup(&run, NULL);
 	harness_start(&run);
 	for (i = 0; i < 3; i++)
@@ -113,20 +120,29 @@ by_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-Test(faults_badjson, json_test_suite)
+/* What one listener answered to the suite's cases. */
+struct suite_counts {
+	int	total, n_cases, n_400, y_cases, y_parsed, y_2xx;
+	int	i_cases, i_ok, i_2xx;
+};
+
+/*
+ * Post every case of dir to path on port (headers h) and count what was
+ * answered. status says how an error is encoded: an n_ case's 400 must
+ * hold it (the JSON API's {"error"...}, OTLP's google.rpc.Status).
+ */
+static void
+post_cases(const char *dir, int port, const char *path, const char **h,
+    const char *status, struct suite_counts *c)
 {
 	struct http_res	 *r = malloc(sizeof(*r));
 	struct dirent	**ents;
-	char		  dir[400], path[700], *body;
+	char		  file[700], *body;
 	size_t		  len;
-	int		  i, n, total = 0, st;
-	int		  n_cases = 0, n_400 = 0, y_cases = 0, y_parsed = 0;
-	int		  i_cases = 0, i_ok = 0, y_2xx = 0, i_2xx = 0;
+	int		  i, n, st;
 
 	cr_assert_not_null(r);
-	snprintf(dir, sizeof(dir), "%s/jsontestsuite", run.dir);
-	cr_assert_eq(mkdir(dir, 0700), 0);
-	write_cases(dir);
+	memset(c, 0, sizeof(*c));
 	n = scandir(dir, &ents, NULL, by_name);
 	cr_assert_gt(n, 0);
 	for (i = 0; i < n; i++) {
@@ -134,40 +150,40 @@ Test(faults_badjson, json_test_suite)
 
 		if (name[0] == '.' || name[1] != '_')
 			goto next;
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		body = read_all(path, &len);
-		http_req(run.port, "POST", "/v1/traces", body, len, NULL, r);
+		snprintf(file, sizeof(file), "%s/%s", dir, name);
+		body = read_all(file, &len);
+		http_req(port, "POST", path, body, len, h, r);
 		free(body);
 		st = (int)r->status;
-		total++;
+		c->total++;
 		switch (name[0]) {
 		case 'n':
-			n_cases++;
-			if (st == 400)
-				n_400++;
+			c->n_cases++;
+			if (st == 400 && strstr(r->body, status) != NULL)
+				c->n_400++;
 			else
-				fprintf(stderr, "row 4: %s answered %d: %s\n",
-				    name, st, r->body);
+				fprintf(stderr, "row 4: %s: %s answered %d: "
+				    "%s\n", path, name, st, r->body);
 			break;
 		case 'y':
-			y_cases++;
-			y_2xx += st / 100 == 2;
+			c->y_cases++;
+			c->y_2xx += st / 100 == 2;
 			if ((st / 100 == 2 || st / 100 == 4) &&
 			    strstr(r->body, "malformed JSON") == NULL &&
 			    strstr(r->body, "invalid UTF-8") == NULL)
-				y_parsed++;
+				c->y_parsed++;
 			else
-				fprintf(stderr, "row 4: %s answered %d: %s\n",
-				    name, st, r->body);
+				fprintf(stderr, "row 4: %s: %s answered %d: "
+				    "%s\n", path, name, st, r->body);
 			break;
 		case 'i':
-			i_cases++;
-			i_2xx += st / 100 == 2;
+			c->i_cases++;
+			c->i_2xx += st / 100 == 2;
 			if (st / 100 == 2 || st / 100 == 4)
-				i_ok++;
+				c->i_ok++;
 			else
-				fprintf(stderr, "row 4: %s answered %d: %s\n",
-				    name, st, r->body);
+				fprintf(stderr, "row 4: %s: %s answered %d: "
+				    "%s\n", path, name, st, r->body);
 			break;
 		}
 	next:
@@ -175,18 +191,59 @@ Test(faults_badjson, json_test_suite)
 	}
 	free(ents);
 	free(r);
-	fprintf(stderr, "row 4: JSONTestSuite: %d cases; n_: %d of %d "
-	    "answered 400; y_: %d of %d parsed (%d of them stored: the others "
-	    "are not events); i_: %d of %d answered 2xx/4xx (%d 2xx); %d "
-	    "worker restarts\n", total, n_400, n_cases, y_parsed, y_cases,
-	    y_2xx, i_ok, i_cases, i_2xx, restarts());
-	cr_expect_eq(total, 318, "json-test-suite 1.0.0 has 318 cases");
-	cr_expect_eq(n_400, n_cases, "%d n_ cases not refused with 400",
-	    n_cases - n_400);
-	cr_expect_eq(y_parsed, y_cases, "%d y_ cases called malformed",
-	    y_cases - y_parsed);
-	cr_expect_eq(i_ok, i_cases);
+}
+
+static void
+expect_suite(const char *what, const struct suite_counts *c)
+{
+	fprintf(stderr, "row 4: JSONTestSuite on %s: %d cases; n_: %d of %d "
+	    "answered 400; y_: %d of %d parsed (%d of them answered 2xx: the "
+	    "others are not %s); i_: %d of %d answered 2xx/4xx (%d 2xx); %d "
+	    "worker restarts\n", what, c->total, c->n_400, c->n_cases,
+	    c->y_parsed, c->y_cases, c->y_2xx, strstr(what, "OTLP") ?
+	    "OTLP requests" : "events", c->i_ok, c->i_cases, c->i_2xx,
+	    restarts());
+	cr_expect_eq(c->total, 318, "json-test-suite 1.0.0 has 318 cases");
+	cr_expect_eq(c->n_400, c->n_cases, "%s: %d n_ cases not refused with "
+	    "400", what, c->n_cases - c->n_400);
+	cr_expect_eq(c->y_parsed, c->y_cases, "%s: %d y_ cases called "
+	    "malformed", what, c->y_cases - c->y_parsed);
+	cr_expect_eq(c->i_ok, c->i_cases, "%s", what);
 	cr_expect_eq(restarts(), 0, "a worker was restarted");
+}
+
+Test(faults_badjson, json_test_suite)
+{
+	struct suite_counts	c;
+	char			dir[400];
+
+	snprintf(dir, sizeof(dir), "%s/jsontestsuite", run.dir);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	write_cases(dir);
+	post_cases(dir, run.port, "/v1/traces", NULL, "{\"error\":", &c);
+	expect_suite("the JSON API", &c);
+}
+
+/*
+ * The same cases on otlp_listen's OTLP JSON path (SPEC 4.5): an n_ case
+ * is a body that does not decode, 400 with a google.rpc.Status (code 3,
+ * INVALID_ARGUMENT); a y_ case is JSON, so it is never called malformed:
+ * it is answered 200 when it reads as an ExportTraceServiceRequest (an
+ * object whose unknown fields are skipped, as OTLP/JSON receivers do),
+ * else 400 saying which field does not fit; an i_ case 200 or 400.
+ */
+Test(faults_badjson, json_test_suite_over_otlp)
+{
+	const char		*h[] = { "Content-Type: application/json",
+				    NULL };
+	struct suite_counts	 c;
+	char			 dir[400];
+
+	snprintf(dir, sizeof(dir), "%s/jsontestsuite", run.dir);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	write_cases(dir);
+	post_cases(dir, otlp_port, "/v1/traces", h, "{\"code\":3,", &c);
+	expect_suite("OTLP JSON (otlp_listen)", &c);
 }
 
 struct edge {

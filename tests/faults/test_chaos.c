@@ -1,8 +1,12 @@
 /*
- * test_chaos.c: fault row 1, the chaos soak. Four client threads post
- * about 500 events/s in arrays of ten (two threads with ?wait=commit, two
- * without), every event with its own sequence number "seq"; oct-receiver
- * takes pushes throughout. The test's main thread SIGKILLs a random
+ * test_chaos.c: fault row 1, the chaos soak. Six client threads post
+ * about 500 events/s in requests of ten (half of the threads with
+ * ?wait=commit, half without), every event with its own sequence number
+ * "seq": four threads post arrays to the JSON API, two post OTLP JSON
+ * spans to otlp_listen, each span with its own trace and span id (from
+ * its seq) and a "seq" attribute; oct-receiver takes pushes throughout.
+ * OTLP answers 200 both when queued and when committed: its 200 without
+ * ?wait=commit is counted as the JSON API's 202. The test's main thread SIGKILLs a random
  * worker, waits until octd has replaced it and ingest answers again (so
  * each fault is the crash of one worker, as SPEC section 4.4 promises),
  * then waits U(0.2, 2) s, 100 times. After every 10 kills octd is
@@ -36,7 +40,8 @@
 
 #define MAXSEQ		400000
 #define PER_REQ		10
-#define THREADS		4
+#define THREADS		6
+#define OTLP_FROM	4		/* threads from here on post OTLP */
 #define RATE		500		/* events/s, all threads */
 #define KILLS		100
 #define KILLS_PER_OCTD	10
@@ -48,10 +53,12 @@ enum outcome {
 static const char *const outcome_name[] = {
 	"unsent", "200", "202", "503", "503 commit cut", "no answer", "other"
 };
+#define OTLP_BIT	0x80		/* in outcome[]: posted over OTLP */
 
 static struct octd_run	run;
 static char		recv_db[600];
 static pid_t		receiver;
+static int		otlp_port;
 static unsigned char	*outcome;	/* by seq */
 static volatile int	 stop;
 static int		 next_seq;	/* atomic */
@@ -88,21 +95,91 @@ sink(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* One client: its own keep-alive connection, RATE / THREADS events/s. */
+/*
+ * An ExportTraceServiceRequest (OTLP JSON) of PER_REQ GenAI spans from
+ * seq on, into body (len bytes); returns its length.
+ */
+static int
+otlp_body(char *body, size_t len, int seq)
+{
+	struct timespec	t;
+	long long	ns;
+	int		i, n;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	ns = (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+	n = snprintf(body, len, "{\"resourceSpans\":[{\"scopeSpans\":[{"
+	    "\"spans\":[");
+	for (i = 0; i < PER_REQ; i++)
+		n += snprintf(body + n, len - (size_t)n, "%s{\"traceId\":"
+		    "\"c4a05c4a05c4a05c%016x\",\"spanId\":\"%016x\","
+		    "\"name\":\"chat chaos\",\"kind\":3,"
+		    "\"startTimeUnixNano\":\"%lld\",\"endTimeUnixNano\":"
+		    "\"%lld\",\"attributes\":[{\"key\":"
+		    "\"gen_ai.request.model\",\"value\":{\"stringValue\":"
+		    "\"chaos\"}},{\"key\":\"gen_ai.operation.name\",\"value\":"
+		    "{\"stringValue\":\"chat\"}},{\"key\":\"seq\",\"value\":"
+		    "{\"intValue\":%d}}]}", i ? "," : "", seq + i + 1,
+		    seq + i + 1, ns, ns + 1000000, seq + i);
+	n += snprintf(body + n, len - (size_t)n, "]}]}]}");
+	return n;
+}
+
+/* The JSON API's array of PER_REQ events from seq on. */
+static int
+api_body(char *body, size_t len, int seq)
+{
+	int	i, n;
+
+	n = snprintf(body, len, "[");
+	for (i = 0; i < PER_REQ; i++)
+		n += snprintf(body + n, len - (size_t)n,
+		    "%s{\"model\":\"chaos\",\"seq\":%d}", i ? "," : "",
+		    seq + i);
+	n += snprintf(body + n, len - (size_t)n, "]");
+	return n;
+}
+
+/*
+ * What the client was told, by status and answer: OTLP's 200 is a 202
+ * unless the request waited for the commit; a 200 with a partial success
+ * refused something.
+ */
+static int
+outcome_of(long status, const char *ans, int otlp, int commit)
+{
+	if (status == 200 && otlp && strstr(ans, "partialSuccess") != NULL)
+		return O_OTHER;
+	if (status == 200)
+		return otlp && !commit ? O_202 : O_200;
+	if (status == 202 && !otlp)
+		return O_202;
+	if (status == 503 && strstr(ans, "not committed within"))
+		return O_CUT;
+	if (status == 503)
+		return O_503;
+	return status == 0 ? O_NOANSWER : O_OTHER;
+}
+
+/*
+ * One client: its own keep-alive connection, RATE / THREADS events/s;
+ * thread numbers from OTLP_FROM on post OTLP.
+ */
 static void *
 client(void *arg)
 {
 	int			 commit = (int)(long)arg % 2;
+	int			 otlp = (int)(long)arg >= OTLP_FROM;
 	CURL			*c = curl_easy_init();
 	struct curl_slist	*hl = NULL;
-	char			 url[128], body[PER_REQ * 48 + 8], ans[512];
+	char			 url[128], body[PER_REQ * 400 + 64], ans[512];
 	double			 t0 = now_s(), every = (double)PER_REQ /
 				    (RATE / THREADS);
 	long			 status, sent = 0;
 	int			 seq, i, n, o;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/traces%s",
-	    run.port, commit ? "?wait=commit" : "");
+	    otlp ? otlp_port : run.port, commit ? "?wait=commit" : "");
 	hl = curl_slist_append(hl, "Content-Type: application/json");
 	hl = curl_slist_append(hl, "Expect:");
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -115,29 +192,17 @@ client(void *arg)
 		seq = __atomic_fetch_add(&next_seq, PER_REQ, __ATOMIC_SEQ_CST);
 		if (seq + PER_REQ > MAXSEQ)
 			break;
-		n = snprintf(body, sizeof(body), "[");
-		for (i = 0; i < PER_REQ; i++)
-			n += snprintf(body + n, sizeof(body) - n,
-			    "%s{\"model\":\"chaos\",\"seq\":%d}", i ? "," : "",
-			    seq + i);
-		snprintf(body + n, sizeof(body) - n, "]");
+		n = otlp ? otlp_body(body, sizeof(body), seq) :
+		    api_body(body, sizeof(body), seq);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)n);
 		ans[0] = '\0';
 		status = 0;
 		if (curl_easy_perform(c) == CURLE_OK)
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (status == 200)
-			o = O_200;
-		else if (status == 202)
-			o = O_202;
-		else if (status == 503 && strstr(ans, "not committed within"))
-			o = O_CUT;
-		else if (status == 503)
-			o = O_503;
-		else if (status == 0)
-			o = O_NOANSWER;
-		else
-			o = O_OTHER;
+		o = outcome_of(status, ans, otlp, commit);
+		if (otlp)
+			o |= OTLP_BIT;
 		for (i = 0; i < PER_REQ; i++)
 			outcome[seq + i] = (unsigned char)o;
 		sent++;
@@ -262,7 +327,9 @@ db_text(const char *sql, char *out, size_t len)
 
 struct audit {
 	int	events[O_NOUT], stored[O_NOUT];
-	int	twice, trace_twice, not_in_receiver, receiver_twice, dead;
+	int	otlp_events[O_NOUT], otlp_stored[O_NOUT];	/* of them */
+	int	twice, trace_twice, span_twice;
+	int	not_in_receiver, receiver_twice, dead;
 	int	receiver_total, stored_total;
 };
 
@@ -273,7 +340,7 @@ audit(struct audit *a)
 	char		 path[600], sql[1200];
 	sqlite3		*db;
 	sqlite3_stmt	*s;
-	int		 i, seq;
+	int		 i, o, seq;
 
 	cr_assert_not_null(seen);
 	memset(a, 0, sizeof(*a));
@@ -295,6 +362,9 @@ audit(struct audit *a)
 	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	a->trace_twice = (int)db_int(&run, "SELECT (SELECT count(*) - "
 	    "count(DISTINCT trace_id) FROM llm_traces)");
+	a->span_twice = (int)db_int(&run, "SELECT count(*) - count(DISTINCT "
+	    "json_extract(attributes, '$.otel.span_id')) FROM llm_traces "
+	    "WHERE json_extract(attributes, '$.otel.span_id') IS NOT NULL");
 	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM "
 	    "llm_traces t WHERE NOT EXISTS (SELECT 1 FROM r.events e WHERE "
 	    "e.trace_id = t.trace_id)), (SELECT count(*) FROM r.events), "
@@ -310,14 +380,18 @@ audit(struct audit *a)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	for (i = 0; i < next_seq && i < MAXSEQ; i++) {
-		a->events[outcome[i]]++;
-		if (seen[i])
-			a->stored[outcome[i]]++;
-		else if ((outcome[i] == O_200 || outcome[i] == O_202 ||
-		    outcome[i] == O_CUT) && a->events[outcome[i]] -
-		    a->stored[outcome[i]] <= 3)
-			cr_log_error("seq %d answered %s, not stored", i,
-			    outcome_name[outcome[i]]);
+		o = outcome[i] & ~OTLP_BIT;
+		a->events[o]++;
+		a->stored[o] += seen[i] > 0;
+		if (outcome[i] & OTLP_BIT) {
+			a->otlp_events[o]++;
+			a->otlp_stored[o] += seen[i] > 0;
+		}
+		if (!seen[i] && (o == O_200 || o == O_202 || o == O_CUT) &&
+		    a->events[o] - a->stored[o] <= 3)
+			cr_log_error("seq %d answered %s%s, not stored", i,
+			    outcome_name[o], outcome[i] & OTLP_BIT ?
+			    " (OTLP)" : "");
 	}
 	free(seen);
 }
@@ -354,6 +428,9 @@ soak_start(void)
 	outcome = calloc(MAXSEQ, 1);
 	cr_assert_not_null(outcome);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	otlp_port = harness_free_port();
+	snprintf(conf, sizeof(conf), "127.0.0.1:%d", otlp_port);
+	setenv("OCT_OTLP_LISTEN", conf, 1);
 	harness_setup(&run, NULL);
 	harness_start(&run);
 	harness_pubkey(&run, key, sizeof(key));
@@ -396,14 +473,18 @@ print_outcomes(const struct audit *a, const char *integrity)
 	int	i;
 
 	for (i = O_200; i < O_NOUT; i++)
-		fprintf(stderr, "row 1:   answered %s: %d events, %d stored\n",
-		    outcome_name[i], a->events[i], a->stored[i]);
+		fprintf(stderr, "row 1:   answered %s: %d events, %d stored "
+		    "(over OTLP: %d, %d stored)\n", outcome_name[i],
+		    a->events[i], a->stored[i], a->otlp_events[i],
+		    a->otlp_stored[i]);
 	fprintf(stderr, "row 1: L200 %d, L202 %d, 503 stored %d, commit-cut "
-	    "503 not stored %d; seq twice %d, trace_id twice %d; integrity "
+	    "503 not stored %d; seq twice %d, trace_id twice %d, span_id "
+	    "twice %d; integrity "
 	    "%s; receiver %d events, %d stored ones missing, %d twice; %d "
 	    "dead\n", a->events[O_200] - a->stored[O_200], a->events[O_202] -
 	    a->stored[O_202], a->stored[O_503], a->events[O_CUT] -
-	    a->stored[O_CUT], a->twice, a->trace_twice, integrity,
+	    a->stored[O_CUT], a->twice, a->trace_twice, a->span_twice,
+	    integrity,
 	    a->receiver_total, a->not_in_receiver, a->receiver_twice,
 	    a->dead);
 }
@@ -420,6 +501,8 @@ expect_common(const struct audit *a, const char *integrity)
 	    a->events[O_OTHER]);
 	cr_expect_eq(a->twice, 0, "%d events stored twice", a->twice);
 	cr_expect_eq(a->trace_twice, 0, "%d trace_ids twice", a->trace_twice);
+	cr_expect_eq(a->span_twice, 0, "%d OTLP span ids twice",
+	    a->span_twice);
 	cr_expect_str_eq(integrity, "ok");
 	cr_expect_eq(a->not_in_receiver, 0, "%d stored events never reached "
 	    "the receiver", a->not_in_receiver);
@@ -477,6 +560,8 @@ Test(faults_chaos, random_kills_lose_nothing)
 	cr_expect_eq(kills[0] + kills[1] + kills[2], KILLS);
 	cr_expect_gt(a.events[O_200], 10000);
 	cr_expect_gt(a.events[O_202], 10000);
+	cr_expect_gt(a.otlp_events[O_200], 3000, "a third over OTLP");
+	cr_expect_gt(a.otlp_events[O_202], 3000, "a third over OTLP");
 	free(outcome);
 	curl_global_cleanup();
 }
@@ -516,6 +601,7 @@ Test(faults_chaos, octd_killed_loses_no_commit)
 	expect_common(&a, integrity);
 	/* progress, not a rate: the clients run on a busy machine in CI */
 	cr_expect_gt(a.events[O_200], 100);
+	cr_expect_gt(a.otlp_events[O_200], 30, "OTLP clients were served");
 	free(outcome);
 	curl_global_cleanup();
 }

@@ -10,7 +10,10 @@
  * RSS stays bounded; a client posting 10 events/s beside it is served as
  * fast as ever (p99 printed). Then the collector heals (oct-receiver on
  * the same port): every event is delivered, once. Then TLS: a collector
- * with a self-signed certificate is refused the same way.
+ * with a self-signed certificate is refused the same way; so are, from a
+ * test CA pushd trusts (push_ca_file), an expired certificate and one for
+ * another name, and once the certificate is mended everything is
+ * delivered once.
  */
 #include "config.h"
 
@@ -55,8 +58,9 @@ static const char *const mode_name[] = {
 };
 
 static struct octd_run	run;
+static struct octd_run	sink;		/* the healed OTLP collector: an octd */
 static int		lfd = -1, cport;
-static pid_t		receiver;
+static pid_t		receiver, front;
 
 static struct {
 	pthread_t	 th;
@@ -79,8 +83,11 @@ teardown(void)
 {
 	col.stop = cl.stop = 1;
 	harness_teardown(&run);
+	harness_teardown(&sink);
 	if (receiver > 0)
 		kill(receiver, SIGKILL);
+	if (front > 0)
+		kill(front, SIGKILL);
 }
 
 TestSuite(faults_collector, .fini = teardown, .timeout = 180);
@@ -351,6 +358,32 @@ healed(void *arg)
 	    "events") == db_int(&run, "SELECT count(*) FROM llm_traces");
 }
 
+/*
+ * Once the collector has healed (oct-receiver at recv_db): every row
+ * delivered, once, none dead; what says which heal. Returns the rows.
+ */
+static long long
+expect_delivered_once(const char *what)
+{
+	long long	stored, got, distinct, dead;
+
+	cr_expect(harness_wait(healed, NULL, 30000), "%s: not delivered: %lld "
+	    "unsynced", what, db_int(&run, "SELECT count(*) FROM llm_traces "
+	    "WHERE synced_at IS NULL"));
+	stored = db_int(&run, "SELECT count(*) FROM llm_traces");
+	got = file_int(recv_db, "SELECT count(*) FROM events");
+	distinct = file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
+	    "events");
+	dead = db_int(&run, "SELECT count(*) FROM llm_traces WHERE dead = 1");
+	fprintf(stderr, "row 6: %s: %lld stored, %lld delivered (%lld "
+	    "distinct), %lld dead\n", what, stored, got, distinct, dead);
+	cr_expect_eq(got, stored, "%s: %lld stored, %lld delivered", what,
+	    stored, got);
+	cr_expect_eq(distinct, got, "%s: an event delivered twice", what);
+	cr_expect_eq(dead, 0, "%s: rows dead", what);
+	return stored;
+}
+
 static int
 cmp_long(const void *a, const void *b)
 {
@@ -359,31 +392,26 @@ cmp_long(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-Test(faults_collector, a_bad_collector_loses_nothing)
+/*
+ * The collector of this test misbehaves in each of the n modes in turn,
+ * over at least two requests each, while the client posts beside it;
+ * fmt names the push_format in what is printed. *rss_max: pushd's
+ * largest RSS seen.
+ */
+static void
+fault_phases(const char *fmt, const int *modes, int n, long *rss_max)
 {
-	char	 conf[600], key[128], err[256], wait[128];
-	long	 rss_max = 0, rss_base;
-	int	 m, i, synced, dead, gave;
-	long long stored, got, distinct;
+	char	 err[256], wait[128];
+	int	 k, m, i, synced, dead, gave;
 
-	lfd = listen_on(&cport);
-	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
-	    "push_timeout_ms = %d\npush_interval_ms = 200\n"
-	    "push_backoff_base_ms = 100\npush_backoff_cap_ms = 500\n", cport,
-	    TIMEOUT_MS);
-	harness_setup(&run, conf);
-	col.mode = SILENT;
-	cr_assert_eq(pthread_create(&col.th, NULL, collector, NULL), 0);
-	harness_start(&run);
-	rss_base = rss_kb(harness_worker(&run, "pushd"));
-	cr_assert_eq(pthread_create(&cl.th, NULL, client, NULL), 0);
-	for (m = 0; m < NMODES; m++) {
+	for (k = 0; k < n; k++) {
+		m = modes[k];
 		col.ngave = 0;
 		col.requests = 0;
 		col.mode = m;
-		cr_assert(harness_wait(two_requests, &rss_max, 30000),
-		    "%s: pushd sent %d requests in 30 s", mode_name[m],
-		    col.requests);
+		cr_assert(harness_wait(two_requests, rss_max, 30000),
+		    "%s, %s: pushd sent %d requests in 30 s", fmt,
+		    mode_name[m], col.requests);
 		synced = (int)db_int(&run, "SELECT count(*) FROM llm_traces "
 		    "WHERE synced_at IS NOT NULL");
 		dead = (int)db_int(&run, "SELECT count(*) FROM llm_traces "
@@ -402,50 +430,157 @@ Test(faults_collector, a_bad_collector_loses_nothing)
 			    col.gave_up[1], TIMEOUT_MS);
 		else
 			snprintf(wait, sizeof(wait), "the collector hung up");
-		fprintf(stderr, "row 6: %s: %d requests; %s; %d synced, %d "
-		    "dead; pushd RSS %ld KiB at most; last error: %s\n",
-		    mode_name[m], col.requests, wait, synced, dead, rss_max,
-		    err);
-		cr_expect_eq(synced, 0, "%s: rows marked synced", mode_name[m]);
-		cr_expect_eq(dead, 0, "%s: rows dead", mode_name[m]);
+		fprintf(stderr, "row 6: %s, %s: %d requests; %s; %d synced, "
+		    "%d dead; pushd RSS %ld KiB at most; last error: %s\n",
+		    fmt, mode_name[m], col.requests, wait, synced, dead,
+		    *rss_max, err);
+		cr_expect_eq(synced, 0, "%s, %s: rows marked synced", fmt,
+		    mode_name[m]);
+		cr_expect_eq(dead, 0, "%s, %s: rows dead", fmt, mode_name[m]);
 		if (m <= TRICKLE)
-			cr_expect(col.ngave >= 2 && gave == 0, "%s: gave up "
-			    "after %ld ms", mode_name[m], col.gave_up[1]);
+			cr_expect(col.ngave >= 2 && gave == 0, "%s, %s: gave up "
+			    "after %ld ms", fmt, mode_name[m], col.gave_up[1]);
 	}
+}
+
+/* octd with push_url at the test's collector (push_format = fmt). */
+static void
+start_pushing(const char *fmt, const char *path)
+{
+	char	conf[600];
+
+	lfd = listen_on(&cport);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d%s\n"
+	    "push_format = %s\npush_timeout_ms = %d\n"
+	    "push_interval_ms = 200\npush_backoff_base_ms = 100\n"
+	    "push_backoff_cap_ms = 500\n", cport, path, fmt, TIMEOUT_MS);
+	harness_setup(&run, conf);
+	col.mode = SILENT;
+	cr_assert_eq(pthread_create(&col.th, NULL, collector, NULL), 0);
+	harness_start(&run);
+}
+
+/* The collector's thread is stopped and its port freed; so is the client. */
+static void
+stop_faults(void)
+{
+	col.stop = 1;
+	pthread_join(col.th, NULL);
+	close(lfd);
+	cl.stop = 1;
+	pthread_join(cl.th, NULL);
+}
+
+static void
+print_client(const char *fmt)
+{
+	qsort(cl.lat, (size_t)cl.n, sizeof(cl.lat[0]), cmp_long);
+	fprintf(stderr, "row 6: %s: ingest beside it: %d of %d answered 202, "
+	    "p50 %ld ms, p99 %ld ms\n", fmt, cl.ok, cl.n, cl.n ?
+	    cl.lat[cl.n / 2] : -1L, cl.n ? cl.lat[cl.n * 99 / 100] : -1L);
+	cr_expect_eq(cl.ok, cl.n, "ingest refused the client");
+	cr_expect_lt(cl.n ? cl.lat[cl.n * 99 / 100] : 0, 500);
+}
+
+Test(faults_collector, a_bad_collector_loses_nothing)
+{
+	static const int modes[] = { SILENT, STALL, TRICKLE, HUGE, GARBAGE,
+		RESET };
+	char	 key[128];
+	long	 rss_max = 0, rss_base;
+
+	start_pushing("oct", "/in");
+	rss_base = rss_kb(harness_worker(&run, "pushd"));
+	cr_assert_eq(pthread_create(&cl.th, NULL, client, NULL), 0);
+	fault_phases("oct", modes, NMODES, &rss_max);
 
 	/* heal: the real collector on the same port */
 	harness_pubkey(&run, key, sizeof(key));
 	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
-	col.stop = 1;
-	pthread_join(col.th, NULL);
-	close(lfd);
+	stop_faults();
 	receiver = receiver_on(recv_db, key, cport);
-	cl.stop = 1;
-	pthread_join(cl.th, NULL);
-	cr_expect(harness_wait(healed, NULL, 30000), "not delivered after the "
-	    "collector healed: %lld unsynced", db_int(&run, "SELECT count(*) "
-	    "FROM llm_traces WHERE synced_at IS NULL"));
-	stored = db_int(&run, "SELECT count(*) FROM llm_traces");
-	got = file_int(recv_db, "SELECT count(*) FROM events");
-	distinct = file_int(recv_db, "SELECT count(DISTINCT trace_id) FROM "
-	    "events");
-	qsort(cl.lat, (size_t)cl.n, sizeof(cl.lat[0]), cmp_long);
-	fprintf(stderr, "row 6: healed: %lld stored, %lld delivered (%lld "
-	    "distinct), %lld dead; pushd RSS %ld KiB before, %ld at most; "
-	    "ingest beside it: %d of %d answered 202, p50 %ld ms, p99 %ld "
-	    "ms\n", stored, got, distinct, db_int(&run, "SELECT count(*) FROM "
-	    "llm_traces WHERE dead = 1"), rss_base, rss_max, cl.ok, cl.n,
-	    cl.n ? cl.lat[cl.n / 2] : -1L, cl.n ? cl.lat[cl.n * 99 / 100] :
-	    -1L);
-	cr_expect_eq(got, stored, "%lld stored, %lld delivered", stored, got);
-	cr_expect_eq(distinct, got, "an event delivered twice");
-	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "dead = 1"), 0);
+	cr_expect_gt(expect_delivered_once("healed"), 50);
+	fprintf(stderr, "row 6: pushd RSS %ld KiB before, %ld at most\n",
+	    rss_base, rss_max);
+	print_client("oct");
 	cr_expect_lt(rss_max - rss_base, RSS_GROWTH_KB, "pushd RSS grew from "
 	    "%ld to %ld KiB", rss_base, rss_max);
-	cr_expect_eq(cl.ok, cl.n, "ingest refused the client");
-	cr_expect_lt(cl.n ? cl.lat[cl.n * 99 / 100] : 0, 500);
-	cr_expect_gt(stored, 50);
+}
+
+/* The spans the sink accepted (its /metrics), or -1. */
+static long long
+sink_accepted(void)
+{
+	static const char name[] = "oct_ingest_accepted_total{type=\"llm_trace\"} ";
+	struct http_res	 *r = malloc(sizeof(*r));
+	const char	 *p;
+	long long	  n = -1;
+
+	if (r != NULL && http_req(sink.port, "GET", "/metrics", NULL, 0, NULL,
+	    r) == 0 && r->status == 200 && (p = strstr(r->body, name)) != NULL)
+		n = atoll(p + sizeof(name) - 1);
+	free(r);
+	return n;
+}
+
+static int
+sink_healed(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at "
+	    "IS NULL") == 0 && db_int(&sink, "SELECT count(*) FROM llm_traces") ==
+	    db_int(&run, "SELECT count(*) FROM llm_traces");
+}
+
+/*
+ * The same with push_format = otlp, each fault: the rows stay unsynced
+ * and alive, pushd's RSS bounded (an OTLP answer is decoded, so a 50 MiB
+ * one must not be kept either); healed, an octd's otlp_listen on the same
+ * port stores every span once and accepted each once (its /metrics: a
+ * span sent twice would be counted twice, though stored once by its id).
+ */
+Test(faults_collector, a_bad_collector_loses_nothing_over_otlp)
+{
+	static const int modes[] = { SILENT, STALL, TRICKLE, HUGE, GARBAGE,
+		RESET };
+	char		 addr[64];
+	long		 rss_max = 0, rss_base;
+	long long	 stored, got, accepted;
+
+	setenv("OCT_OTLP_LISTEN", "", 1);
+	start_pushing("otlp", "");
+	rss_base = rss_kb(harness_worker(&run, "pushd"));
+	cr_assert_eq(pthread_create(&cl.th, NULL, client, NULL), 0);
+	fault_phases("otlp", modes, NMODES, &rss_max);
+
+	/* heal: an octd whose otlp_listen takes the collector's port */
+	stop_faults();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", cport);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
+	harness_setup(&sink, NULL);
+	harness_start(&sink);
+	setenv("OCT_OTLP_LISTEN", "", 1);
+	cr_expect(harness_wait(sink_healed, NULL, 30000), "not delivered after "
+	    "the collector healed: %lld unsynced, %lld in the sink",
+	    db_int(&run, "SELECT count(*) FROM llm_traces WHERE synced_at IS "
+	    "NULL"), db_int(&sink, "SELECT count(*) FROM llm_traces"));
+	stored = db_int(&run, "SELECT count(*) FROM llm_traces");
+	got = db_int(&sink, "SELECT count(*) FROM llm_traces");
+	accepted = sink_accepted();
+	fprintf(stderr, "row 6: otlp healed: %lld stored, %lld delivered, "
+	    "%lld spans accepted by the sink, %lld dead; pushd RSS %ld KiB "
+	    "before, %ld at most\n", stored, got, accepted, db_int(&run,
+	    "SELECT count(*) FROM llm_traces WHERE dead = 1"), rss_base,
+	    rss_max);
+	print_client("otlp");
+	cr_expect_lt(rss_max - rss_base, RSS_GROWTH_KB, "pushd RSS grew from "
+	    "%ld to %ld KiB", rss_base, rss_max);
+	cr_expect_eq(got, stored, "%lld stored, %lld delivered", stored, got);
+	cr_expect_eq(accepted, stored, "%lld stored, %lld spans accepted: "
+	    "some sent twice", stored, accepted);
+	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+	    "dead = 1"), 0);
+	cr_expect_gt(stored, 20);
 }
 
 static int
@@ -459,8 +594,7 @@ tls_refused_twice(void *arg)
 /*
  * TLS with a self-signed certificate (openssl s_server on loopback): the
  * certificate is refused, the rows charged an attempt, none synced, none
- * dead. (An expired certificate and a wrong name would need a test CA
- * pushd trusts, and push has no setting for one: not covered.)
+ * dead.
  */
 Test(faults_collector, a_self_signed_certificate_is_refused)
 {
@@ -512,4 +646,181 @@ Test(faults_collector, a_self_signed_certificate_is_refused)
 	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 	    "dead = 1"), 0);
 	cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 5);
+}
+
+/*
+ * A TLS front for the certificate faults, node's https on port: key and
+ * cert from dir, each request passed on to 127.0.0.1:back (502 while
+ * nothing listens there).
+ */
+static const char tls_front_js[] =
+    "const fs = require('fs'), https = require('https'),"
+    " http = require('http');"
+    "const [dir, name, port, back] = process.argv.slice(1);"
+    "https.createServer({ key: fs.readFileSync(`${dir}/${name}.key`),"
+    " cert: fs.readFileSync(`${dir}/${name}.pem`) }, (q, s) => {"
+    " const r = http.request({ host: '127.0.0.1', port: +back,"
+    " method: q.method, path: q.url, headers: q.headers }, (x) => {"
+    " s.writeHead(x.statusCode, x.headers); x.pipe(s); });"
+    " r.on('error', () => { s.writeHead(502); s.end(); });"
+    " q.pipe(r); }).listen(+port, '127.0.0.1');";
+
+static int	front_port, back_port;
+
+static int
+port_open(void *arg)
+{
+	struct sockaddr_in	sin;
+	int			fd, ok;
+
+	(void)arg;
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)front_port);
+	ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* (Re)start the front with certificate name (name.pem, name.key). */
+static void
+front_start(const char *name)
+{
+	char	port[16], back[16];
+
+	if (front > 0) {
+		kill(front, SIGKILL);
+		waitpid(front, NULL, 0);
+	}
+	snprintf(port, sizeof(port), "%d", front_port);
+	snprintf(back, sizeof(back), "%d", back_port);
+	front = fork();
+	cr_assert(front != -1);
+	if (front == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (freopen("/dev/null", "w", stdout) == NULL)
+			_exit(126);
+		execlp("node", "node", "-e", tls_front_js, run.dir, name, port,
+		    back, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert(harness_wait(port_open, NULL, 15000), "the TLS front with "
+	    "%s.pem is not up", name);
+}
+
+/*
+ * A test CA (ca.pem) and three leaves it signed: expired (for
+ * 127.0.0.1, its end a day before its start), misnamed (valid, for
+ * other.example only), good (valid, for 127.0.0.1 and localhost).
+ */
+static void
+make_certs(void)
+{
+	char	cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "{ cd '%s' && "
+	    "ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
+	    "openssl req -x509 $ec -subj /CN=oct-test-ca -days 2 "
+	    "-keyout ca.key -out ca.pem && "
+	    "leaf() { openssl req $ec -subj /CN=$2 -keyout $1.key "
+	    "-out $1.csr && echo subjectAltName=$3 >$1.ext && "
+	    "openssl x509 -req -in $1.csr -CA ca.pem -CAkey ca.key "
+	    "-set_serial $4 -days $5 -extfile $1.ext -out $1.pem; } && "
+	    "leaf expired 127.0.0.1 IP:127.0.0.1,DNS:localhost 2 -1 && "
+	    "leaf misnamed other.example DNS:other.example 3 1 && "
+	    "leaf good 127.0.0.1 IP:127.0.0.1,DNS:localhost 4 1; "
+	    "} >/dev/null 2>&1", run.dir);
+	cr_assert_eq(system(cmd), 0, "openssl: the test CA failed");
+}
+
+struct cert_fault {
+	const char	*name;		/* the front's certificate */
+	const char	*why;		/* in libcurl's error, as logged */
+};
+
+static int
+refused_twice(void *arg)
+{
+	const struct cert_fault *f = arg;
+
+	return harness_count(harness_log(&run, "pushd"), f->why) >= 2;
+}
+
+static void
+push_status(char *out, size_t len)
+{
+	char *argv[] = { (char *)harness_bin("octctl"), "-c", run.conf,
+	    "push-status", NULL };
+
+	harness_run(argv, out, len);
+}
+
+/*
+ * TLS with a certificate from a CA pushd trusts (push_ca_file) that has
+ * expired, then one for another name: each is refused over at least two
+ * attempts, logged and shown by push-status with libcurl's reason, no
+ * row synced, none dead. Then the front gets a good certificate (and
+ * oct-receiver behind it): every event delivered once.
+ */
+Test(faults_collector, an_expired_or_misnamed_certificate_is_refused)
+{
+	static const struct cert_fault faults[] = {
+		{ "expired", "certificate has expired" },
+		{ "misnamed", "no alternative certificate subject name "
+		    "matches target host name '127.0.0.1'" },
+	};
+	struct http_res	 r;
+	char		 conf[1024], key[128], out[4096], *line;
+	size_t		 i;
+	int		 k;
+
+	harness_setup(&run, NULL);
+	make_certs();
+	front_port = harness_free_port();
+	back_port = harness_free_port();
+	snprintf(conf, sizeof(conf), "push_url = https://127.0.0.1:%d/in\n"
+	    "push_ca_file = %s/ca.pem\npush_timeout_ms = %d\n"
+	    "push_interval_ms = 200\npush_backoff_base_ms = 100\n"
+	    "push_backoff_cap_ms = 500\n", front_port, run.dir, TIMEOUT_MS);
+	harness_write_conf(&run, conf);
+	harness_start(&run);
+	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		front_start(faults[i].name);
+		for (k = 0; k < 5; k++)
+			http_post(run.port, "/v1/traces?wait=commit",
+			    "{\"model\":\"tls\"}", &r);
+		cr_assert(harness_wait(refused_twice, (void *)&faults[i],
+		    20000), "%s: \"%s\" not logged twice: %s", faults[i].name,
+		    faults[i].why, harness_slurp(harness_log(&run, "pushd")));
+		push_status(out, sizeof(out));
+		line = strstr(out, "last collector error:");
+		fprintf(stderr, "row 6: TLS, %s certificate: %lld synced, %lld "
+		    "dead, %lld stored; push-status: %.*s\n", faults[i].name,
+		    db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+		    "synced_at IS NOT NULL"), db_int(&run, "SELECT count(*) "
+		    "FROM llm_traces WHERE dead = 1"), db_int(&run, "SELECT "
+		    "count(*) FROM llm_traces"), line != NULL ?
+		    (int)strcspn(line, "\n") : 6, line != NULL ? line :
+		    "(none)");
+		cr_expect(line != NULL && strstr(line, faults[i].why) != NULL,
+		    "%s: push-status does not say why: %s", faults[i].name,
+		    out);
+		cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces "
+		    "WHERE synced_at IS NOT NULL"), 0, "%s", faults[i].name);
+		cr_expect_eq(db_int(&run, "SELECT count(*) FROM llm_traces "
+		    "WHERE dead = 1"), 0, "%s", faults[i].name);
+	}
+
+	/* heal: a good certificate, and oct-receiver behind the front */
+	harness_pubkey(&run, key, sizeof(key));
+	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
+	receiver = receiver_on(recv_db, key, back_port);
+	front_start("good");
+	cr_expect_eq(expect_delivered_once("TLS healed"), 10);
+	kill(front, SIGKILL);
+	waitpid(front, NULL, 0);
+	front = 0;
 }

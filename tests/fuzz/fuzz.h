@@ -8,7 +8,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"		/* UUID_STR_LEN */
+
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* check.c, for fuzz_event and fuzz_otlp (they include ingestd.h). */
+struct event_error;
+struct fmt_ops;
+/* Say what broke and abort(): libFuzzer keeps the input. */
+void	 fuzz_fail(const char *what, const char *detail)
+	    __attribute__((noreturn));
+/*
+ * Event i of the format's handle h, through ops->item() and
+ * event_encode() as ingestd does (ids[i] gets its trace_id); a frame
+ * encoded must decode back to its kind and trace_id. 0, or -1 with err.
+ */
+int	 fuzz_encode(const struct fmt_ops *ops, void *h, size_t i,
+	    char (*ids)[UUID_STR_LEN], const unsigned char *idkey, size_t max_text,
+	    struct event_error *err);
 
 /*
  * fuzz_receiver's input: one flags byte, then four lines (webhook-id,

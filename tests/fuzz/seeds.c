@@ -1,9 +1,10 @@
 /*
  * seeds.c: writes the seed corpora of the fuzz targets, from what the
  * suites send (tests/test_msg.c's frames, tests/test_event.c's events,
- * tests/test_receiver.c's envelopes), into DIR/msg, DIR/receiver,
- * DIR/retry_after and DIR/conf (tests/fuzz/run adds the tests/config files
- * there). Run at each fuzz run: nothing is kept in the tree.
+ * tests/test_receiver.c's envelopes, tests/test_otlp*.c's OTLP bodies),
+ * into DIR/msg, DIR/event, DIR/otlp, DIR/receiver, DIR/retry_after and
+ * DIR/conf (tests/fuzz/run adds the tests/config files there). Run at each
+ * fuzz run: nothing is kept in the tree.
  *
  *   seeds DIR
  */
@@ -24,6 +25,7 @@
 #include "fuzz.h"
 #include "ingestd.h"
 #include "msg.h"
+#include "otlp.h"
 
 static const char	*dir;
 static int		 nseeds;
@@ -125,6 +127,31 @@ frames(void)
 	msg_free(&b);
 }
 
+/* One input of fuzz_event or fuzz_otlp: the flags byte, then body. */
+static void
+put_bytes(const char *target, const char *name, unsigned flags,
+    const void *body, size_t len)
+{
+	static int	 n;
+	char		 file[64];
+	uint8_t		*buf;
+
+	if ((buf = malloc(len + 1)) == NULL)
+		exit(1);
+	buf[0] = (uint8_t)flags;
+	memcpy(buf + 1, body, len);
+	snprintf(file, sizeof(file), "%s-%d", name, n++);
+	put(target, file, buf, len + 1);
+	free(buf);
+}
+
+static void
+put_body(const char *target, const char *name, unsigned flags,
+    const char *body)
+{
+	put_bytes(target, name, flags, body, strlen(body));
+}
+
 /* Events as tests/test_event.c encodes them, each an EVENT_ADD frame. */
 static void
 events(void)
@@ -170,8 +197,22 @@ events(void)
 		fmt_json.close(h);
 		snprintf(name, sizeof(name), "event-add-%zu", i);
 		put("msg", name, b.buf, b.len);
+		/* fuzz_event's input: the kind's byte, then the body */
+		put_body("event", "body", evs[i].kind == EV_TRACE ? 0 :
+		    evs[i].kind == EV_ERROR ? 1 : 2, evs[i].json);
 	}
 	msg_free(&b);
+	put_body("event", "array", 0, "[{\"model\":\"a\",\"event_id\":\"x\"},"
+	    "{\"model\":\"b\",\"event_id\":\"x\",\"input\":{\"k\":[1,2.5,"
+	    "null,true]},\"labels\":{\"a\":\"b\"}}]");
+	put_body("event", "cut-idkey", 4 | 8, "{\"model\":\"m\",\"event_id\":"
+	    "\"e1\",\"input\":\"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+	    "\u00e9\u00e9\"}");
+	put_body("event", "bad-field", 0, "[{\"model\":\"m\"},{\"prompt_tokens"
+	    "\":\"x\"}]");
+	put_body("event", "deep", 0, "{\"a\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]}");
+	put_body("event", "metric-labels", 2, "{\"name\":\"n\",\"value\":1e400,"
+	    "\"labels\":{\"a\":1}}");
 }
 
 /* body gzipped (as pushd sends it) into a malloc'd buffer. */
@@ -257,6 +298,97 @@ requests(void)
 	free(z);
 }
 
+#define KV(k, v)	"{\"key\":\"" k "\",\"value\":{" v "}}"
+#define STR(s)		"\"stringValue\":\"" s "\""
+
+/*
+ * OTLP bodies as tests/test_otlp.c and test_otlp_push.c send them, each
+ * in OTLP JSON and, read by otlp_json.c and packed again, in protobuf.
+ */
+static void
+otlp(void)
+{
+	static const struct {
+		unsigned	 sig;	/* fuzz_otlp's low bits */
+		const char	*json;
+	} bodies[] = {
+		{ 0, "{\"resourceSpans\":[{\"resource\":{\"attributes\":["
+		    KV("service.name", STR("shop")) "]},\"scopeSpans\":[{"
+		    "\"scope\":{\"name\":\"app-llm\"},\"spans\":[{"
+		    "\"traceId\":\"5b8efff798038103d269b633813fc60c\","
+		    "\"spanId\":\"eee19b7ec3c1b174\",\"parentSpanId\":"
+		    "\"eee19b7ec3c1b173\",\"name\":\"chat claude\",\"kind\":3,"
+		    "\"startTimeUnixNano\":\"1700000000000000000\","
+		    "\"endTimeUnixNano\":\"1700000001000000000\",\"attributes\":["
+		    KV("gen_ai.request.model", STR("claude-x")) ","
+		    KV("gen_ai.operation.name", STR("chat")) ","
+		    KV("gen_ai.usage.input_tokens", "\"intValue\":\"3\"") ","
+		    KV("gen_ai.usage.output_tokens", "\"intValue\":5") "],"
+		    "\"events\":[{\"name\":\"exception\",\"timeUnixNano\":"
+		    "\"1700000000500000000\",\"attributes\":["
+		    KV("exception.type", STR("Timeout")) ","
+		    KV("exception.message", STR("slow")) "]}],"
+		    "\"status\":{\"code\":2,\"message\":\"bad\"}}]}]}]}" },
+		{ 0, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{"
+		    "\"name\":\"GET /\",\"kind\":2},{\"name\":\"llm\","
+		    "\"attributes\":[" KV("openinference.span.kind", STR("LLM"))
+		    "," KV("llm.model_name", STR("gpt-4o")) ","
+		    KV("llm.token_count.prompt", "\"intValue\":\"7\"") ","
+		    KV("input.value", STR("hi")) ","
+		    KV("llm.invocation_parameters", "\"kvlistValue\":{\"values\":"
+		    "[" KV("t", "\"doubleValue\":0.5") "]}") "]}]}]}]}" },
+		{ 2, "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{"
+		    "\"timeUnixNano\":\"1700000000000000000\",\"severityNumber\""
+		    ":17,\"severityText\":\"ERROR\",\"body\":{" STR("boom") "},"
+		    "\"attributes\":[" KV("exception.type", STR("E")) "],"
+		    "\"traceId\":\"5b8efff798038103d269b633813fc60c\"},{"
+		    "\"severityNumber\":9,\"body\":{\"arrayValue\":{\"values\":"
+		    "[{\"boolValue\":true}]}}}]}]}]}" },
+		{ 1, "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{"
+		    "\"name\":\"gen_ai.client.token.usage\",\"unit\":\"{token}\","
+		    "\"histogram\":{\"dataPoints\":[{\"count\":\"2\",\"sum\":7,"
+		    "\"bucketCounts\":[\"1\",\"1\"],\"explicitBounds\":[4],"
+		    "\"timeUnixNano\":\"1700000000000000000\",\"attributes\":["
+		    KV("gen_ai.request.model", STR("m")) "]}]}},{\"name\":"
+		    "\"gen_ai.x\",\"gauge\":{\"dataPoints\":[{\"asDouble\":1.5}]}},"
+		    "{\"name\":\"http.requests\",\"sum\":{\"isMonotonic\":true,"
+		    "\"aggregationTemporality\":2,\"dataPoints\":[{\"asInt\":\"4"
+		    "\"}]}},{\"name\":\"gen_ai.y\",\"summary\":{\"dataPoints\":"
+		    "[{}]}}]}]}]}" },
+	};
+	static const ProtobufCMessageDescriptor *const req[] = {
+		&otlp__export_trace_service_request__descriptor,
+		&otlp__export_metrics_service_request__descriptor,
+		&otlp__export_logs_service_request__descriptor,
+	};
+	struct event_error	 err;
+	ProtobufCMessage	*m;
+	uint8_t			*pb;
+	size_t			 i, len;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		put_body("otlp", "json", 4 | bodies[i].sig, bodies[i].json);
+		if (bodies[i].sig == 1)
+			put_body("otlp", "json-all", 4 | 8 | 1, bodies[i].json);
+		if ((m = otlp_json_read(req[bodies[i].sig], bodies[i].json,
+		    strlen(bodies[i].json), &err)) == NULL) {
+			fprintf(stderr, "seeds: OTLP body %zu: %s\n", i,
+			    err.msg);
+			exit(1);
+		}
+		len = protobuf_c_message_get_packed_size(m);
+		if ((pb = malloc(len + 1)) == NULL)
+			exit(1);
+		protobuf_c_message_pack(m, pb);
+		put_bytes("otlp", "pb", bodies[i].sig, pb, len);
+		free(pb);
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	put_body("otlp", "json-empty", 4, "{}");
+	put_body("otlp", "json-dup", 4, "{\"resourceSpans\":7,"
+	    "\"resourceSpans\":[]}");
+}
+
 static void
 retry_after(void)
 {
@@ -314,6 +446,7 @@ main(int argc, char *argv[])
 	}
 	frames();
 	events();
+	otlp();
 	requests();
 	retry_after();
 	conf_seed();
