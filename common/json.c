@@ -2,12 +2,12 @@
  * json.c: the data plane's JSON parser (json.h states the rules), on yajl's
  * callback API: yajl tokenises and checks the grammar, this file builds a
  * compact tree in one arena and applies oct's rules (strict UTF-8, depth
- * counting containers, exact int64, last duplicate key wins, no \u0000).
+ * counting containers, exact int64, last duplicate key wins, no \u0000),
+ * which json_check.c holds apart from the parser (json_int.h). The only
+ * file that knows the parser is yajl.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 
 #include <yajl/yajl_parse.h>
 
-#include "json.h"
+#include "json_int.h"
 
 #define CHUNK	(64 * 1024)
 
@@ -149,7 +149,7 @@ cb_number(void *ctx, const char *s, size_t len)
 {
 	struct jv_doc	*d = ctx;
 	struct jv_val	 v = { .type = JV_INT };
-	char		 small[64], *t = small, *end;
+	char		 small[64], *t = small, why[sizeof(d->err->msg)];
 
 	if (len >= sizeof(small) &&
 	    (t = arena_str(d, (const unsigned char *)s, len)) == NULL)
@@ -158,26 +158,9 @@ cb_number(void *ctx, const char *s, size_t len)
 		memcpy(small, s, len);
 		small[len] = '\0';
 	}
-	errno = 0;
-	if (strpbrk(t, ".eE") == NULL) {
-		v.u.i = strtoll(t, &end, 10);
-		if (errno == ERANGE)
-			return fail(d, "integer %.40s%s does not fit in 64 "
-			    "bits", t, len > 40 ? "..." : "");
-	} else {
-		v.type = JV_REAL;
-		v.u.r = strtod(t, &end);
-		if (isinf(v.u.r))
-			return fail(d, "number %.40s%s is out of range", t,
-			    len > 40 ? "..." : "");
-	}
+	if (jv_check_number(t, len, &v, why, sizeof(why)) == -1)
+		return fail(d, "%s", why);
 	return push(d, &v);
-}
-
-static int
-has_nul(const unsigned char *s, size_t len)
-{
-	return memchr(s, '\0', len) != NULL;
 }
 
 static int
@@ -185,9 +168,10 @@ cb_string(void *ctx, const unsigned char *s, size_t len)
 {
 	struct jv_doc	*d = ctx;
 	struct jv_val	 v = { .type = JV_STRING, .n = len };
+	char		 why[sizeof(d->err->msg)];
 
-	if (has_nul(s, len))
-		return fail(d, "\\u0000 in a string is not accepted");
+	if (jv_check_text(s, len, 0, why, sizeof(why)) == -1)
+		return fail(d, "%s", why);
 	if ((v.u.s = arena_str(d, s, len)) == NULL)
 		return fail(d, "out of memory");
 	return push(d, &v);
@@ -196,10 +180,11 @@ cb_string(void *ctx, const unsigned char *s, size_t len)
 static int
 cb_key(void *ctx, const unsigned char *s, size_t len)
 {
-	struct jv_doc *d = ctx;
+	struct jv_doc	*d = ctx;
+	char		 why[sizeof(d->err->msg)];
 
-	if (has_nul(s, len))
-		return fail(d, "\\u0000 in a key is not accepted");
+	if (jv_check_text(s, len, 1, why, sizeof(why)) == -1)
+		return fail(d, "%s", why);
 	if ((d->key = arena_str(d, s, len)) == NULL)
 		return fail(d, "out of memory");
 	d->klen = len;
@@ -209,10 +194,11 @@ cb_key(void *ctx, const unsigned char *s, size_t len)
 static int
 open_(struct jv_doc *d, int obj)
 {
-	struct frame *f;
+	struct frame	*f;
+	char		 why[sizeof(d->err->msg)];
 
-	if (d->depth == d->maxdepth)
-		return fail(d, "nesting deeper than %d levels", d->maxdepth);
+	if (jv_check_depth(d->depth, d->maxdepth, why, sizeof(why)) == -1)
+		return fail(d, "%s", why);
 	f = &d->fr[d->depth++];
 	f->start = d->nst;
 	f->key = d->key;
@@ -235,49 +221,6 @@ cb_start_array(void *ctx)
 }
 
 static int
-by_key(const void *a, const void *b)
-{
-	const struct jv_member *const *x = a, *const *y = b;
-	int c = strcmp((*x)->key, (*y)->key);
-
-	if (c != 0)
-		return c;
-	return *x < *y ? -1 : *x > *y;
-}
-
-/* Drop every member of m[0..n) whose key comes again later; returns n. */
-static size_t
-dedup(struct jv_member *m, size_t n)
-{
-	struct jv_member	**ix;
-	size_t			  i, j, k;
-
-	if (n < 2)
-		return n;
-	if (n <= 32) {
-		for (i = 0; i < n; i++)
-			for (j = i + 1; j < n && m[i].key != NULL; j++)
-				if (m[i].klen == m[j].klen &&
-				    memcmp(m[i].key, m[j].key, m[i].klen) == 0)
-					m[i].key = NULL;
-	} else {
-		if ((ix = malloc(n * sizeof(*ix))) == NULL)
-			return n;	/* kept: json_get finds the last */
-		for (i = 0; i < n; i++)
-			ix[i] = &m[i];
-		qsort(ix, n, sizeof(*ix), by_key);
-		for (i = 0; i + 1 < n; i++)
-			if (strcmp(ix[i]->key, ix[i + 1]->key) == 0)
-				ix[i]->key = NULL;
-		free(ix);
-	}
-	for (i = k = 0; i < n; i++)
-		if (m[i].key != NULL)
-			m[k++] = m[i];
-	return k;
-}
-
-static int
 close_(struct jv_doc *d)
 {
 	struct frame	*f = &d->fr[--d->depth];
@@ -291,7 +234,7 @@ close_(struct jv_doc *d)
 			return fail(d, "out of memory");
 		memcpy(v.u.m, d->st + f->start, n * sizeof(*v.u.m));
 	}
-	v.n = f->obj ? dedup(v.u.m, n) : n;
+	v.n = f->obj ? jv_dedup(v.u.m, n) : n;
 	d->nst = f->start;
 	d->key = f->key;
 	d->klen = f->klen;
@@ -308,50 +251,6 @@ static const yajl_callbacks callbacks = {
 	cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
 	cb_start_map, cb_key, cb_end, cb_start_array, cb_end
 };
-
-/* Offset of the first byte that is not strict UTF-8, or len. */
-static size_t
-utf8_bad(const unsigned char *s, size_t len)
-{
-	size_t	i = 0, n, k;
-	unsigned c, cp, min;
-
-	while (i < len) {
-		uint64_t w;
-
-		if (len - i >= 8) {		/* eight ASCII bytes at a time */
-			memcpy(&w, s + i, 8);
-			if ((w & 0x8080808080808080ULL) == 0) {
-				i += 8;
-				continue;
-			}
-		}
-		c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1; cp = c & 0x1f; min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2; cp = c & 0x0f; min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3; cp = c & 0x07; min = 0x10000;
-		} else
-			return i;
-		if (len - i <= n)
-			return i;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n + 1;
-	}
-	return len;
-}
 
 /* yajl's reason, one line, without its trailing newline. */
 static void
@@ -376,21 +275,10 @@ jv_parse(const char *body, size_t len, int maxdepth, struct jv_err *err)
 	struct jv_doc	*d;
 	yajl_handle	 h = NULL;
 	yajl_status	 st;
-	size_t		 i;
 
 	memset(err, 0, sizeof(*err));
-	if ((err->off = utf8_bad((const unsigned char *)body, len)) < len) {
-		snprintf(err->msg, sizeof(err->msg), "invalid UTF-8");
+	if (jv_check_body(body, len, err) == -1)
 		return NULL;
-	}
-	for (i = 0; i < len && strchr(" \t\r\n", body[i]) != NULL; i++)
-		;
-	if (i == len) {
-		err->off = 0;
-		snprintf(err->msg, sizeof(err->msg), "malformed JSON: the "
-		    "body is empty");
-		return NULL;
-	}
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
 	    (d->fr = reallocarray(NULL, (size_t)maxdepth + 1,
 	    sizeof(*d->fr))) == NULL ||

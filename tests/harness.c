@@ -646,3 +646,154 @@ harness_metric(int port, const char *name)
 		return -1;
 	return atof(p + strlen(want));
 }
+
+#define ROW_CONDS	16		/* pairs of a harness_db_count() */
+
+/* The conditions of a harness_db_count() call: column, value, ... */
+struct row_conds {
+	const char	*cv[2 * ROW_CONDS];
+	int		 n;		/* pairs */
+};
+
+static void
+row_conds(va_list ap, struct row_conds *c)
+{
+	const char *col;
+
+	for (c->n = 0; (col = va_arg(ap, const char *)) != NULL; c->n++) {
+		cr_assert_lt(c->n, ROW_CONDS, "more than %d conditions",
+		    ROW_CONDS);
+		c->cv[2 * c->n] = col;
+		c->cv[2 * c->n + 1] = va_arg(ap, const char *);
+	}
+}
+
+/* Append s to sql at *off (< len) as an SQL literal, its quotes doubled. */
+static void
+row_literal(char *sql, size_t len, size_t *off, const char *s)
+{
+	char	q[512];
+	size_t	n = 0;
+
+	for (; *s != '\0' && n + 2 < sizeof(q); s++) {
+		if (*s == '\'')
+			q[n++] = '\'';
+		q[n++] = *s;
+	}
+	cr_assert(*s == '\0', "a condition's value over %zu bytes", sizeof(q));
+	q[n] = '\0';
+	*off += (size_t)snprintf(sql + *off, len - *off, " '%s'", q);
+}
+
+/*
+ * db_int() of SELECT what FROM table WHERE the conditions: the first
+ * row's first column, -1 if no row or on error. A column is a name, then
+ * maybe " >" or " <"; a value is a quoted literal (with no affinity of its
+ * own, it is compared as the column's type).
+ */
+static long long
+row_query(struct octd_run *r, const char *what, const char *table,
+    const struct row_conds *c)
+{
+	char	 sql[2048], col[64], *op;
+	size_t	 off;
+	int	 i;
+
+	off = (size_t)snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE 1",
+	    what, table);
+	for (i = 0; i < c->n && off < sizeof(sql); i++) {
+		snprintf(col, sizeof(col), "%s", c->cv[2 * i]);
+		if ((op = strchr(col, ' ')) != NULL)
+			*op++ = '\0';
+		cr_assert(col[strspn(col, "abcdefghijklmnopqrstuvwxyz_")] ==
+		    '\0' && (op == NULL || strcmp(op, ">") == 0 ||
+		    strcmp(op, "<") == 0), "condition \"%s\"", c->cv[2 * i]);
+		if (c->cv[2 * i + 1] == NULL) {
+			off += (size_t)snprintf(sql + off, sizeof(sql) - off,
+			    " AND %s IS NULL", col);
+			continue;
+		}
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off,
+		    " AND %s %s", col, op != NULL ? op : "=");
+		if (off < sizeof(sql))
+			row_literal(sql, sizeof(sql), &off, c->cv[2 * i + 1]);
+	}
+	cr_assert_lt(off, sizeof(sql), "query too long");
+	return db_int(r, sql);
+}
+
+long long
+harness_db_count(struct octd_run *r, const char *table, ...)
+{
+	struct row_conds	c;
+	va_list			ap;
+
+	va_start(ap, table);
+	row_conds(ap, &c);
+	va_end(ap);
+	return row_query(r, "count(*)", table, &c);
+}
+
+long long
+harness_db_distinct(struct octd_run *r, const char *table,
+    const char *column, ...)
+{
+	struct row_conds	c;
+	va_list			ap;
+	char			what[96];
+
+	va_start(ap, column);
+	row_conds(ap, &c);
+	va_end(ap);
+	snprintf(what, sizeof(what), "count(DISTINCT %s)", column);
+	return row_query(r, what, table, &c);
+}
+
+long long
+harness_db_value(struct octd_run *r, const char *table,
+    const char *column, ...)
+{
+	struct row_conds	c;
+	va_list			ap;
+
+	va_start(ap, column);
+	row_conds(ap, &c);
+	va_end(ap);
+	return row_query(r, column, table, &c);
+}
+
+struct count_wait {
+	struct octd_run		*run;
+	const char		*table;
+	struct row_conds	 c;
+	long long		 want;
+};
+
+static int
+count_reached(void *arg)
+{
+	struct count_wait *w = arg;
+
+	return row_query(w->run, "count(*)", w->table, &w->c) == w->want;
+}
+
+int
+harness_db_wait(struct octd_run *r, int ms, long long want,
+    const char *table, ...)
+{
+	struct count_wait	w = { r, table, { { 0 }, 0 }, want };
+	va_list			ap;
+
+	va_start(ap, table);
+	row_conds(ap, &w.c);
+	va_end(ap);
+	return harness_wait(count_reached, &w, ms);
+}
+
+long long
+harness_db_commits(struct octd_run *r)
+{
+	struct row_conds c = { { 0 }, 0 };
+
+	return row_query(r, "sum(commits)", "ingest_cursor", &c);
+}

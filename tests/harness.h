@@ -176,4 +176,26 @@ void	 harness_node_modules(const char *need, const char *what, char *out,
 /* The value of the GET /metrics line that starts with name; -1: none. */
 double	 harness_metric(int port, const char *name);
 
+/*
+ * Rows of run's oct.db, for the tests that need not speak SQL. After the
+ * table (and column) come conditions, pairs of a column and a value, then
+ * NULL: the column may end in " >" or " <" ("=" otherwise); the value is
+ * text, compared as the column's type ("3" matches the integer 3), or
+ * NULL for a column that IS NULL. With no condition every row matches.
+ */
+/* How many rows of table match; -1 on error. */
+long long harness_db_count(struct octd_run *, const char *table, ...)
+	    __attribute__((sentinel));
+/* How many distinct values of column the rows that match hold. */
+long long harness_db_distinct(struct octd_run *, const char *table,
+	    const char *column, ...) __attribute__((sentinel));
+/* column of the first row that matches as an integer; -1 if none. */
+long long harness_db_value(struct octd_run *, const char *table,
+	    const char *column, ...) __attribute__((sentinel));
+/* Wait up to ms for harness_db_count() to be want; 1 if it became so. */
+int	 harness_db_wait(struct octd_run *, int ms, long long want,
+	    const char *table, ...) __attribute__((sentinel));
+/* The transactions writerd has committed, over every stream. */
+long long harness_db_commits(struct octd_run *);
+
 #endif

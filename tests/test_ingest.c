@@ -70,28 +70,6 @@ expect(struct http_res *r, long status, const char *body)
 		cr_assert_str_eq(r->body, body);
 }
 
-struct count_arg {
-	const char	*sql;
-	long long	 want;
-};
-
-static int
-count_is(void *arg)
-{
-	struct count_arg *c = arg;
-
-	return db_int(&run, c->sql) == c->want;
-}
-
-/* Wait until sql returns want (ms at most). */
-static int
-wait_count(const char *sql, long long want, int ms)
-{
-	struct count_arg c = { sql, want };
-
-	return harness_wait(count_is, &c, ms);
-}
-
 /* The first trace id of a 202/200 answer. */
 static void
 first_id(struct http_res *r, char *out, size_t len)
@@ -107,7 +85,7 @@ first_id(struct http_res *r, char *out, size_t len)
 Test(ingest, the_readme_curl_lands_in_sqlite_within_600_ms)
 {
 	struct http_res	r;
-	char		id[64], sql[256];
+	char		id[64];
 
 	start(NULL);
 	cr_assert_eq(http_post(run.port, "/v1/traces", "{\"model\":\"gpt-4o\","
@@ -116,16 +94,15 @@ Test(ingest, the_readme_curl_lands_in_sqlite_within_600_ms)
 	cr_assert(strstr(r.body, "{\"accepted\":1,\"trace_ids\":[\""), "%s",
 	    r.body);
 	first_id(&r, id, sizeof(id));
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces WHERE "
-	    "trace_id = '%s' AND model = 'gpt-4o' AND input = 'hi' AND output "
-	    "= 'hello' AND synced_at IS NULL AND truncated = 0", id);
-	cr_assert(wait_count(sql, 1, 600), "row not visible within 600 ms");
+	cr_assert(harness_db_wait(&run, 600, 1, "llm_traces", "trace_id", id,
+	    "model", "gpt-4o", "input", "hi", "output", "hello", "synced_at",
+	    NULL, "truncated", "0", NULL), "row not visible within 600 ms");
 }
 
 Test(ingest, wait_commit_answers_200_once_the_row_is_there)
 {
 	struct http_res	r;
-	char		id[64], sql[256];
+	char		id[64];
 	int		i;
 
 	start("batch_ms = 5s\n");
@@ -134,9 +111,8 @@ Test(ingest, wait_commit_answers_200_once_the_row_is_there)
 		    "{\"message\":\"boom\",\"level\":\"fatal\"}", &r), 0);
 		expect(&r, 200, NULL);
 		first_id(&r, id, sizeof(id));
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM error_events "
-		    "WHERE trace_id = '%s' AND level = 'fatal'", id);
-		cr_assert_eq(db_int(&run, sql), 1, "in SQLite at the answer");
+		cr_assert_eq(harness_db_count(&run, "error_events", "trace_id",
+		    id, "level", "fatal", NULL), 1, "in SQLite at the answer");
 	}
 }
 
@@ -153,20 +129,20 @@ Test(ingest, every_kind_and_alias_is_stored)
 	    "\"session_id\":\"s\",\"user_id\":\"u\",\"team\":\"red\","
 	    "\"input\":[{\"role\":\"user\"}]}", &r), 0);
 	expect(&r, 200, NULL);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "model = 'claude' AND provider = 'anthropic' AND operation = 'chat' "
-	    "AND prompt_tokens = 3 AND completion_tokens = 4 AND latency_ms = "
-	    "12.5 AND cost_usd = 0.25 AND started_at = 1795341600000 AND "
-	    "session_id = 's' AND user_id = 'u' AND status = 'ok' AND "
-	    "attributes = '{\"team\":\"red\"}' AND input = "
-	    "'[{\"role\":\"user\"}]' AND received_at > 1700000000000"), 1);
+	cr_assert_eq(harness_db_count(&run, "llm_traces", "model", "claude",
+	    "provider", "anthropic", "operation", "chat", "prompt_tokens", "3",
+	    "completion_tokens", "4", "latency_ms", "12.5", "cost_usd", "0.25",
+	    "started_at", "1795341600000", "session_id", "s", "user_id", "u",
+	    "status", "ok", "attributes", "{\"team\":\"red\"}", "input",
+	    "[{\"role\":\"user\"}]", "received_at >", "1700000000000", NULL),
+	    1);
 	cr_assert_eq(http_post(run.port, "/v1/metrics?wait=commit",
 	    "{\"name\":\"tokens\",\"value\":7,\"unit\":\"1\",\"kind\":\"counter\","
 	    "\"labels\":{\"model\":\"m\"},\"ts\":1700000000000}", &r), 0);
 	expect(&r, 200, NULL);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM system_metrics WHERE "
-	    "name = 'tokens' AND value = 7 AND kind = 'counter' AND labels = "
-	    "'{\"model\":\"m\"}' AND ts = 1700000000000"), 1);
+	cr_assert_eq(harness_db_count(&run, "system_metrics", "name", "tokens",
+	    "value", "7", "kind", "counter", "labels", "{\"model\":\"m\"}",
+	    "ts", "1700000000000", NULL), 1);
 }
 
 Test(ingest, text_is_cut_on_a_utf8_boundary)
@@ -177,9 +153,9 @@ Test(ingest, text_is_cut_on_a_utf8_boundary)
 	cr_assert_eq(http_post(run.port, "/v1/traces?wait=commit",
 	    "{\"model\":\"m\",\"input\":\"ééééééé\",\"output\":\"ok\"}", &r), 0);
 	expect(&r, 200, NULL);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "input = 'éééé' AND length(CAST(input AS BLOB)) = 8 AND output = "
-	    "'ok' AND truncated = 1"), 1);
+	/* text equal to "éééé" is its 8 bytes: cut before the 9th */
+	cr_assert_eq(harness_db_count(&run, "llm_traces", "input", "éééé",
+	    "output", "ok", "truncated", "1", NULL), 1);
 }
 
 Test(ingest, errors_have_precise_statuses_and_reasons)
@@ -258,7 +234,7 @@ Test(ingest, errors_have_precise_statuses_and_reasons)
 	http_post(run.port, "/v1/traces", deep, &r);
 	expect(&r, 400, "{\"error\":\"nesting deeper than 64 levels\"}\n");
 	free(deep);
-	cr_assert(wait_count("SELECT count(*) FROM llm_traces", 2, 2000),
+	cr_assert(harness_db_wait(&run, 2000, 2, "llm_traces", NULL),
 	    "only the two good requests were stored");
 }
 
@@ -284,8 +260,8 @@ Test(ingest, arrays_over_1000_get_413)
 	http_post(run.port, "/v1/traces?wait=commit", body, &r);
 	expect(&r, 200, NULL);
 	cr_assert(strstr(r.body, "{\"accepted\":1000,"), "%.40s", r.body);
-	cr_assert_eq(db_int(&run, "SELECT count(DISTINCT trace_id) FROM "
-	    "llm_traces"), 1000);
+	cr_assert_eq(harness_db_distinct(&run, "llm_traces", "trace_id", NULL),
+	    1000);
 	free(body);
 }
 
@@ -311,7 +287,7 @@ Test(ingest, a_2_mib_body_gets_a_real_413)
 	free(body);
 	http_post(run.port, "/v1/traces?wait=commit", "{\"model\":\"m\"}", &r);
 	expect(&r, 200, NULL);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1);
+	cr_assert_eq(harness_db_count(&run, "llm_traces", NULL), 1);
 }
 
 Test(ingest, auth_token_guards_everything_but_healthz)
@@ -358,10 +334,10 @@ Test(ingest, trace_ids_are_unique_uuid_v4)
 		cr_assert(strchr("89ab", id[19]));
 	}
 	json_decref(o);
-	cr_assert_eq(db_int(&run, "SELECT count(DISTINCT trace_id) FROM "
-	    "llm_traces"), 50);
+	cr_assert_eq(harness_db_distinct(&run, "llm_traces", "trace_id", NULL),
+	    50);
 	/* A 50-event burst is one transaction. */
-	cr_assert_eq(db_int(&run, "SELECT sum(commits) FROM ingest_cursor"), 1);
+	cr_assert_eq(harness_db_commits(&run), 1);
 }
 
 Test(ingest, a_single_event_commits_after_batch_ms)
@@ -371,10 +347,10 @@ Test(ingest, a_single_event_commits_after_batch_ms)
 	start("batch_ms = 300ms\n");
 	http_post(run.port, "/v1/traces", "{\"model\":\"m\"}", &r);
 	expect(&r, 202, NULL);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 0,
+	cr_assert_eq(harness_db_count(&run, "llm_traces", NULL), 0,
 	    "not before batch_ms");
-	cr_assert(wait_count("SELECT count(*) FROM llm_traces", 1, 600));
-	cr_assert_eq(db_int(&run, "SELECT sum(commits) FROM ingest_cursor"), 1);
+	cr_assert(harness_db_wait(&run, 600, 1, "llm_traces", NULL));
+	cr_assert_eq(harness_db_commits(&run), 1);
 }
 
 Test(ingest, a_repeated_event_id_is_stored_once)
@@ -395,10 +371,10 @@ Test(ingest, a_repeated_event_id_is_stored_once)
 	http_post(run.port, "/v1/errors?wait=commit",
 	    "{\"message\":\"m\",\"event_id\":\"req-1\"}", &r);
 	expect(&r, 200, NULL);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
-	    "event_id = 'req-1' AND model = 'first'"), 1);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM error_events"), 1);
+	cr_assert_eq(harness_db_count(&run, "llm_traces", "event_id", "req-1",
+	    "model", "first", NULL), 1);
+	cr_assert_eq(harness_db_count(&run, "llm_traces", NULL), 1);
+	cr_assert_eq(harness_db_count(&run, "error_events", NULL), 1);
 }
 
 /* "oct_ingest_dropped_total N" from /metrics. */
@@ -444,7 +420,7 @@ Test(ingest, a_full_queue_answers_503_and_counts_drops)
 	expect(&r, 503, NULL);
 	cr_assert_eq(metric("oct_ingest_dropped_total "), 9);
 	cr_assert_eq(kill(writerd, SIGCONT), 0);
-	cr_assert(wait_count("SELECT count(*) FROM system_metrics", 512, 5000));
+	cr_assert(harness_db_wait(&run, 5000, 512, "system_metrics", NULL));
 	cr_assert_eq(metric("oct_queue_depth "), 0);
 	cr_assert_eq(metric("oct_ingest_accepted_total{type=\"system_metric\"} "),
 	    512);
@@ -518,24 +494,23 @@ post_loop(void *arg)
 static void
 assert_all_stored_once(json_t *ids)
 {
-	char		sql[200];
-	size_t		i, n = json_array_size(ids);
-	long long	at30;
+	const char	*id;
+	size_t		 i, n = json_array_size(ids);
+	long long	 at30;
 
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces");
-	if (!wait_count(sql, (long long)n, 30000)) {
+	if (!harness_db_wait(&run, 30000, (long long)n, "llm_traces", NULL)) {
 		/* late, or lost? say which */
-		at30 = db_int(&run, sql);
-		wait_count(sql, (long long)n, 20000);
+		at30 = harness_db_count(&run, "llm_traces", NULL);
+		harness_db_wait(&run, 20000, (long long)n, "llm_traces", NULL);
 		cr_assert_fail("answered %zu: %lld rows after 30 s, %lld after "
-		    "50 s", n, at30, db_int(&run, sql));
+		    "50 s", n, at30, harness_db_count(&run, "llm_traces", NULL));
 	}
-	cr_assert_eq(db_int(&run, "SELECT count(DISTINCT trace_id) FROM "
-	    "llm_traces"), (long long)n, "no duplicates");
+	cr_assert_eq(harness_db_distinct(&run, "llm_traces", "trace_id", NULL),
+	    (long long)n, "no duplicates");
 	for (i = 0; i < n; i += 97) {
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces WHERE "
-		    "trace_id = '%s'", json_string_value(json_array_get(ids, i)));
-		cr_assert_eq(db_int(&run, sql), 1, "%s", sql);
+		id = json_string_value(json_array_get(ids, i));
+		cr_assert_eq(harness_db_count(&run, "llm_traces", "trace_id", id,
+		    NULL), 1, "trace_id %s", id);
 	}
 }
 
@@ -558,7 +533,7 @@ static int
 has_rows(void *arg)
 {
 	(void)arg;
-	return db_int(&run, "SELECT count(*) FROM llm_traces") > 500;
+	return harness_db_count(&run, "llm_traces", NULL) > 500;
 }
 
 Test(ingest, kill9_writerd_during_a_burst_loses_and_duplicates_nothing)
@@ -698,7 +673,7 @@ Test(ingest, a_full_disk_loses_nothing_once_there_is_room_again)
 	}
 	cr_assert(harness_wait(commit_failed, NULL, 10000),
 	    "writerd logs the failed commit");
-	cr_assert_lt(db_int(&run, "SELECT count(*) FROM llm_traces"), 100);
+	cr_assert_lt(harness_db_count(&run, "llm_traces", NULL), 100);
 	cr_assert_eq(unlink(filler), 0);
 	assert_all_stored_once(ids);
 	json_decref(ids);
@@ -730,20 +705,27 @@ Test(ingest, storage_full_answers_503_and_deletes_nothing_unsynced)
 	}
 	cr_assert(full, "storage never became full");
 	cr_assert_geq(stored, 5, "only %d stored", stored);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), stored,
+	cr_assert_eq(harness_db_count(&run, "llm_traces", NULL), stored,
 	    "unsynced rows are never deleted, refused ones never stored");
 	cr_assert_eq(metric("oct_ingest_dropped_total "), 1);
 	free(body);
 }
 
+/* Each of the six sampled metrics has a row. */
 static int
 host_metrics_in(void *arg)
 {
+	static const char *const names[] = { "host.cpu.utilization",
+	    "host.memory.used_bytes", "host.load.1m", "host.disk.free_bytes",
+	    "oct.queue.depth", "oct.dropped.total" };
+	size_t i;
+
 	(void)arg;
-	return db_int(&run, "SELECT count(DISTINCT name) FROM system_metrics "
-	    "WHERE name IN ('host.cpu.utilization','host.memory.used_bytes',"
-	    "'host.load.1m','host.disk.free_bytes','oct.queue.depth',"
-	    "'oct.dropped.total')") == 6;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (harness_db_count(&run, "system_metrics", "name", names[i],
+		    NULL) < 1)
+			return 0;
+	return 1;
 }
 
 Test(ingest, host_metrics_are_sampled)
@@ -765,9 +747,8 @@ Test(ingest, host_metrics_are_sampled)
 	}
 	harness_start(&run);
 	cr_assert(harness_wait(host_metrics_in, NULL, 5000));
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM system_metrics WHERE "
-	    "name = 'host.disk.free_bytes' AND value > 0 AND unit = 'bytes'") > 0,
-	    1);
+	cr_assert_gt(harness_db_count(&run, "system_metrics", "name",
+	    "host.disk.free_bytes", "value >", "0", "unit", "bytes", NULL), 0);
 }
 
 Test(ingest, healthz_and_metrics)
@@ -880,7 +861,7 @@ Test(ingest, stop_right_after_writerd_died_keeps_every_answered_event)
 	cr_assert_eq(kill(run.pid, SIGTERM), 0);
 	cr_assert(harness_wait(octd_gone, &run, 15000));
 	cr_assert(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 2);
+	cr_assert_eq(harness_db_count(&run, "llm_traces", NULL), 2);
 }
 
 static int
@@ -910,7 +891,7 @@ Test(ingest, two_reloads_in_a_row_do_not_strand_ingestd)
 	cr_assert_eq(kill(run.pid, SIGHUP), 0);
 	cr_assert(harness_wait(ingestd_serving_again, NULL, 20000),
 	    "ingestd and writerd restarted one after the other");
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 2);
+	cr_assert_eq(harness_db_count(&run, "llm_traces", NULL), 2);
 }
 
 static int
@@ -950,7 +931,7 @@ Test(ingest, host_metrics_never_take_the_room_of_client_events)
 	expect(&r, 202, NULL);
 	cr_assert_eq(worker("ingestd"), ing, "ingestd still runs");
 	cr_assert_eq(kill(wri, SIGCONT), 0);
-	cr_assert(wait_count("SELECT count(*) FROM llm_traces", 1, 5000));
+	cr_assert(harness_db_wait(&run, 5000, 1, "llm_traces", NULL));
 }
 
 /* SPEC 4: a number below 10^11 is Unix seconds, at or above it Unix ms. */
@@ -970,18 +951,18 @@ Test(ingest, timestamps_in_seconds_are_stored_as_milliseconds)
 	    "\"value\":1,\"ts\":1796500000.0004},{\"name\":\"m\",\"value\":1,"
 	    "\"ts\":100000000000}]", &r);
 	expect(&r, 200, NULL);
-	cr_assert_eq(db_int(&run, "SELECT started_at FROM llm_traces WHERE "
-	    "model = 'py'"), 1796500000123LL);
-	cr_assert_eq(db_int(&run, "SELECT started_at FROM llm_traces WHERE "
-	    "model = 'ms'"), 1796500000123LL);
-	cr_assert_eq(db_int(&run, "SELECT started_at FROM llm_traces WHERE "
-	    "model = 'int'"), 1796500000000LL);
-	cr_assert_eq(db_int(&run, "SELECT occurred_at FROM error_events"),
-	    1796500000500LL);
-	cr_assert_eq(db_int(&run, "SELECT ts FROM system_metrics WHERE name = "
-	    "'n'"), 1796500000000LL);
-	cr_assert_eq(db_int(&run, "SELECT ts FROM system_metrics WHERE name = "
-	    "'m'"), 100000000000LL, "10^11 is milliseconds");
+	cr_assert_eq(harness_db_value(&run, "llm_traces", "started_at",
+	    "model", "py", NULL), 1796500000123LL);
+	cr_assert_eq(harness_db_value(&run, "llm_traces", "started_at",
+	    "model", "ms", NULL), 1796500000123LL);
+	cr_assert_eq(harness_db_value(&run, "llm_traces", "started_at",
+	    "model", "int", NULL), 1796500000000LL);
+	cr_assert_eq(harness_db_value(&run, "error_events", "occurred_at",
+	    NULL), 1796500000500LL);
+	cr_assert_eq(harness_db_value(&run, "system_metrics", "ts", "name",
+	    "n", NULL), 1796500000000LL);
+	cr_assert_eq(harness_db_value(&run, "system_metrics", "ts", "name",
+	    "m", NULL), 100000000000LL, "10^11 is milliseconds");
 }
 
 /* The i-th trace id of an answer. */
@@ -1011,7 +992,7 @@ assert_v4(const char *id)
 Test(ingest, a_repeated_event_id_answers_the_stored_trace_id)
 {
 	struct http_res	r;
-	char		a[64], b[64], c[64], sql[200];
+	char		a[64], b[64], c[64];
 	pid_t		writerd;
 
 	start(NULL);
@@ -1040,13 +1021,12 @@ Test(ingest, a_repeated_event_id_answers_the_stored_trace_id)
 	nth_id(&r, 2, c, sizeof(c));
 	cr_assert_str_eq(b, c, "in the same array");
 	cr_assert_str_neq(a, b);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces WHERE "
-	    "trace_id = '%s' AND event_id = 'req-1' AND model = 'first'", a);
-	cr_assert_eq(db_int(&run, sql), 1, "the row has the id answered");
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM llm_traces WHERE "
-	    "trace_id = '%s' AND event_id = 'req-2' AND model = 'y'", b);
-	cr_assert_eq(db_int(&run, sql), 1);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 2);
+	cr_assert_eq(harness_db_count(&run, "llm_traces", "trace_id", a,
+	    "event_id", "req-1", "model", "first", NULL), 1,
+	    "the row has the id answered");
+	cr_assert_eq(harness_db_count(&run, "llm_traces", "trace_id", b,
+	    "event_id", "req-2", "model", "y", NULL), 1);
+	cr_assert_eq(harness_db_count(&run, "llm_traces", NULL), 2);
 	/* the same event_id in another table is another event */
 	http_post(run.port, "/v1/errors?wait=commit", "{\"message\":\"m\","
 	    "\"event_id\":\"req-1\"}", &r);
@@ -1062,7 +1042,7 @@ Test(ingest, a_repeated_event_id_answers_the_stored_trace_id)
 	expect(&r, 200, NULL);
 	first_id(&r, b, sizeof(b));
 	cr_assert_str_eq(a, b, "after a restart");
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 2);
+	cr_assert_eq(harness_db_count(&run, "llm_traces", NULL), 2);
 	/* without event_id: random UUID v4s */
 	http_post(run.port, "/v1/traces?wait=commit", "[{\"model\":\"r\"},"
 	    "{\"model\":\"r\"}]", &r);
@@ -1071,8 +1051,8 @@ Test(ingest, a_repeated_event_id_answers_the_stored_trace_id)
 	assert_v4(b);
 	assert_v4(c);
 	cr_assert_str_neq(b, c);
-	cr_assert_eq(db_int(&run, "SELECT count(DISTINCT trace_id) FROM "
-	    "llm_traces WHERE model = 'r'"), 2);
+	cr_assert_eq(harness_db_distinct(&run, "llm_traces", "trace_id",
+	    "model", "r", NULL), 2);
 }
 
 /* SPEC 4: an array that could never be queued whole is 413, never 503. */
@@ -1220,12 +1200,12 @@ Test(ingest, a_commit_wait_is_cut_after_shutdown_timeout_ms)
 	cr_assert_eq(metric("oct_ingest_rejected_total{reason=\"commit_timeout\"} "),
 	    1);
 	cr_assert_eq(kill(writerd, SIGCONT), 0);
-	cr_assert(wait_count("SELECT count(*) FROM llm_traces WHERE event_id = "
-	    "'e'", 1, 5000), "stored once writerd commits");
+	cr_assert(harness_db_wait(&run, 5000, 1, "llm_traces", "event_id", "e",
+	    NULL), "stored once writerd commits");
 	http_post(run.port, "/v1/traces?wait=commit", "{\"model\":\"m\","
 	    "\"event_id\":\"e\"}", &r);
 	expect(&r, 200, NULL);
-	cr_assert_eq(db_int(&run, "SELECT count(*) FROM llm_traces"), 1,
+	cr_assert_eq(harness_db_count(&run, "llm_traces", NULL), 1,
 	    "the retry is not stored again");
 }
 

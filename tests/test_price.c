@@ -8,36 +8,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 
+#include "harness.h"
 #include "price.h"
 
-static char path[] = "/tmp/oct-price-XXXXXX";
+static char dir[64];
+static char path[128];		/* the price file a test loads, in dir */
 static char err[512];
 
+/* The price table of text, written to path (over the last one). */
 static struct price_table *
 load(const char *text)
 {
-	int	fd;
+	FILE *f;
 
-	strcpy(path, "/tmp/oct-price-XXXXXX");
-	fd = mkstemp(path);
-	cr_assert(fd != -1);
-	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
+	cr_assert_not_null(f = fopen(path, "w"), "%s", path);
+	cr_assert_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+	cr_assert_eq(fclose(f), 0);
 	err[0] = '\0';
 	return price_load(path, err, sizeof(err));
 }
 
 static void
-cleanup(void)
+setup(void)
 {
-	unlink(path);
+	harness_tmpdir(dir, sizeof(dir), "price");
+	snprintf(path, sizeof(path), "%s/prices", dir);
 }
 
-TestSuite(price, .fini = cleanup);
+static void
+cleanup(void)
+{
+	harness_rmdir(dir);
+}
+
+TestSuite(price, .init = setup, .fini = cleanup);
 
 static const char table[] =
     "# source: a test, 2026-12-06\n"

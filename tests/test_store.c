@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "event.h"
+#include "harness.h"
 #include "ingestd.h"
 #include "msg.h"
 #include "store.h"
@@ -18,25 +19,22 @@
 
 /* (the store test opens the file with sqlite3 too, to set up rows) */
 
-static char dir[] = "/tmp/oct-store-XXXXXX";
+static char dir[64];
 static char path[128];
 static struct msgb b;
 
 static void
 setup(void)
 {
-	cr_assert(mkdtemp(dir) != NULL);
+	harness_tmpdir(dir, sizeof(dir), "store");
 	snprintf(path, sizeof(path), "%s/oct.db", dir);
 }
 
 static void
 teardown(void)
 {
-	char cmd[200];
-
 	msg_free(&b);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)!system(cmd);
+	harness_rmdir(dir);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
