@@ -862,3 +862,105 @@ Test(otlp_push, an_outage_never_makes_a_row_dead)
 	    .synced = ROW_YES), 1);
 	json_decref(reqs);
 }
+
+/* oct_ingest_accepted_total{type="llm_trace"} of run r's /metrics. */
+static long long
+accepted_traces(struct octd_run *r)
+{
+	struct http_res	 hr;
+	const char	*p;
+
+	if (http_req(r->port, "GET", "/metrics", NULL, 0, NULL, &hr) != 0)
+		return -1;
+	p = strstr(hr.body, "oct_ingest_accepted_total{type=\"llm_trace\"} ");
+	return p != NULL ? strtoll(strchr(p, ' ') + 1, NULL, 10) : -1;
+}
+
+static char	bdb[600];
+
+/* A has pushed a few of its rows to B. */
+static int
+some_pushed(void *arg)
+{
+	(void)arg;
+	return ROWS(.synced = ROW_YES) >= 1000;
+}
+
+/* B holds all 5,000 and A has marked them synced. */
+static int
+all_in_b(void *arg)
+{
+	(void)arg;
+	return file_int(bdb, "SELECT count(*) FROM llm_traces") == 5000 &&
+	    ROWS(.synced = ROW_YES) == 5000;
+}
+
+/* B holds rows that A has not marked synced. */
+static int
+b_ahead(void *arg)
+{
+	return file_int(bdb, "SELECT count(*) FROM llm_traces") >
+	    *(long long *)arg;
+}
+
+/*
+ * kill -9 of pushd (and of writerd, whose marks are then lost) while oct
+ * A pushes 5,000 rows with push_format = otlp into oct B's OTLP ingest:
+ * every row reaches B, B stores each once (a span's event_id is its trace
+ * and span ids, the same on a resend), and A marks every row synced.
+ * writerd is stopped first, so that B surely holds rows whose marks die
+ * with it: they go again, and B must drop the repeats.
+ */
+Test(otlp_push, kill9_of_pushd_mid_push_delivers_every_row_once)
+{
+	char		 conf[512], addr[64], body[64 * 60];
+	struct http_res	 r;
+	long long	 at_kill, ahead, got;
+	pid_t		 writerd;
+	int		 i, j, bport = harness_free_port();
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", bport);
+	setenv("OCT_OTLP_LISTEN", addr, 1);
+	harness_setup(&runb, NULL);
+	harness_start(&runb);
+	snprintf(bdb, sizeof(bdb), "%s/data/oct.db", runb.dir);
+	setenv("OCT_OTLP_LISTEN", "", 1);
+	harness_setup(&run, "push_batch_size = 100\n");
+	harness_start(&run);
+	for (i = 0; i < 100; i++) {
+		strcpy(body, "[");
+		for (j = 0; j < 50; j++)
+			strcat(body, j ? ",{\"model\":\"m\"}" : "{\"model\":\"m\"}");
+		strcat(body, "]");
+		http_post(run.port, "/v1/traces?wait=commit", body, &r);
+		cr_assert_eq(r.status, 200);
+	}
+	snprintf(conf, sizeof(conf), "push_batch_size = 100\n"
+	    "push_url = http://127.0.0.1:%d\npush_format = otlp\n"
+	    "push_interval_ms = 50\n", bport);
+	harness_write_conf(&run, conf);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(some_pushed, NULL, 30000), "%s",
+	    harness_slurp(harness_log(&run, "pushd")));
+	/* writerd stopped: B stores what A cannot mark; then both die */
+	writerd = harness_worker(&run, "writerd");
+	cr_assert_eq(kill(writerd, SIGSTOP), 0);
+	at_kill = ROWS(.synced = ROW_YES);
+	cr_assert(harness_wait(b_ahead, &at_kill, 20000), "B %lld, A synced "
+	    "%lld", file_int(bdb, "SELECT count(*) FROM llm_traces"), at_kill);
+	cr_assert_eq(kill(harness_worker(&run, "pushd"), SIGKILL), 0);
+	cr_assert_eq(kill(writerd, SIGKILL), 0);
+	ahead = file_int(bdb, "SELECT count(*) FROM llm_traces") - at_kill;
+	cr_assert(harness_wait(all_in_b, NULL, 60000), "B %lld, A synced %lld",
+	    file_int(bdb, "SELECT count(*) FROM llm_traces"),
+	    ROWS(.synced = ROW_YES));
+	got = accepted_traces(&runb);
+	fprintf(stderr, "otlp kill -9: %lld of 5000 synced at the kill, B %lld "
+	    "ahead; B took %lld spans, stored 5000 (%lld repeats dropped)\n",
+	    at_kill, ahead, got, got - 5000);
+	cr_assert_eq(file_int(bdb, "SELECT count(DISTINCT event_id) FROM "
+	    "llm_traces"), 5000);
+	cr_assert_geq(got - 5000, ahead, "the rows B held unmarked in A went "
+	    "again: %lld repeats, %lld ahead", got - 5000, ahead);
+	cr_assert_eq(ROWS(.dead = ROW_YES), 0);
+}
