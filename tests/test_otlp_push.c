@@ -779,7 +779,9 @@ Test(otlp_push, a_500_pauses_at_the_cap_and_charges_nothing)
 	cr_assert_eq(ROWS(.attempts = ROW_ATTEMPTS(0), .dead = ROW_NO,
 	    .synced = ROW_YES), 2, "nothing charged, nothing dead");
 	cr_assert_eq(harness_count(harness_log(&run, "pushd"),
-	    "collector refused the request: HTTP 500"), 1, "%s",
+	    "collector failed the request: HTTP 500; otlp says not to retry "
+	    "it, so nothing is charged; pausing 2000 ms"), 1, "logged as what "
+	    "it is, not as a configuration to check: %s",
 	    harness_slurp(harness_log(&run, "pushd")));
 	json_decref(reqs);
 }
