@@ -100,12 +100,22 @@ unwell(struct req *r, int64_t retry_after, const char *what)
 	cycle_drop_queue();
 }
 
+/*
+ * The collector refuses our configuration (3xx, 401, 403, 404), or, with
+ * an encoder whose retryable set is narrower (OTLP's), failed in a way it
+ * says not to retry (a 500): pause at the cap, charge nothing, keep r.
+ */
 static void
-refused_config(struct req *r, const char *what)
+refused_config(struct req *r, long status, const char *what)
 {
-	log_errorx("collector refused the request: %s; check push_url and "
-	    "push_auth_token; pausing %lld ms", what,
-	    (long long)pd.conf->push_backoff_cap_ms);
+	if (status >= 500)
+		log_errorx("collector failed the request: %s; %s says not to "
+		    "retry it, so nothing is charged; pausing %lld ms", what,
+		    pd.enc->name, (long long)pd.conf->push_backoff_cap_ms);
+	else
+		log_errorx("collector refused the request: %s; check push_url "
+		    "and push_auth_token; pausing %lld ms", what,
+		    (long long)pd.conf->push_backoff_cap_ms);
 	mark_state(0, what);
 	if (session_counting() != NULL)
 		session_counting()->failed++;
@@ -379,7 +389,7 @@ act(struct req *r, const struct push_verdict *v, const struct send_result *res)
 		unwell(r, v->retry_after, v->why);
 		return 0;
 	case PUSH_CONFIG:
-		refused_config(r, v->why);
+		refused_config(r, res->status, v->why);
 		return 0;
 	}
 	if (bis_settle() == -1) {

@@ -7,14 +7,18 @@
 //   node tests/otlp_collector.mjs NODE_MODULES PORT SECRET OUTFILE [ANSWERS]
 //
 // Each request is one JSON line in OUTFILE: {path, status (answered),
-// signed (the webhook-signature's v1 HMAC over the body before
-// compression verifies with SECRET, whsec_...), headers (the request's),
-// body (the Export*ServiceRequest as JSON: ids as hex, 64-bit numbers as
-// strings), error (when it cannot be decoded: then 400)}.
+// at (ms on a monotonic clock, when the request had arrived), signed (the
+// webhook-signature's v1 HMAC over the body before compression verifies
+// with SECRET, whsec_...), headers (the request's), body (the
+// Export*ServiceRequest as JSON: ids as hex, 64-bit numbers as strings),
+// error (when it cannot be decoded: then 400)}.
 // ANSWERS, comma-separated, say how the requests are answered in turn:
-// a status (503 adds Retry-After: 0), "partial" (200 with a partial_success
-// that rejected 1), "bad" (400 with a google.rpc.Status if a span's model is
-// "bad", else 200, from then on); once used up, 200.
+// a status (503 adds Retry-After: 0), STATUS/S (that status with
+// Retry-After: S), "partial" (200 with a partial_success that rejected 1),
+// "bad" (400 with a google.rpc.Status if a span's model is "bad", else 200,
+// from then on), "silent" (never answered: its line is written when the
+// client hangs up, with status 0 and gave_up_ms, how long it waited);
+// once used up, 200.
 import { appendFileSync } from 'node:fs';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -68,11 +72,25 @@ function hasBadModel(body) {
 	return false;
 }
 
+function mono() {
+	return Number(process.hrtime.bigint() / 1000000n);
+}
+
+// A request never answered: its line once the client gives up on it.
+function silent(line, res) {
+	res.on('close', () => {
+		line.status = 0;
+		line.gave_up_ms = mono() - line.at;
+		appendFileSync(outfile, JSON.stringify(line) + '\n');
+	});
+}
+
 function take(req, raw, res) {
-	const line = { path: req.url, headers: req.headers };
+	const line = { path: req.url, at: mono(), headers: req.headers };
 	const kind = kinds[req.url];
 	let status = 200;
 	let answer = null;
+	let retryAfter = null;
 
 	try {
 		if (kind === undefined)
@@ -91,14 +109,18 @@ function take(req, raw, res) {
 	}
 	if (status === 200) {
 		const a = queue.length > 0 ? queue.shift() : '200';
+		if (a === 'silent')
+			return silent(line, res);
 		if (a === 'bad')
 			refuseBad = true;
 		else if (a === 'partial')
 			answer = kind[1].encode(kind[1].fromObject({
 			    partialSuccess: { [kind[2]]: 1,
 			    errorMessage: 'one refused' } })).finish();
-		else
-			status = Number(a);
+		else {
+			[status, retryAfter] = a.split('/');
+			status = Number(status);
+		}
 		if (refuseBad && hasBadModel(line.body)) {
 			// google.rpc.Status { code: 3, message }, as OTLP says
 			const m = Buffer.from('a span has a bad model');
@@ -110,7 +132,9 @@ function take(req, raw, res) {
 	line.status = status;
 	appendFileSync(outfile, JSON.stringify(line) + '\n');
 	const h = { 'Content-Type': 'application/x-protobuf' };
-	if (status === 503)
+	if (retryAfter !== undefined && retryAfter !== null)
+		h['Retry-After'] = retryAfter;
+	else if (status === 503)
 		h['Retry-After'] = '0';
 	res.writeHead(status, h);
 	res.end(answer !== null ? Buffer.from(answer) : '');
