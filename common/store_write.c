@@ -85,7 +85,10 @@ store_insert(struct store *st, const struct event *e)
 			sqlite3_bind_null(s, c);
 		}
 	}
-	return st_run(s);
+	/* every parameter is bound each time: no sqlite3_clear_bindings() */
+	c = sqlite3_step(s);
+	sqlite3_reset(s);
+	return c == SQLITE_DONE ? 0 : -1;
 }
 
 /* Step s (bound to stream) for one integer, 0 when there is no row. */
