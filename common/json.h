@@ -77,4 +77,26 @@ char	*jv_dump(struct jv_doc *, const struct jv_val *, size_t *);
 char	*jv_dump_merged(struct jv_doc *, const struct jv_val *a,
 	    const struct jv_val *b, size_t *);
 
+/*
+ * json_span.c: where a value lies in a text that jv_parse() accepted, so
+ * that a caller can hand on a value's bytes as they came instead of
+ * writing them again (oct-receiver stores each event's data so). Nothing
+ * is checked again: on a text jv_parse() refused the answers are
+ * meaningless, though they never read outside [0, len).
+ */
+struct jv_span {
+	size_t	b, e;	/* the value is text[b, e) */
+};
+
+/*
+ * In one pass: in the object at off, the array that is member akey (the
+ * last one, as jv_parse() keeps it), and in each of its items the value
+ * of member key (the last one too; keys compared after their escapes, key
+ * and akey being ASCII), into out[0 .. n - 1] ({0, 0}: the item is not an
+ * object or has no such member). 0, or -1 if there is no array akey or it
+ * does not hold n items.
+ */
+int	jv_span_each(const char *, size_t len, size_t off, const char *akey,
+	    const char *key, struct jv_span *out, size_t n);
+
 #endif

@@ -71,6 +71,19 @@ reserve(struct msgb *b, size_t n)
 }
 
 void
+msg_init_size(struct msgb *b, uint16_t type, uint64_t seq, size_t size)
+{
+	uint8_t	*nb;
+
+	if (size > b->cap && size <= MSG_HDR_LEN + MSG_MAX_PAYLOAD &&
+	    (nb = realloc(b->buf, size)) != NULL) {
+		b->buf = nb;
+		b->cap = size;
+	}
+	msg_init(b, type, seq);
+}
+
+void
 msg_init(struct msgb *b, uint16_t type, uint64_t seq)
 {
 	uint8_t *h;

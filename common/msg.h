@@ -92,6 +92,13 @@ struct msg {
 
 /* Start a frame in b (reusing its buffer). */
 void	 msg_init(struct msgb *b, uint16_t type, uint64_t seq);
+/*
+ * The same, with room for about size bytes in all at once, so that a frame
+ * whose size the caller can tell is not grown by doubling (each growth a
+ * copy). A hint: a frame may still grow past it.
+ */
+void	 msg_init_size(struct msgb *b, uint16_t type, uint64_t seq,
+	    size_t size);
 void	 msg_add_u8(struct msgb *, uint8_t);
 void	 msg_add_u32(struct msgb *, uint32_t);
 void	 msg_add_u64(struct msgb *, uint64_t);

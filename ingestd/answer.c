@@ -13,7 +13,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -43,18 +45,63 @@ static struct {
 	struct event		*ev_cut;	/* the next commit wait to cut */
 } h = { .pending = TAILQ_HEAD_INITIALIZER(h.pending) };
 
+/*
+ * The Date header, written once a second: evhttp would format it for
+ * every answer (gmtime and a printf, 3,500 instructions of the 93,000 an
+ * event cost ingestd), and it only writes one when none is there.
+ */
+static const char *
+http_date(void)
+{
+	static const char	 days[][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+		"Fri", "Sat" };
+	static const char	 months[][4] = { "Jan", "Feb", "Mar", "Apr",
+		"May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static char		 date[40];
+	static time_t		 at = -1;
+	time_t			 now = time(NULL);
+	struct tm		 tm;
+
+	if (now != at && gmtime_r(&now, &tm) != NULL) {
+		snprintf(date, sizeof(date), "%s, %02d %s %d %02d:%02d:%02d GMT",
+		    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		at = now;
+	}
+	return date[0] != '\0' ? date : NULL;
+}
+
+/* n in decimal into buf (21 bytes). */
+static const char *
+decimal(size_t n, char buf[21])
+{
+	char *p = buf + 20;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	return p;
+}
+
 void
 reply(struct evhttp_request *req, int code, const char *reason,
     const char *type, const char *body, size_t len)
 {
-	struct evbuffer *buf = evbuffer_new();
+	struct evkeyvalq	*oh = evhttp_request_get_output_headers(req);
+	struct evbuffer		*buf = evbuffer_new();
+	const char		*date = http_date();
+	char			 num[21];
 
 	if (buf == NULL) {
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", type);
+	evhttp_add_header(oh, "Content-Type", type);
+	if (date != NULL)
+		evhttp_add_header(oh, "Date", date);
+	/* evhttp's own would be a printf; the same header */
+	evhttp_add_header(oh, "Content-Length", decimal(len, num));
 	evbuffer_add(buf, body, len);
 	evhttp_send_reply(req, code, reason, buf);
 	evbuffer_free(buf);

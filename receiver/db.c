@@ -1,7 +1,8 @@
 /*
  * db.c: oct-receiver's own SQLite file: every event once (trace_id is the
  * key, so a repeat is ignored) and every batch id seen, so a retried
- * request is answered without storing anything again.
+ * request is answered without storing anything again. Its statements are
+ * prepared once, at open, and a request is one transaction.
  */
 #include "config.h"
 
@@ -79,7 +80,7 @@ db_begin(void)
 
 int
 db_add_event(const char *trace_id, const char *type, const char *agent_id,
-    const char *batch_id, const char *data)
+    const char *batch_id, const char *data, size_t len)
 {
 	int rc;
 
@@ -88,7 +89,7 @@ db_add_event(const char *trace_id, const char *type, const char *agent_id,
 	sqlite3_bind_text(d.event, 3, agent_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(d.event, 4, batch_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(d.event, 5, now_ms());
-	sqlite3_bind_text(d.event, 6, data, -1, SQLITE_STATIC);
+	sqlite3_bind_text(d.event, 6, data, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(d.event);
 	sqlite3_reset(d.event);
 	return rc == SQLITE_DONE ? 0 : -1;

@@ -89,10 +89,14 @@ int	 verify_gunzip(const uint8_t *in, size_t len, size_t max,
 int	 db_open(const char *path, char *err, size_t errlen);
 void	 db_close(void);
 int	 db_seen_batch(const char *batch_id);
-/* One transaction: the events (each once by trace_id) and the batch id. */
+/*
+ * One transaction: the events (each once by trace_id) and the batch id.
+ * data is len bytes of JSON text, stored as they are.
+ */
 int	 db_begin(void);
 int	 db_add_event(const char *trace_id, const char *type,
-	    const char *agent_id, const char *batch_id, const char *data);
+	    const char *agent_id, const char *batch_id, const char *data,
+	    size_t len);
 int	 db_commit(const char *batch_id, int events);
 void	 db_rollback(void);
 const char *db_error(void);

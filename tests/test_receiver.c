@@ -310,6 +310,39 @@ Test(receiver, rejects_bad_events_and_keeps_the_good)
 	free(b);
 }
 
+/*
+ * data is stored as the bytes it was sent as (they are what was signed),
+ * not written again: spaces, 2.50 and \u00e9 stay as sent; a key spelt
+ * with an escape is found; of two data members the last is the one.
+ */
+Test(receiver, stores_data_as_the_bytes_sent)
+{
+	struct http_res	 r;
+	char		*b = envelope("b1",
+	    "{\"type\":\"llm_trace\",\"trace_id\":\"s1\",\"data\": "
+	    "{ \"model\" : \"m\",\n \"n\": 2.50, \"s\": \"\\u00e9\" } },"
+	    "{\"type\":\"llm_trace\",\"trace_id\":\"s2\","
+	    "\"d\\u0061ta\":{\"x\":1e2}},"
+	    "{\"type\":\"llm_trace\",\"trace_id\":\"s3\","
+	    "\"data\":{\"a\":1},\"data\":{\"b\": [2, {}]}}");
+
+	up();
+	send_batch("b1", now_s(), b, strlen(b), 1, sk, 0, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert_str_eq(r.body, "");
+	cr_assert_eq(file_int(db, "SELECT count(*) FROM events WHERE "
+	    "trace_id = 's1' AND data = "
+	    "'{ \"model\" : \"m\",' || char(10) || ' \"n\": 2.50, "
+	    "\"s\": \"\\u00e9\" }'"), 1, "s1's data as sent");
+	cr_assert_eq(file_int(db, "SELECT count(*) FROM events WHERE "
+	    "trace_id = 's2' AND data = '{\"x\":1e2}'"), 1,
+	    "s2's data as sent");
+	cr_assert_eq(file_int(db, "SELECT count(*) FROM events WHERE "
+	    "trace_id = 's3' AND data = '{\"b\": [2, {}]}'"), 1,
+	    "s3's last data as sent");
+	free(b);
+}
+
 Test(receiver, keys_as_whpk_or_in_a_file_and_two_for_rotation)
 {
 	struct http_res	 r;
