@@ -522,6 +522,58 @@ metrics_fresh(void *arg)
 	return want >= want_after && metric("oct_push_sent_total") == want;
 }
 
+static int
+pushd_configured(void *arg)
+{
+	(void)arg;
+	return harness_count(harness_log(&run, "pushd"), "pushing to http") >
+	    0;
+}
+
+/*
+ * octd started, pushing every 100 ms to an oct-receiver storing in
+ * recv_db (started here, once octd has made the signing key).
+ */
+static void
+start_pushing(void)
+{
+	char	key[128], conf[600];
+	int	port;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	harness_pubkey(&run, key, sizeof(key));
+	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
+	receiver = harness_receiver(recv_db, key, &port);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
+	    "push_interval_ms = 100\n", port);
+	harness_write_conf(&run, conf);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(pushd_configured, NULL, 10000));
+}
+
+/*
+ * Make oct.db no database, writerd stopped (by the caller): its WAL
+ * checkpointed into it, then its header overwritten, so that any open
+ * sees it, whatever it reads.
+ */
+static void
+unmake_db(void)
+{
+	sqlite3	*db;
+	int	 fd;
+
+	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	cr_assert((fd = open(db_path(), O_WRONLY)) != -1);
+	cr_assert_eq(pwrite(fd, "not a database!", 16, 0), 16);
+	close(fd);
+}
+
 /*
  * oct.db damaged while octd runs: everything delivered and /metrics read
  * (so pushd and ingestd hold the file open), writerd stopped, the WAL
@@ -534,22 +586,12 @@ metrics_fresh(void *arg)
 Test(faults_storage, readers_follow_a_database_moved_aside)
 {
 	struct http_res	 r;
-	char		 key[128], conf[600];
-	sqlite3		*db;
 	pid_t		 wd, pd, ing;
 	long long	 old_sent, sent, fresh, pushed;
-	int		 i, fd, port, moved, up, delivered, metrics_ok;
+	int		 i, moved, up, delivered, metrics_ok;
 	int		 said_pd, said_ing;
 
-	harness_setup(&run, NULL);
-	harness_start(&run);
-	harness_pubkey(&run, key, sizeof(key));
-	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
-	receiver = harness_receiver(recv_db, key, &port);
-	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
-	    "push_interval_ms = 100\n", port);
-	harness_write_conf(&run, conf);
-	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	start_pushing();
 	want_before = 300;
 	for (i = 0; i < want_before; i++) {
 		http_post(run.port, "/v1/traces", "{\"model\":\"before\"}",
@@ -566,16 +608,7 @@ Test(faults_storage, readers_follow_a_database_moved_aside)
 	/* the damage, with writerd stopped and its WAL in oct.db */
 	wd = harness_worker(&run, "writerd");
 	cr_assert_eq(kill(wd, SIGSTOP), 0);
-	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READWRITE,
-	    NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	cr_assert_eq(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
-	    NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	/* not a database any more: any open sees it, whatever it reads */
-	cr_assert((fd = open(db_path(), O_WRONLY)) != -1);
-	cr_assert_eq(pwrite(fd, "not a database!", 16, 0), 16);
-	close(fd);
+	unmake_db();
 	cr_assert_eq(kill(wd, SIGKILL), 0);
 	moved = harness_wait(moved_said, NULL, 20000);
 	up = wait_s(commit_ok, 30);
@@ -617,14 +650,6 @@ Test(faults_storage, readers_follow_a_database_moved_aside)
 }
 
 static int	want_old;
-
-static int
-pushd_configured(void *arg)
-{
-	(void)arg;
-	return harness_count(harness_log(&run, "pushd"), "pushing to http") >
-	    0;
-}
 
 static int
 old_received(void *arg)
@@ -700,22 +725,11 @@ synced_not_received(long long *synced)
 Test(faults_storage, marks_of_a_file_moved_aside_touch_no_fresh_row)
 {
 	struct http_res	 r;
-	char		 key[128], conf[600];
-	sqlite3		*db;
 	pid_t		 wd, pd;
 	long long	 synced;
-	int		 i, fd, port, want_mid, delivered, lost, said;
+	int		 i, want_mid, delivered, lost, said;
 
-	harness_setup(&run, NULL);
-	harness_start(&run);
-	harness_pubkey(&run, key, sizeof(key));
-	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
-	receiver = harness_receiver(recv_db, key, &port);
-	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
-	    "push_interval_ms = 100\n", port);
-	harness_write_conf(&run, conf);
-	cr_assert_eq(kill(run.pid, SIGHUP), 0);
-	cr_assert(harness_wait(pushd_configured, NULL, 10000));
+	start_pushing();
 
 	/* rows 1..want_old of the old file, committed, not pushed yet */
 	pd = harness_worker(&run, "pushd");
@@ -733,16 +747,8 @@ Test(faults_storage, marks_of_a_file_moved_aside_touch_no_fresh_row)
 	cr_assert(harness_wait(old_received, NULL, 10000),
 	    "the old rows were not pushed");
 
-	/* the damage, with the WAL in oct.db (as readers_follow_...) */
-	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READWRITE,
-	    NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	cr_assert_eq(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
-	    NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	cr_assert((fd = open(db_path(), O_WRONLY)) != -1);
-	cr_assert_eq(pwrite(fd, "not a database!", 16, 0), 16);
-	close(fd);
+	/* the damage, as in readers_follow_a_database_moved_aside */
+	unmake_db();
 
 	/* events accepted meanwhile; the fresh file has them before pushd */
 	cr_assert_eq(kill(pd, SIGSTOP), 0);
