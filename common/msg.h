@@ -29,7 +29,7 @@
  * another version is refused as malformed. New types appended at the end
  * of their group still change what an older reader accepts: bump too.
  */
-#define MSG_VERSION	1
+#define MSG_VERSION	2
 #define MSG_HDR_LEN	16
 #define MSG_MAX_PAYLOAD	(80u * 1024 * 1024)
 #define MSG_CTL_MAX	(64u * 1024)
@@ -60,14 +60,21 @@ enum msg_type {
 	/*
 	 * pushd <-> writerd: after EVENT_HELLO{stream}, marks with increasing
 	 * seq, acknowledged by EVENT_COMMITTED like events, so a mark resent
-	 * to a new writerd is applied once.
+	 * to a new writerd is applied once. A mark of rows names first the
+	 * file they were read from (db, store_db_id()): it is applied to
+	 * that file only, and acknowledged without effect by a writerd on
+	 * another (a fresh oct.db started after a damaged one was moved
+	 * aside numbers its rows from 1 again).
 	 */
 	MSG_MARK_BASE = 200,
-	MSG_MARK_SYNCED,	/* str batch_id, i64 at, u32 n, n x (u8 kind, i64 id) */
-	MSG_MARK_FAILED,	/* str batch_id, i64 next_at, str error, u8 charge,
-				   i64 max_attempts, i64 giveup_before,
+	MSG_MARK_SYNCED,	/* str db, str batch_id, i64 at,
 				   u32 n, n x (u8 kind, i64 id) */
-	MSG_MARK_DEAD,		/* u32 n, n x (u8 kind, i64 id, str reason) */
+	MSG_MARK_FAILED,	/* str db, str batch_id, i64 next_at, str error,
+				   u8 charge, i64 max_attempts,
+				   i64 giveup_before,
+				   u32 n, n x (u8 kind, i64 id) */
+	MSG_MARK_DEAD,		/* str db, u32 n,
+				   n x (u8 kind, i64 id, str reason) */
 	MSG_MARK_STATE,		/* i64 last_success_at, str last_error */
 	MSG_MARK_FLUSH,		/* (empty) commit what ingestd has already
 				   written, then acknowledge this mark */

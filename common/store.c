@@ -127,6 +127,17 @@ schema_v1(void)
 	"received_at, model, provider, operation, service, session_id, " \
 	"status, prompt_tokens, completion_tokens, cost_usd, cost_source, " \
 	"latency_ms, started_at);\n"
+/*
+ * Version 4, new files too: agent.db_id, the file's identity, a UUID made
+ * when it is created (or migrated to 4). pushd's sync marks carry the
+ * db_id of the file their rows were read from and are applied to that
+ * file only (marks.c): the fresh oct.db writerd starts after moving a
+ * damaged one aside numbers its rows from 1 again, and a mark for a row
+ * of the old file must not land on the fresh row of the same id. Not the
+ * agent_id: that is the agent's name to collectors, not the file's.
+ */
+#define SCHEMA_V4	"ALTER TABLE agent ADD COLUMN db_id TEXT;\n" \
+	"UPDATE agent SET db_id = '%s';\n"
 
 int
 st_exec(struct store *st, const char *sql, char *err, size_t errlen)
@@ -171,7 +182,8 @@ user_version(struct store *st, int *v)
 static int
 migrate(struct store *st, char *err, size_t errlen)
 {
-	char	*sql = NULL, agent[UUID_STR_LEN], buf[256];
+	char	*sql = NULL, agent[UUID_STR_LEN], buf[256], dbid[UUID_STR_LEN];
+	char	 v4[256];
 	int	 v, r;
 
 	if (user_version(st, &v) == -1) {
@@ -199,11 +211,14 @@ migrate(struct store *st, char *err, size_t errlen)
 	uuid_v4(agent);
 	snprintf(buf, sizeof(buf), "INSERT INTO agent VALUES (1, '%s', %lld);",
 	    agent, (long long)now_ms());
+	uuid_v4(dbid);
+	snprintf(v4, sizeof(v4), SCHEMA_V4, dbid);
 	r = st_exec(st, "BEGIN", err, errlen) || (v == 0 &&
 	    (st_exec(st, sql, err, errlen) || st_exec(st, buf, err, errlen))) ||
 	    (v < 2 && st_exec(st, SCHEMA_V2, err, errlen)) ||
 	    (v != 0 && v < 3 && st_exec(st, SCHEMA_V3, err, errlen)) ||
-	    (v < 3 && st_exec(st, STATS_INDEX, err, errlen));
+	    (v < 3 && st_exec(st, STATS_INDEX, err, errlen)) ||
+	    (v < 4 && st_exec(st, v4, err, errlen));
 	if (v == 0)
 		free(sql);
 	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d;",
@@ -220,15 +235,18 @@ read_agent(struct store *st, char *err, size_t errlen)
 	sqlite3_stmt	*s;
 	int		 ok = 0;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT agent_id FROM agent", -1, &s,
-	    NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+	if (sqlite3_prepare_v2(st->db, "SELECT agent_id, db_id FROM agent",
+	    -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_type(s, 1) == SQLITE_TEXT) {
 		snprintf(st->agent_id, sizeof(st->agent_id), "%s",
 		    (const char *)sqlite3_column_text(s, 0));
+		snprintf(st->db_id, sizeof(st->db_id), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
 		ok = 1;
 	}
 	sqlite3_finalize(s);
 	if (!ok)
-		snprintf(err, errlen, "%s: no agent id: %s", st->path,
+		snprintf(err, errlen, "%s: no agent id or db id: %s", st->path,
 		    sqlite3_errmsg(st->db));
 	return ok ? 0 : -1;
 }
@@ -447,6 +465,12 @@ const char *
 store_agent_id(struct store *st)
 {
 	return st->agent_id;
+}
+
+const char *
+store_db_id(struct store *st)
+{
+	return st->db_id;
 }
 
 int

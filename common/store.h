@@ -15,7 +15,7 @@
 
 #include "event.h"
 
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 
 enum store_mode { STORE_RO, STORE_RW };
 
@@ -39,6 +39,12 @@ int		 store_replaced(struct store *);
 int		 store_damaged(const char *path, char *why, size_t whylen);
 const char	*store_error(struct store *);
 const char	*store_agent_id(struct store *);
+/*
+ * The file's identity (agent.db_id), a UUID made with the file: a fresh
+ * oct.db started in the place of a damaged one has another. Sync marks
+ * name by it the file their rows were read from.
+ */
+const char	*store_db_id(struct store *);
 
 int	 store_begin(struct store *);
 int	 store_commit(struct store *);

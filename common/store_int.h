@@ -27,6 +27,7 @@ struct store {
 	dev_t		 dev;	/* STORE_RO: the file path named just */
 	ino_t		 ino;	/* before the open (store_replaced) */
 	char		 agent_id[UUID_STR_LEN];
+	char		 db_id[UUID_STR_LEN];	/* this file's (store.h) */
 	sqlite3_stmt	*insert[EV_NKINDS];
 	sqlite3_stmt	*begin, *commit, *rollback;
 	sqlite3_stmt	*cursor_get, *cursor_set, *commits_get;

@@ -212,12 +212,23 @@ cycle_send_next(void)
 	}
 }
 
+/* Rows are read from st now: the agent and the file they name. */
+static void
+use_store(struct store *st)
+{
+	snprintf(pd.agent_id, sizeof(pd.agent_id), "%s", store_agent_id(st));
+	snprintf(pd.db_id, sizeof(pd.db_id), "%s", store_db_id(st));
+	pd.agent.id = pd.agent_id;
+}
+
 /*
  * oct.db is no longer the file pushd opened: writerd moved a damaged one
  * aside and started a fresh one. Close ours; what is held from it (the
  * retry, queued requests) names its rows, not the fresh file's, and goes
- * too, as it would with a new pushd. Marks already handed to writerd are
- * not recalled.
+ * too, as it would with a new pushd. Marks already handed to writerd
+ * name the old file (pd.db_id) and are dropped there, never applied to
+ * the fresh one. Not while a request is in flight: its answer marks rows
+ * of the file pd.db_id names until then.
  */
 static void
 drop_replaced_store(const char *path)
@@ -238,7 +249,8 @@ cycle_open_store(void)
 	char	path[4096], err[1024];
 
 	snprintf(path, sizeof(path), "%s/oct.db", pd.conf->data_dir);
-	if (pd.ro != NULL && pd.own_ro && store_replaced(pd.ro))
+	if (pd.ro != NULL && pd.own_ro && pd.inflight == NULL &&
+	    store_replaced(pd.ro))
 		drop_replaced_store(path);
 	if (pd.ro != NULL)
 		return 0;
@@ -247,9 +259,7 @@ cycle_open_store(void)
 		return -1;
 	}
 	pd.own_ro = 1;
-	snprintf(pd.agent_id, sizeof(pd.agent_id), "%s",
-	    store_agent_id(pd.ro));
-	pd.agent.id = pd.agent_id;
+	use_store(pd.ro);
 	return 0;
 }
 
@@ -378,9 +388,7 @@ push_init(struct event_base *base, const struct conf *c,
 	pd.agent.id = "";
 	if (rw != NULL) {
 		pd.ro = rw;
-		snprintf(pd.agent_id, sizeof(pd.agent_id), "%s",
-		    store_agent_id(rw));
-		pd.agent.id = pd.agent_id;
+		use_store(rw);
 	}
 	decode_hmac(c->push_hmac_secret);
 	pd.timer = evtimer_new(base, on_timer, NULL);

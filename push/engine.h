@@ -45,6 +45,8 @@ struct engine {
 	struct agent_info		 agent;
 	char				*host_json;
 	char				 agent_id[UUID_STR_LEN];
+	/* ro's store_db_id(): the file every row in hand was read from */
+	char				 db_id[UUID_STR_LEN];
 	struct reqq			 queue;
 	struct req			*inflight;
 	struct req			*retry;	/* to send first after a pause */

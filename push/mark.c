@@ -2,6 +2,8 @@
  * mark.c: the marks the cycle hands to its sink (push_sink.mark): rows
  * synced, failed, dead, and the last success or error for push-status.
  * pushd's link.c carries them to writerd; octctl applies them at once.
+ * A mark of rows names the file they were read from (pd.db_id), so that
+ * it is never applied to another (common/marks.c).
  */
 #include "config.h"
 
@@ -38,6 +40,7 @@ mark_rows(uint16_t type, const struct req *r, const char *const *skip,
 	if (n == 0)
 		return;
 	msg_init(&b, type, pd.sink->next_seq());
+	msg_add_str(&b, pd.db_id);
 	msg_add_str(&b, r->batch_id);
 	if (type == MSG_MARK_SYNCED)
 		msg_add_i64(&b, now_ms());
@@ -72,6 +75,7 @@ mark_dead(const struct push_row *rows, int n, const char *const *reasons)
 	if (session_counting() != NULL)
 		session_counting()->dead += n;
 	msg_init(&b, MSG_MARK_DEAD, pd.sink->next_seq());
+	msg_add_str(&b, pd.db_id);
 	msg_add_u32(&b, (uint32_t)n);
 	for (i = 0; i < n; i++) {
 		msg_add_u8(&b, (uint8_t)rows[i].kind);

@@ -5,7 +5,9 @@
  * stay queued here until writerd says they are committed; a new writerd
  * gets EVENT_HELLO and every mark still queued, and drops those it already
  * has. pushd fetches again only when nothing is queued, so it never sends
- * rows whose sync mark is on its way.
+ * rows whose sync mark is on its way. A mark names the file its rows were
+ * read from: a writerd that started a fresh oct.db meanwhile acknowledges
+ * the old file's marks without applying them (common/marks.c).
  */
 #include "config.h"
 

@@ -13,6 +13,7 @@
 #include "event.h"
 #include "harness.h"
 #include "ingestd.h"
+#include "marks.h"
 #include "msg.h"
 #include "store.h"
 #include "push.h"
@@ -39,8 +40,10 @@ teardown(void)
 
 TestSuite(store, .init = setup, .fini = teardown);
 
-/* What turns a version 3 file back into the shape of version 2. */
-#define V3_COLUMNS_OUT	"DROP INDEX llm_traces_stats; " \
+/* What turns a version 4 file back into the shape of version 3. */
+#define V4_COLUMNS_OUT	"ALTER TABLE agent DROP COLUMN db_id; "
+/* What turns a version 4 file back into the shape of version 2. */
+#define V3_COLUMNS_OUT	V4_COLUMNS_OUT "DROP INDEX llm_traces_stats; " \
 	"ALTER TABLE llm_traces DROP COLUMN cached_tokens; " \
 	"ALTER TABLE llm_traces DROP COLUMN service; " \
 	"ALTER TABLE llm_traces DROP COLUMN cost_source; "
@@ -414,7 +417,7 @@ Test(store, a_version_1_file_is_migrated_to_version_2)
 	    V3_COLUMNS_OUT "PRAGMA user_version = 1", 0, 0, 0), 0);
 	sqlite3_close(db);
 	cr_assert_null(store_open(path, STORE_RO, 0, err, sizeof(err)));
-	cr_assert(strstr(err, "schema version 1, not 3: start octd once to "
+	cr_assert(strstr(err, "schema version 1, not 4: start octd once to "
 	    "migrate it"), "%s", err);
 	st = open_rw();
 	cr_assert_str_eq(store_agent_id(st), id);
@@ -430,7 +433,7 @@ Test(store, a_version_1_file_is_migrated_to_version_2)
 	cr_assert_eq(failed, 1);
 	cr_assert_eq(last, 1700000000123);
 	store_close(st);
-	cr_assert_eq(q("PRAGMA user_version"), 3);
+	cr_assert_eq(q("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'old'"), 1);
 }
 
@@ -559,10 +562,107 @@ Test(store, a_version_2_file_gets_the_cost_columns)
 	    "WHERE name IN ('cached_tokens', 'service', 'cost_source')"), 0);
 	st = open_rw();
 	store_close(st);
-	cr_assert_eq(q("PRAGMA user_version"), 3);
+	cr_assert_eq(q("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'old' "
 	    "AND cached_tokens IS NULL AND service IS NULL AND cost_source IS "
 	    "NULL"), 1);
 	cr_assert_eq(q("SELECT count(*) FROM sqlite_master WHERE name = "
 	    "'llm_traces_stats'"), 1, "octctl stats' index");
+}
+
+/*
+ * Schema 4 gives each file its own identity (agent.db_id): a version 3
+ * file gets one, keeping its agent id and rows; a reader sees the same;
+ * a new file has another.
+ */
+Test(store, a_version_3_file_gets_its_own_db_id)
+{
+	struct store	*st = open_rw(), *ro;
+	sqlite3		*db;
+	char		 agent[64], id[64], other[160], err[512];
+
+	cr_assert_eq(strlen(store_db_id(st)), 36);
+	cr_assert_str_neq(store_db_id(st), store_agent_id(st));
+	snprintf(agent, sizeof(agent), "%s", store_agent_id(st));
+	cr_assert_eq(insert(st, EV_TRACE, "{\"model\":\"old\"}",
+	    "11111111-1111-4111-8111-111111111111"), 0);
+	store_close(st);
+	cr_assert_eq(sqlite3_open(path, &db), 0);
+	cr_assert_eq(sqlite3_exec(db, V4_COLUMNS_OUT "PRAGMA user_version = 3",
+	    0, 0, 0), 0);
+	sqlite3_close(db);
+	st = open_rw();
+	cr_assert_str_eq(store_agent_id(st), agent);
+	cr_assert_eq(strlen(store_db_id(st)), 36);
+	snprintf(id, sizeof(id), "%s", store_db_id(st));
+	cr_assert_not_null(ro = store_open(path, STORE_RO, 0, err,
+	    sizeof(err)), "%s", err);
+	cr_assert_str_eq(store_db_id(ro), id);
+	store_close(ro);
+	store_close(st);
+	cr_assert_eq(q("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE model = 'old'"), 1);
+	st = open_rw();
+	cr_assert_str_eq(store_db_id(st), id, "kept across opens");
+	store_close(st);
+	snprintf(other, sizeof(other), "%s/other.db", dir);
+	cr_assert_not_null(st = store_open(other, STORE_RW, 0, err,
+	    sizeof(err)), "%s", err);
+	cr_assert_str_neq(store_db_id(st), id, "a new file has another");
+	store_close(st);
+}
+
+/* A MARK_SYNCED of row 1 of table trace, read from the file named db. */
+static void
+synced_mark(const char *db)
+{
+	msg_init(&b, MSG_MARK_SYNCED, 1);
+	msg_add_str(&b, db);
+	msg_add_str(&b, "22222222-2222-4222-8222-222222222222");
+	msg_add_i64(&b, 5000);
+	msg_add_u32(&b, 1);
+	msg_add_u8(&b, EV_TRACE);
+	msg_add_i64(&b, 1);
+	cr_assert_eq(msg_close(&b), 0);
+}
+
+/*
+ * A sync mark is applied only to the file its rows were read from: one
+ * naming another file (the one a fresh oct.db replaced) succeeds, so
+ * that writerd acknowledges it, and changes no row and no count.
+ */
+Test(store, a_mark_of_another_file_changes_nothing)
+{
+	struct store	*st = open_rw();
+	struct msg	 m;
+	size_t		 fl;
+	int64_t		 sent, failed, last;
+
+	cr_assert_eq(insert(st, EV_TRACE, "{\"model\":\"fresh\"}",
+	    "11111111-1111-4111-8111-111111111111"), 0);
+	synced_mark("33333333-3333-4333-8333-333333333333");
+	cr_assert_eq(msg_parse(b.buf, b.len, &m, &fl), 1);
+	cr_assert_eq(marks_check(&m), 0);
+	cr_assert_eq(store_begin(st), 0);
+	cr_assert_eq(marks_apply(st, &m), 0);
+	cr_assert_eq(store_commit(st), 0);
+	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE synced_at IS "
+	    "NULL"), 1, "a row of another file marked synced");
+	cr_assert_eq(store_push_totals(st, &sent, &failed, &last), 0);
+	cr_assert_eq(sent, 0);
+
+	synced_mark(store_db_id(st));
+	cr_assert_eq(msg_parse(b.buf, b.len, &m, &fl), 1);
+	cr_assert_eq(store_begin(st), 0);
+	cr_assert_eq(marks_apply(st, &m), 0);
+	cr_assert_eq(store_commit(st), 0);
+	cr_assert_eq(q("SELECT count(*) FROM llm_traces WHERE synced_at = "
+	    "5000"), 1, "its own file's mark not applied");
+	cr_assert_eq(store_push_totals(st, &sent, &failed, &last), 0);
+	cr_assert_eq(sent, 1);
+
+	synced_mark(NULL);
+	cr_assert_eq(msg_parse(b.buf, b.len, &m, &fl), 1);
+	cr_assert_eq(marks_check(&m), -1, "a mark of rows names its file");
+	store_close(st);
 }

@@ -10,7 +10,10 @@
  *
  * From pushd: EVENT_HELLO names pushd's stream, then MARK_* frames (the
  * outcome of each push) numbered the same way, each committed at once;
- * MARK_FLUSH first takes in what ingestd has already written.
+ * MARK_FLUSH first takes in what ingestd has already written. A mark of
+ * rows read from another file than ours (one moved aside before this
+ * writerd started a fresh oct.db) is committed and acknowledged like the
+ * others but changes nothing: marks_apply() compares the files' db_id.
  *
  * Peers are trusted siblings: a malformed or unexpected frame is a bug and
  * fatal. chan.c calls batch.c and the store; writerd.c calls it.

@@ -11,7 +11,9 @@
  * full disk (a small tmpfs): nothing lost once there is room again.
  * And a damage found while octd runs (writerd restarted onto a file that
  * is no database any more): the readers that opened the old file, pushd and ingestd's
- * /metrics, follow writerd to the fresh one without a restart.
+ * /metrics, follow writerd to the fresh one without a restart; and sync
+ * marks pushd made for the old file, still waiting for writerd then, are
+ * never applied to the fresh one.
  */
 #include "config.h"
 
@@ -520,6 +522,58 @@ metrics_fresh(void *arg)
 	return want >= want_after && metric("oct_push_sent_total") == want;
 }
 
+static int
+pushd_configured(void *arg)
+{
+	(void)arg;
+	return harness_count(harness_log(&run, "pushd"), "pushing to http") >
+	    0;
+}
+
+/*
+ * octd started, pushing every 100 ms to an oct-receiver storing in
+ * recv_db (started here, once octd has made the signing key).
+ */
+static void
+start_pushing(void)
+{
+	char	key[128], conf[600];
+	int	port;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	harness_pubkey(&run, key, sizeof(key));
+	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
+	receiver = harness_receiver(recv_db, key, &port);
+	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
+	    "push_interval_ms = 100\n", port);
+	harness_write_conf(&run, conf);
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(pushd_configured, NULL, 10000));
+}
+
+/*
+ * Make oct.db no database, writerd stopped (by the caller): its WAL
+ * checkpointed into it, then its header overwritten, so that any open
+ * sees it, whatever it reads.
+ */
+static void
+unmake_db(void)
+{
+	sqlite3	*db;
+	int	 fd;
+
+	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	cr_assert((fd = open(db_path(), O_WRONLY)) != -1);
+	cr_assert_eq(pwrite(fd, "not a database!", 16, 0), 16);
+	close(fd);
+}
+
 /*
  * oct.db damaged while octd runs: everything delivered and /metrics read
  * (so pushd and ingestd hold the file open), writerd stopped, the WAL
@@ -532,22 +586,12 @@ metrics_fresh(void *arg)
 Test(faults_storage, readers_follow_a_database_moved_aside)
 {
 	struct http_res	 r;
-	char		 key[128], conf[600];
-	sqlite3		*db;
 	pid_t		 wd, pd, ing;
 	long long	 old_sent, sent, fresh, pushed;
-	int		 i, fd, port, moved, up, delivered, metrics_ok;
+	int		 i, moved, up, delivered, metrics_ok;
 	int		 said_pd, said_ing;
 
-	harness_setup(&run, NULL);
-	harness_start(&run);
-	harness_pubkey(&run, key, sizeof(key));
-	snprintf(recv_db, sizeof(recv_db), "%s/receiver.db", run.dir);
-	receiver = harness_receiver(recv_db, key, &port);
-	snprintf(conf, sizeof(conf), "push_url = http://127.0.0.1:%d/in\n"
-	    "push_interval_ms = 100\n", port);
-	harness_write_conf(&run, conf);
-	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	start_pushing();
 	want_before = 300;
 	for (i = 0; i < want_before; i++) {
 		http_post(run.port, "/v1/traces", "{\"model\":\"before\"}",
@@ -564,16 +608,7 @@ Test(faults_storage, readers_follow_a_database_moved_aside)
 	/* the damage, with writerd stopped and its WAL in oct.db */
 	wd = harness_worker(&run, "writerd");
 	cr_assert_eq(kill(wd, SIGSTOP), 0);
-	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READWRITE,
-	    NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	cr_assert_eq(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
-	    NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	/* not a database any more: any open sees it, whatever it reads */
-	cr_assert((fd = open(db_path(), O_WRONLY)) != -1);
-	cr_assert_eq(pwrite(fd, "not a database!", 16, 0), 16);
-	close(fd);
+	unmake_db();
 	cr_assert_eq(kill(wd, SIGKILL), 0);
 	moved = harness_wait(moved_said, NULL, 20000);
 	up = wait_s(commit_ok, 30);
@@ -612,4 +647,142 @@ Test(faults_storage, readers_follow_a_database_moved_aside)
 	    "ingestd restarted");
 	cr_expect_eq(said_pd, 1, "pushd said it %d times", said_pd);
 	cr_expect_eq(said_ing, 1, "ingestd said it %d times", said_ing);
+}
+
+static int	want_old;
+
+static int
+old_received(void *arg)
+{
+	(void)arg;
+	return received_model("old") == want_old;
+}
+
+static int
+old_committed(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE model = "
+	    "'old'") == want_old;
+}
+
+static int
+mid_committed(void *arg)
+{
+	(void)arg;
+	return db_int(&run, "SELECT count(*) FROM llm_traces WHERE model = "
+	    "'mid'") == *(int *)arg;
+}
+
+static int
+mid_after_delivered(void *arg)
+{
+	(void)arg;
+	return received_model("mid") == *(int *)arg &&
+	    received_model("after") == want_after;
+}
+
+/*
+ * Rows of the fresh oct.db marked synced that oct-receiver does not
+ * hold (*synced: how many are marked synced in all).
+ */
+static int
+synced_not_received(long long *synced)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*s;
+	char		 sql[200];
+	int		 lost = 0;
+
+	*synced = 0;
+	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT trace_id FROM llm_traces "
+	    "WHERE synced_at IS NOT NULL", -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		(*synced)++;
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE "
+		    "trace_id = '%.36s'", sqlite3_column_text(s, 0));
+		lost += file_int(recv_db, sql) != 1;
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return lost;
+}
+
+/*
+ * Marks outstanding when oct.db is moved aside: pushd has delivered rows
+ * of the old file and handed writerd their sync marks (writerd stopped,
+ * so they wait unacknowledged), the file is damaged and writerd killed;
+ * octd's new writerd moves it aside and commits, in the fresh file, the
+ * events ingestd answered 202 meanwhile (ids from 1 again, like the old
+ * rows'). Only then does pushd (stopped meanwhile) get its channel to
+ * the new writerd and send the waiting marks again. None may be applied
+ * to the fresh file: every row synced there is one oct-receiver holds,
+ * and every event posted during and after is delivered.
+ */
+Test(faults_storage, marks_of_a_file_moved_aside_touch_no_fresh_row)
+{
+	struct http_res	 r;
+	pid_t		 wd, pd;
+	long long	 synced;
+	int		 i, want_mid, delivered, lost, said;
+
+	start_pushing();
+
+	/* rows 1..want_old of the old file, committed, not pushed yet */
+	pd = harness_worker(&run, "pushd");
+	cr_assert_eq(kill(pd, SIGSTOP), 0);
+	want_old = 20;
+	for (i = 0; i < want_old; i++) {
+		http_post(run.port, "/v1/traces", "{\"model\":\"old\"}", &r);
+		cr_assert_eq(r.status, 202, "%s", r.body);
+	}
+	cr_assert(harness_wait(old_committed, NULL, 10000));
+	/* pushd delivers them; their marks wait for a stopped writerd */
+	wd = harness_worker(&run, "writerd");
+	cr_assert_eq(kill(wd, SIGSTOP), 0);
+	cr_assert_eq(kill(pd, SIGCONT), 0);
+	cr_assert(harness_wait(old_received, NULL, 10000),
+	    "the old rows were not pushed");
+
+	/* the damage, as in readers_follow_a_database_moved_aside */
+	unmake_db();
+
+	/* events accepted meanwhile; the fresh file has them before pushd */
+	cr_assert_eq(kill(pd, SIGSTOP), 0);
+	want_mid = want_old;
+	for (i = 0; i < want_mid; i++) {
+		http_post(run.port, "/v1/traces", "{\"model\":\"mid\"}", &r);
+		cr_expect_eq(r.status, 202, "%s", r.body);
+	}
+	cr_assert_eq(kill(wd, SIGKILL), 0);
+	cr_assert(harness_wait(moved_said, NULL, 10000), "not moved aside");
+	cr_assert(harness_wait(mid_committed, &want_mid, 10000),
+	    "the events accepted meanwhile are not in the fresh file");
+	cr_assert_eq(kill(pd, SIGCONT), 0);
+
+	want_after = 20;
+	for (i = 0; i < want_after; i++) {
+		http_post(run.port, "/v1/traces", "{\"model\":\"after\"}",
+		    &r);
+		cr_expect_eq(r.status, 202, "%s", r.body);
+	}
+	delivered = harness_wait(mid_after_delivered, &want_mid, 20000);
+	lost = synced_not_received(&synced);
+	said = harness_count(harness_log(&run, "writerd"), "another database");
+	fprintf(stderr, "row 7: sync marks of %d rows outstanding when oct.db "
+	    "was moved aside: %lld of %d events accepted meanwhile and %lld "
+	    "of %d posted after delivered; fresh oct.db: %lld rows synced, "
+	    "%d of them not delivered; writerd said it dropped marks %d "
+	    "time(s)\n", want_old, received_model("mid"), want_mid,
+	    received_model("after"), want_after, synced, lost, said);
+	cr_expect_eq(lost, 0, "%d rows of the fresh oct.db marked synced by "
+	    "the old file's marks, never delivered", lost);
+	cr_expect(delivered, "%lld of %d events accepted meanwhile, %lld of "
+	    "%d posted after delivered", received_model("mid"), want_mid,
+	    received_model("after"), want_after);
+	cr_expect_eq(said, 1, "writerd said it dropped marks %d times", said);
+	cr_expect_eq(harness_worker(&run, "pushd"), pd, "pushd restarted");
 }

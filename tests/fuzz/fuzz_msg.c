@@ -39,9 +39,9 @@ layout(unsigned type)
 	case MSG_CTL_PUSH_REPORT:	return "1s";
 	case MSG_EVENT_HELLO:		return "s";
 	case MSG_EVENT_STORAGE:		return "1";
-	case MSG_MARK_SYNCED:		return "sin(1i)";
-	case MSG_MARK_FAILED:		return "sis1iin(1i)";
-	case MSG_MARK_DEAD:		return "n(1is)";
+	case MSG_MARK_SYNCED:		return "ssin(1i)";
+	case MSG_MARK_FAILED:		return "ssis1iin(1i)";
+	case MSG_MARK_DEAD:		return "sn(1is)";
 	case MSG_MARK_STATE:		return "is";
 	default:			return "";
 	}

@@ -95,6 +95,7 @@ frames(void)
 	msg_init(&b, MSG_EVENT_COMMITTED, 7);
 	put_frame("event-committed", &b);
 	msg_init(&b, MSG_MARK_SYNCED, 8);
+	msg_add_str(&b, "db-1");
 	msg_add_str(&b, "batch-1");
 	msg_add_i64(&b, FUZZ_NOW * 1000);
 	msg_add_u32(&b, 2);
@@ -104,6 +105,7 @@ frames(void)
 	msg_add_i64(&b, 2);
 	put_frame("mark-synced", &b);
 	msg_init(&b, MSG_MARK_FAILED, 9);
+	msg_add_str(&b, "db-1");
 	msg_add_str(&b, "batch-2");
 	msg_add_i64(&b, FUZZ_NOW * 1000 + 500);
 	msg_add_str(&b, "HTTP 503");
@@ -115,6 +117,7 @@ frames(void)
 	msg_add_i64(&b, 3);
 	put_frame("mark-failed", &b);
 	msg_init(&b, MSG_MARK_DEAD, 10);
+	msg_add_str(&b, "db-1");
 	msg_add_u32(&b, 1);
 	msg_add_u8(&b, EV_TRACE);
 	msg_add_i64(&b, 4);
