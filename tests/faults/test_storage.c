@@ -786,3 +786,109 @@ Test(faults_storage, marks_of_a_file_moved_aside_touch_no_fresh_row)
 	cr_expect_eq(said, 1, "writerd said it dropped marks %d times", said);
 	cr_expect_eq(harness_worker(&run, "pushd"), pd, "pushd restarted");
 }
+
+static int	after_ok;	/* "after" events answered 200 or 202 */
+
+/* One "after" event with wait=commit: 1 if answered 200. */
+static int
+after_committed(void *arg)
+{
+	struct http_res	r;
+
+	(void)arg;
+	if (http_post(run.port, "/v1/traces?wait=commit",
+	    "{\"model\":\"after\"}", &r) == 0 && (r.status == 200 ||
+	    r.status == 202))
+		after_ok++;
+	return r.status == 200;
+}
+
+/*
+ * A damage the open does not see, found by a commit: octd running, its
+ * WAL checkpointed into oct.db and the file cut in half while writerd is
+ * stopped, then writerd let go on. It opened the file whole, so only its
+ * next commit finds the damage ("database disk image is malformed"). It
+ * must do what it does at open: move the file aside byte for byte, say so
+ * once, start a fresh one and commit there what it was answered for,
+ * within seconds, without a crash loop.
+ */
+Test(faults_storage, damage_found_by_a_commit_is_moved_aside)
+{
+	struct http_res	 r;
+	struct timespec	 t0, t1;
+	unsigned char	*before, *after;
+	size_t		 blen, alen;
+	pid_t		 wd;
+	sqlite3		*db;
+	struct stat	 sb;
+	int		 i, up, starts, said, same = 0;
+	long long	 stored = -1;
+	const char	*moved;
+	double		 secs;
+
+	harness_setup(&run, NULL);
+	harness_start(&run);
+	for (i = 0; i < 300; i++) {
+		http_post(run.port, "/v1/traces",
+		    "{\"model\":\"before\",\"input\":\"xxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", &r);
+		cr_assert_eq(r.status, 202, "%s", r.body);
+	}
+	cr_assert(wait_s(commit_ok, 10));
+
+	/* the damage: writerd stopped, its WAL in oct.db, the file cut */
+	wd = harness_worker(&run, "writerd");
+	cr_assert_eq(kill(wd, SIGSTOP), 0);
+	cr_assert_eq(sqlite3_open_v2(db_path(), &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	cr_assert_eq(stat(db_path(), &sb), 0);
+	cr_assert_eq(truncate(db_path(), sb.st_size / 2), 0);
+	before = slurp_bin(db_path(), &blen);
+	cr_assert_eq(kill(wd, SIGCONT), 0);
+
+	/* events after it: 202 at once, then a wait=commit within 10 s */
+	after_ok = 0;
+	for (i = 0; i < 20; i++) {
+		http_post(run.port, "/v1/traces", "{\"model\":\"after\"}", &r);
+		if (r.status == 200 || r.status == 202)
+			after_ok++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	up = wait_s(after_committed, 10);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	starts = harness_count(harness_log(&run, "writerd"), "started: ");
+	said = harness_count(harness_log(&run, "writerd"), "moved aside to");
+	moved = damaged_name();
+	if (moved[0] != '\0') {
+		after = slurp_bin(moved, &alen);
+		same = alen == blen && memcmp(before, after, blen) == 0;
+		free(after);
+	}
+	if (up)
+		stored = db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
+		    "model = 'after'");
+	fprintf(stderr, "row 7: oct.db cut in half while octd runs: %s; a "
+	    "wait=commit answered 200 %s %.1f s; writerd started %d time(s) "
+	    "after the damage, %d line(s) saying so; %s; %lld of %d events "
+	    "answered 200/202 after the damage in the fresh oct.db\n",
+	    moved[0] != '\0' ? "moved aside" : "NOT moved aside",
+	    up ? "after" : "NOT within", secs, starts - 1, said,
+	    moved[0] == '\0' ? "no copy" : same ? "copy byte for byte" :
+	    "copy DIFFERS", stored, after_ok);
+	cr_expect(up, "no wait=commit answered 200 in 10 s after the damage");
+	cr_expect_neq(moved[0], '\0', "the damaged file was not moved aside");
+	cr_expect(same, "the damaged file was not kept byte for byte");
+	cr_expect_eq(said, 1, "the move was said %d times", said);
+	cr_expect_leq(starts - 1, 1, "writerd started %d times: a crash loop",
+	    starts - 1);
+	cr_expect(run.pid != 0 && !harness_reaped(&run), "octd exited");
+	cr_expect_eq(stored, after_ok, "%lld of %d events answered after the "
+	    "damage in the fresh oct.db", stored, after_ok);
+	free(before);
+}
