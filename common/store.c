@@ -427,6 +427,23 @@ done:
 }
 
 int
+store_is_damaged(struct store *st)
+{
+	int rc = sqlite3_extended_errcode(st->db) & 0xff;
+
+	return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
+void
+store_close_as_is(struct store *st)
+{
+	if (st != NULL && st->db != NULL)
+		sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+		    NULL);
+	store_close(st);
+}
+
+int
 store_replaced(struct store *st)
 {
 	struct stat sb;

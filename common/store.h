@@ -37,6 +37,18 @@ void		 store_close(struct store *);
 int		 store_replaced(struct store *);
 /* 1 if SQLite calls the file at path damaged (why filled); after a failed open. */
 int		 store_damaged(const char *path, char *why, size_t whylen);
+/*
+ * 1 if st's last call failed because SQLite calls the file damaged
+ * (corrupt, not a database): a damage the open did not see, found by a
+ * later statement. Ask before store_rollback(), which sets the error anew.
+ */
+int		 store_is_damaged(struct store *);
+/*
+ * Close st and leave its files as they are: no checkpoint into the file
+ * and its WAL not deleted, so a damaged file moved aside stays byte for
+ * byte what it was.
+ */
+void		 store_close_as_is(struct store *);
 const char	*store_error(struct store *);
 const char	*store_agent_id(struct store *);
 /*

@@ -3,7 +3,9 @@
  *
  * Frames are kept as they arrived until their commit succeeded, so a failed
  * commit (disk full, I/O error) is rolled back whole and tried again a
- * second later; nothing is half-written and nothing is lost. While commits
+ * second later; nothing is half-written and nothing is lost. One that
+ * finds the file damaged is tried again at once in the fresh file
+ * writerd.c starts in its place (ops->damaged). While commits
  * succeed the batch holds at most batch_max frames (it commits when it has
  * that many). While they fail it grows with what the peers send on: at
  * most each ingestd's window (queue_capacity events, all ingestd sends
@@ -14,6 +16,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,27 +201,53 @@ clear(void)
 	batch.n = 0;
 }
 
+/* Every item in one transaction, then each stream's cursor; 0 or -1. */
+static int
+commit_all(void)
+{
+	if (store_begin(batch.store) == -1 || insert_all() == -1 ||
+	    store_cursors() == -1 || store_commit(batch.store) == -1)
+		return -1;
+	return 0;
+}
+
 /*
  * Commit every item in one transaction: the frames, then each stream's
  * cursor. Returns 0 and tells ops->committed each stream's last seq; or
  * -1, rolled back with every item kept, and retried every RETRY_MS (the
- * first failure is logged, and the recovery).
+ * first failure is logged, and the recovery). A commit that finds the
+ * file damaged (a damage its open did not see) is rolled back and tried
+ * at once in the fresh store ops->damaged starts in its place.
  */
 int
 batch_flush(void)
 {
-	size_t n = batch.n;
+	struct store	*fresh;
+	char		 why[256];
+	size_t		 n = batch.n;
+	int		 r, damaged = 0;
 
 	evtimer_del(batch.timer);
 	if (n == 0)
 		return 0;
-	if (store_begin(batch.store) == -1 || insert_all() == -1 ||
-	    store_cursors() == -1 || store_commit(batch.store) == -1) {
+	if ((r = commit_all()) == -1) {
+		snprintf(why, sizeof(why), "%s", store_error(batch.store));
+		damaged = store_is_damaged(batch.store);
+		store_rollback(batch.store);
+	}
+	if (r == -1 && damaged &&
+	    (fresh = batch.ops->damaged(why)) != NULL) {
+		batch.store = fresh;
+		if ((r = commit_all()) == -1) {
+			snprintf(why, sizeof(why), "%s",
+			    store_error(batch.store));
+			store_rollback(batch.store);
+		}
+	}
+	if (r == -1) {
 		if (!batch.failing)
 			log_warnx("commit of %zu events failed: %s; keeping "
-			    "them and retrying every %d ms", n,
-			    store_error(batch.store), RETRY_MS);
-		store_rollback(batch.store);
+			    "them and retrying every %d ms", n, why, RETRY_MS);
 		batch.failing = 1;
 		arm(RETRY_MS);
 		return -1;

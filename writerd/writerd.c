@@ -147,11 +147,6 @@ on_retention(evutil_socket_t fd, short ev, void *arg)
 	arm(hk.retention, RETENTION_EVERY_MS);
 }
 
-static const struct batch_ops writerd_batch_ops = {
-	.committed = chan_committed,
-	.after_commit = writerd_committed,
-};
-
 /*
  * Move the database at path and its -wal and -shm aside, byte for byte
  * (link, then unlink: never over an existing file), to path.damaged-<UTC
@@ -210,6 +205,50 @@ open_store(const char *path, const struct conf *c)
 		fatalx("%s", err);
 	return st;
 }
+
+/*
+ * batch_ops.damaged: a commit found oct.db damaged, a damage its open did
+ * not see (a file cut while we run). Do what the open does: move it aside
+ * with its -wal and -shm, untouched (its connection closed without a
+ * checkpoint), say so once at error level, start a fresh database and
+ * hand it to the channels; the batch commits into it what it holds. The
+ * readers follow the path (store_replaced), and the old file's sync marks
+ * change nothing in the fresh one (its db_id). NULL if the file cannot be
+ * moved (said once): the old store is kept and the commit retried. Fatal
+ * if the fresh one cannot be opened: the next writerd starts it.
+ */
+static struct store *
+writerd_damaged(const char *why)
+{
+	static int	 said;
+	struct store	*st;
+	char		 path[4096], to[4200], err[1024];
+	int		 full = wd.conf->sqlite_synchronous == CONF_SYNC_FULL;
+
+	snprintf(path, sizeof(path), "%s/oct.db", wd.conf->data_dir);
+	if (move_aside(path, to, sizeof(to)) == -1) {
+		if (!said)
+			log_warnx("%s is damaged (%s) and cannot be moved "
+			    "aside: %s", path, why, strerror(errno));
+		said = 1;
+		return NULL;
+	}
+	said = 0;
+	store_close_as_is(wd.store);
+	log_errorx("%s is damaged (%s): moved aside to %s (with its -wal and "
+	    "-shm); starting a fresh database", path, why, to);
+	if ((st = store_open(path, STORE_RW, full, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	wd.store = st;
+	chan_init(wd.base, st);
+	return st;
+}
+
+static const struct batch_ops writerd_batch_ops = {
+	.committed = chan_committed,
+	.after_commit = writerd_committed,
+	.damaged = writerd_damaged,
+};
 
 /*
  * child_ops.configure: open oct.db read-write (fatal if it cannot: octd

@@ -23,7 +23,10 @@ struct event_base;
 struct store;
 
 /* chan.c */
-/* The loop and the store the channels use; before chan_open(). */
+/*
+ * The loop and the store the channels use; before chan_open(), and again
+ * when writerd starts a fresh store in the place of a damaged one.
+ */
 void	 chan_init(struct event_base *, struct store *);
 /* Take fd, a new channel to peer; -1 if peer is not one writerd serves. */
 int	 chan_open(enum proc_id peer, int fd);
@@ -46,6 +49,12 @@ struct batch_ops {
 	void	(*committed)(const char *stream, uint64_t seq);
 	/* after every commit: housekeeping that must follow writes */
 	void	(*after_commit)(void);
+	/*
+	 * a commit found the file damaged (SQLite's words in why), rolled
+	 * back: the fresh store to commit into instead (every other holder
+	 * of the old one told), or NULL to keep the old one and retry
+	 */
+	struct store	*(*damaged)(const char *why);
 };
 /* max frames or ms milliseconds make a commit; ops must outlive it. */
 void	 batch_init(struct event_base *, struct store *, int64_t max,
