@@ -13,7 +13,9 @@
  * is no database any more): the readers that opened the old file, pushd and ingestd's
  * /metrics, follow writerd to the fresh one without a restart; and sync
  * marks pushd made for the old file, still waiting for writerd then, are
- * never applied to the fresh one.
+ * never applied to the fresh one. And a damage only a commit finds (the
+ * file cut while writerd runs): moved aside the same, without a restart,
+ * and what that commit held committed in the fresh file.
  */
 #include "config.h"
 
