@@ -4,10 +4,10 @@
  * Frames are kept as they arrived until their commit succeeded, so a failed
  * commit (disk full, I/O error) is rolled back whole and tried again a
  * second later; nothing is half-written and nothing is lost. One that
- * finds the file damaged is tried again at once in the fresh file
- * writerd.c starts in its place (ops->damaged). While commits
- * succeed the batch holds at most batch_max frames (it commits when it has
- * that many). While they fail it grows with what the peers send on: at
+ * finds the file damaged is tried again at once in the fresh file that
+ * writerd.c starts in its place (ops->damaged). While commits succeed
+ * the batch holds at most batch_max frames (it commits when it has that
+ * many). While they fail it grows with what the peers send on: at
  * most each ingestd's window (queue_capacity events, all ingestd sends
  * uncommitted) plus pushd's marks, one message per push outcome.
  *
