@@ -37,6 +37,8 @@ static struct {
 	const struct conf	*conf;
 	struct store		*store;
 	int			 storage_full;
+	int			 unproven;	/* fresh, no commit yet */
+	int			 damage_said;	/* since the last commit */
 } wd;
 
 static struct {
@@ -115,6 +117,7 @@ check_size(void)
 static void
 writerd_committed(void)
 {
+	wd.unproven = wd.damage_said = 0;
 	if (mono_ms() - hk.last_size_check >= SIZE_CHECK_MS)
 		check_size();
 	arm(hk.idle, IDLE_CHECKPOINT_MS);
@@ -214,26 +217,34 @@ open_store(const char *path, const struct conf *c)
  * hand it to the channels; the batch commits into it what it holds. The
  * readers follow the path (store_replaced), and the old file's sync marks
  * change nothing in the fresh one (its db_id). NULL if the file cannot be
- * moved (said once): the old store is kept and the commit retried. Fatal
- * if the fresh one cannot be opened: the next writerd starts it.
+ * moved, or is a fresh one that no commit has succeeded in yet (a disk
+ * that damages every file would otherwise have one moved aside a second):
+ * said once, the store kept and the commit retried. Fatal if the fresh
+ * one cannot be opened: the next writerd starts it.
  */
 static struct store *
 writerd_damaged(const char *why)
 {
-	static int	 said;
 	struct store	*st;
 	char		 path[4096], to[4200], err[1024];
 	int		 full = wd.conf->sqlite_synchronous == CONF_SYNC_FULL;
 
 	snprintf(path, sizeof(path), "%s/oct.db", wd.conf->data_dir);
-	if (move_aside(path, to, sizeof(to)) == -1) {
-		if (!said)
-			log_warnx("%s is damaged (%s) and cannot be moved "
-			    "aside: %s", path, why, strerror(errno));
-		said = 1;
+	if (wd.unproven) {
+		if (!wd.damage_said)
+			log_warnx("%s is damaged (%s) before any commit in it: "
+			    "keeping it", path, why);
+		wd.damage_said = 1;
 		return NULL;
 	}
-	said = 0;
+	if (move_aside(path, to, sizeof(to)) == -1) {
+		if (!wd.damage_said)
+			log_warnx("%s is damaged (%s) and cannot be moved "
+			    "aside: %s", path, why, strerror(errno));
+		wd.damage_said = 1;
+		return NULL;
+	}
+	wd.unproven = 1;
 	store_close_as_is(wd.store);
 	log_errorx("%s is damaged (%s): moved aside to %s (with its -wal and "
 	    "-shm); starting a fresh database", path, why, to);
