@@ -518,7 +518,7 @@ main(int argc, char *argv[])
 	}
 	if (getcwd(cwd, sizeof(cwd)) != NULL)
 		conf_set_base(cwd);	/* for reloads, after the chdir("/") */
-	conf_check_urls(url_check);
+	conf_check_urls(url_check_apart);
 	if (conf_load(&octd.conf, path, err, sizeof(err)) == -1) {
 		fprintf(stderr, "octd: %s\n", err);
 		return 1;
