@@ -397,6 +397,58 @@ Test(octd, check_flag_refuses_a_key_others_can_read)
 	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
 }
 
+/* Whether pid maps a library whose file name has name in it. */
+static int
+maps_library(pid_t pid, const char *name)
+{
+	char	 path[64], *maps;
+	int	 found;
+
+	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
+	maps = harness_slurp(path);
+	cr_assert_not_null(maps);
+	cr_assert(strstr(maps, "libc.so") != NULL, "maps read");
+	found = strstr(maps, name) != NULL;
+	free(maps);
+	return found;
+}
+
+/*
+ * octd judges push_url with libcurl's parser at start, on reload and
+ * with -t, but never maps libcurl (issue 17: 1.2 MiB of its memory).
+ */
+Test(octd, push_url_is_checked_without_libcurl_in_octd)
+{
+	char	 out[2048], at[600];
+	char	*argv[] = { (char *)harness_bin("octd"), "-t", "-c", NULL, NULL };
+	pid_t	 pus;
+
+	harness_setup(&run, "push_url = http://127.0.0.1:9/in\n");
+	harness_start(&run);
+	cr_assert(!maps_library(run.pid, "libcurl"), "octd maps libcurl");
+	cr_assert(maps_library(worker("pushd"), "libcurl"),
+	    "the check looks where pushd's libcurl shows");
+	pus = worker("pushd");
+	harness_write_conf(&run, "push_url = http://192.0.2.1/x\n");
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(log_has_refusal, NULL, 5000));
+	snprintf(at, sizeof(at), "%s:6:", run.conf);
+	cr_assert_eq(harness_count_facts(logpath("octd"), "error:",
+	    "reload refused", at, "push_url", "plain http", NULL), 1,
+	    "no refusal naming %s push_url", at);
+	cr_assert_eq(worker("pushd"), pus, "pushd kept");
+	cr_assert(!harness_reaped(&run), "octd still runs");
+	cr_assert(!maps_library(run.pid, "libcurl"), "octd maps libcurl");
+
+	harness_write_conf(&run, "push_url = not a url\n");
+	argv[3] = run.conf;
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 1, "%s", out);
+	cr_assert(harness_has_facts(out, at, "push_url: not a valid URL",
+	    NULL), "%s", out);
+	harness_write_conf(&run, "push_url = https://example.com/v1\n");
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
+}
+
 Test(octd, version_and_usage)
 {
 	char	 out[256], want[64];
