@@ -449,6 +449,63 @@ Test(octd, push_url_is_checked_without_libcurl_in_octd)
 	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
 }
 
+#ifdef HAVE_SYSTEMD
+/*
+ * systemd's notify protocol, as a unit of Type=notify with WatchdogSec=
+ * sees it: READY=1 with a STATUS once the workers are up, WATCHDOG=1
+ * pings at half of WATCHDOG_USEC, STOPPING=1 on TERM. octd speaks it
+ * without mapping libsystemd (issue 17).
+ */
+Test(octd, tells_systemd_ready_watchdog_and_stopping)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 pfd;
+	char			 msg[600], seen[4096] = "", path[512];
+	ssize_t			 n;
+	int			 fd, i;
+
+	harness_setup(&run, NULL);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(path, sizeof(path), "%s/notify", run.dir);
+	cr_assert(strlen(path) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd != -1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+	setenv("WATCHDOG_USEC", "400000", 1);	/* a ping every 200 ms */
+	harness_start(&run);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	/* bounded: 50 datagrams or 5 s without one */
+	for (i = 0; i < 50 && strstr(seen, "WATCHDOG=1") == NULL; i++) {
+		cr_assert_eq(poll(&pfd, 1, 5000), 1, "no datagram (%s)", seen);
+		n = recv(fd, msg, sizeof(msg) - 1, 0);
+		cr_assert(n > 0);
+		msg[n] = '\0';
+		strncat(seen, msg, sizeof(seen) - strlen(seen) - 2);
+		strcat(seen, "|");
+	}
+	cr_assert(strstr(seen, "READY=1\nSTATUS=") != NULL, "%s", seen);
+	cr_assert(strstr(seen, "WATCHDOG=1") != NULL, "%s", seen);
+	cr_assert(!maps_library(run.pid, "libsystemd"), "octd maps libsystemd");
+	cr_assert_eq(kill(run.pid, SIGTERM), 0);
+	for (i = 0; i < 50 && strstr(seen, "STOPPING=1") == NULL; i++) {
+		cr_assert_eq(poll(&pfd, 1, 5000), 1, "no STOPPING (%s)", seen);
+		n = recv(fd, msg, sizeof(msg) - 1, 0);
+		cr_assert(n > 0);
+		msg[n] = '\0';
+		strncat(seen, msg, sizeof(seen) - strlen(seen) - 2);
+	}
+	cr_assert(strstr(seen, "STOPPING=1\nSTATUS=stopping") != NULL, "%s",
+	    seen);
+	close(fd);
+}
+#endif
+
 Test(octd, version_and_usage)
 {
 	char	 out[256], want[64];
