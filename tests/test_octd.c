@@ -413,6 +413,26 @@ maps_library(pid_t pid, const char *name)
 	return found;
 }
 
+/* Whether pid's environment holds the entry var=value. */
+static int
+environ_has(pid_t pid, const char *entry)
+{
+	char	 path[64], buf[65536];
+	size_t	 len, i;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	for (i = 0; i < len; i += strlen(buf + i) + 1)
+		if (strcmp(buf + i, entry) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * octd judges push_url with libcurl's parser at start, on reload and
  * with -t, but never maps libcurl (issue 17: 1.2 MiB of its memory).
@@ -428,6 +448,8 @@ Test(octd, push_url_is_checked_without_libcurl_in_octd)
 	cr_assert(!maps_library(run.pid, "libcurl"), "octd maps libcurl");
 	cr_assert(maps_library(worker("pushd"), "libcurl"),
 	    "the check looks where pushd's libcurl shows");
+	cr_assert(environ_has(worker("pushd"), "GNUTLS_NO_IMPLICIT_INIT=1"),
+	    "pushd's libcurl does not set up GnuTLS it never uses");
 	pus = worker("pushd");
 	harness_write_conf(&run, "push_url = http://192.0.2.1/x\n");
 	cr_assert_eq(kill(run.pid, SIGHUP), 0);
