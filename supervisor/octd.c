@@ -515,7 +515,7 @@ main(int argc, char *argv[])
 	/*
 	 * libcurl maps GnuTLS (for LDAP and RTMP, never used: pushd's TLS is
 	 * OpenSSL's), whose constructor would set it up in every process
-	 * that loads libcurl: 130 kB of pushd's heap, idle. Inherited by the
+	 * that loads libcurl: 128 kB of pushd's heap, idle. Inherited by the
 	 * workers and the push_url check; an operator's own value stands.
 	 */
 	setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
