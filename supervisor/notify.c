@@ -9,7 +9,7 @@
  *
  * Built without --with-systemd (no HAVE_SYSTEMD), every function here does
  * nothing, so the rest of octd calls them unconditionally. Outside systemd
- * (no NOTIFY_SOCKET) sd_notify() does nothing either.
+ * (no NOTIFY_SOCKET) send_state() does nothing either.
  *
  * The protocol is spoken here, not through libsystemd: one datagram to
  * the AF_UNIX socket in NOTIFY_SOCKET ("@" for the abstract namespace),
