@@ -77,7 +77,7 @@ int	 conf_load(struct conf *, const char *path, char *err, size_t errlen);
  */
 void	 conf_set_base(const char *dir);
 /*
- * Check push_url with fn from now on (url_check, in url.c; without it,
+ * Check push_url with fn from now on (url_check, in url_curl.c; without it,
  * push_url is not checked: for programs given a config octd checked).
  */
 void	 conf_check_urls(const char *(*fn)(const char *url,
@@ -88,7 +88,7 @@ void	 conf_check_urls(const char *(*fn)(const char *url,
  */
 char	**conf_headers(const char *v, const char **why);
 void	 conf_headers_free(char **);
-/* url.c: why url may not be push_url, or NULL. */
+/* url_curl.c: why url may not be push_url, or NULL (url.c). */
 const char *url_check(const char *url, int allow_insecure);
 /*
  * The value of one key in path (or its OCT_ environment override, or its

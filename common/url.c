@@ -1,7 +1,10 @@
 /*
  * url.c: the push_url check, with libcurl's own URL parser. Apart from
  * conf.c so that only the programs that judge a new configuration (octd,
- * octctl) link libcurl for it; ingestd and writerd take what octd checked.
+ * octctl) check it; ingestd and writerd take what octd checked. The
+ * parser comes in a table (url.h): url_curl.c fills it from the libcurl a
+ * program links (octctl), octd's urlcheck.c from a libcurl loaded in a
+ * child, so that octd never maps libcurl itself.
  */
 #include "config.h"
 
@@ -9,9 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
 #include "conf.h"
+#include "url.h"
 
 static int
 is_loopback_host(const char *h)
@@ -28,7 +30,7 @@ is_loopback_host(const char *h)
 
 /* http(s) only, and plain http to loopback unless allowed. */
 const char *
-url_check(const char *url, int allow_insecure)
+url_check_with(const struct url_curl *c, const char *url, int allow_insecure)
 {
 	CURLU		*u;
 	char		*scheme = NULL, *host = NULL;
@@ -36,12 +38,12 @@ url_check(const char *url, int allow_insecure)
 
 	if (*url == '\0')
 		return NULL;
-	u = curl_url();
+	u = c->url();
 	if (u == NULL)
 		return "out of memory";
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+	if (c->set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    c->get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    c->get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		why = "not a valid URL";
 	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
 		why = "scheme must be http or https";
@@ -49,8 +51,8 @@ url_check(const char *url, int allow_insecure)
 	    !is_loopback_host(host))
 		why = "plain http to a host that is not loopback is refused "
 		    "(use https, or set push_allow_insecure = yes)";
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	c->free(scheme);
+	c->free(host);
+	c->cleanup(u);
 	return why;
 }

@@ -9,10 +9,10 @@
  * starts and stops; worker.c does it for one worker (fork, exec, its log,
  * its channel's messages); control.c run_dir/control.sock;
  * pidfile.c the run_dir/octd.pid lock; priv.c the user the workers run
- * as; notify.c what systemd is told.
+ * as; notify.c what systemd is told; urlcheck.c push_url's check.
  *
  * Calls go one way: octd.c -> control.c, notify.c, proc.c -> worker.c ->
- * priv.c; pidfile.c and priv.c call no module.
+ * priv.c; pidfile.c, priv.c and urlcheck.c call no module.
  */
 #ifndef OCT_SUPERVISOR_H
 #define OCT_SUPERVISOR_H
@@ -206,6 +206,12 @@ void	 notify_ready(const char *status);
 void	 notify_reloading(void);
 void	 notify_stopping(void);
 void	 notify_free(void);
+
+/*
+ * urlcheck.c: url_check (conf.h) in a child that loads libcurl, so that
+ * octd does not map it. The answer stays valid until the next call.
+ */
+const char *url_check_apart(const char *url, int allow_insecure);
 
 /* pidfile.c */
 /* Lock and fill path; returns the open fd, or -1 with err. */

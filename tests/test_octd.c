@@ -397,6 +397,137 @@ Test(octd, check_flag_refuses_a_key_others_can_read)
 	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
 }
 
+/* Whether pid maps a library whose file name has name in it. */
+static int
+maps_library(pid_t pid, const char *name)
+{
+	char	 path[64], *maps;
+	int	 found;
+
+	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
+	maps = harness_slurp(path);
+	cr_assert_not_null(maps);
+	cr_assert(strstr(maps, "libc.so") != NULL, "maps read");
+	found = strstr(maps, name) != NULL;
+	free(maps);
+	return found;
+}
+
+/* Whether pid's environment holds the entry var=value. */
+static int
+environ_has(pid_t pid, const char *entry)
+{
+	char	 path[64], buf[65536];
+	size_t	 len, i;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	for (i = 0; i < len; i += strlen(buf + i) + 1)
+		if (strcmp(buf + i, entry) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * octd judges push_url with libcurl's parser at start, on reload and
+ * with -t, but never maps libcurl (issue 17: 1.2 MiB of its memory).
+ */
+Test(octd, push_url_is_checked_without_libcurl_in_octd)
+{
+	char	 out[2048], at[600];
+	char	*argv[] = { (char *)harness_bin("octd"), "-t", "-c", NULL, NULL };
+	pid_t	 pus;
+
+	harness_setup(&run, "push_url = http://127.0.0.1:9/in\n");
+	harness_start(&run);
+	cr_assert(!maps_library(run.pid, "libcurl"), "octd maps libcurl");
+	cr_assert(maps_library(worker("pushd"), "libcurl"),
+	    "the check looks where pushd's libcurl shows");
+	cr_assert(environ_has(worker("pushd"), "GNUTLS_NO_IMPLICIT_INIT=1"),
+	    "pushd's libcurl does not set up GnuTLS it never uses");
+	pus = worker("pushd");
+	harness_write_conf(&run, "push_url = http://192.0.2.1/x\n");
+	cr_assert_eq(kill(run.pid, SIGHUP), 0);
+	cr_assert(harness_wait(log_has_refusal, NULL, 5000));
+	snprintf(at, sizeof(at), "%s:6:", run.conf);
+	cr_assert_eq(harness_count_facts(logpath("octd"), "error:",
+	    "reload refused", at, "push_url", "plain http", NULL), 1,
+	    "no refusal naming %s push_url", at);
+	cr_assert_eq(worker("pushd"), pus, "pushd kept");
+	cr_assert(!harness_reaped(&run), "octd still runs");
+	cr_assert(!maps_library(run.pid, "libcurl"), "octd maps libcurl");
+
+	harness_write_conf(&run, "push_url = not a url\n");
+	argv[3] = run.conf;
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 1, "%s", out);
+	cr_assert(harness_has_facts(out, at, "push_url: not a valid URL",
+	    NULL), "%s", out);
+	harness_write_conf(&run, "push_url = https://example.com/v1\n");
+	cr_assert_eq(harness_run(argv, out, sizeof(out)), 0, "%s", out);
+}
+
+#ifdef HAVE_SYSTEMD
+/*
+ * systemd's notify protocol, as a unit of Type=notify with WatchdogSec=
+ * sees it: READY=1 with a STATUS once the workers are up, WATCHDOG=1
+ * pings at half of WATCHDOG_USEC, STOPPING=1 on TERM. octd speaks it
+ * without mapping libsystemd (issue 17).
+ */
+Test(octd, tells_systemd_ready_watchdog_and_stopping)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 pfd;
+	char			 msg[600], seen[4096] = "", path[512];
+	ssize_t			 n;
+	int			 fd, i;
+
+	harness_setup(&run, NULL);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(path, sizeof(path), "%s/notify", run.dir);
+	cr_assert(strlen(path) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd != -1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+	setenv("WATCHDOG_USEC", "400000", 1);	/* a ping every 200 ms */
+	harness_start(&run);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	/* bounded: 50 datagrams or 5 s without one */
+	for (i = 0; i < 50 && strstr(seen, "WATCHDOG=1") == NULL; i++) {
+		cr_assert_eq(poll(&pfd, 1, 5000), 1, "no datagram (%s)", seen);
+		n = recv(fd, msg, sizeof(msg) - 1, 0);
+		cr_assert(n > 0);
+		msg[n] = '\0';
+		strncat(seen, msg, sizeof(seen) - strlen(seen) - 2);
+		strcat(seen, "|");
+	}
+	cr_assert(strstr(seen, "READY=1\nSTATUS=") != NULL, "%s", seen);
+	cr_assert(strstr(seen, "WATCHDOG=1") != NULL, "%s", seen);
+	cr_assert(!maps_library(run.pid, "libsystemd"), "octd maps libsystemd");
+	cr_assert_eq(kill(run.pid, SIGTERM), 0);
+	for (i = 0; i < 50 && strstr(seen, "STOPPING=1") == NULL; i++) {
+		cr_assert_eq(poll(&pfd, 1, 5000), 1, "no STOPPING (%s)", seen);
+		n = recv(fd, msg, sizeof(msg) - 1, 0);
+		cr_assert(n > 0);
+		msg[n] = '\0';
+		strncat(seen, msg, sizeof(seen) - strlen(seen) - 2);
+	}
+	cr_assert(strstr(seen, "STOPPING=1\nSTATUS=stopping") != NULL, "%s",
+	    seen);
+	close(fd);
+}
+#endif
+
 Test(octd, version_and_usage)
 {
 	char	 out[256], want[64];
