@@ -806,15 +806,18 @@ after_committed(void *arg)
 }
 
 /*
- * A damage the open does not see, found by a commit: octd running, its
- * WAL checkpointed into oct.db and the file cut in half while writerd is
- * stopped, then writerd let go on. It opened the file whole, so only its
- * next commit finds the damage ("database disk image is malformed"). It
- * must do what it does at open: move the file aside byte for byte, say so
- * once, start a fresh one and commit there what it was answered for,
- * within seconds, without a crash loop.
+ * A damage the open does not see: octd running, its WAL checkpointed into
+ * oct.db and the file cut in half while writerd is stopped; then writerd
+ * is let go on (sig SIGCONT) or killed (SIGKILL: the next writerd opens
+ * the cut file, and reads a stream's cursor from it when ingestd says
+ * hello). Either way only a later read or commit finds the damage
+ * ("database disk image is malformed"). writerd must do what it does at
+ * open: move the file aside byte for byte, say so once, start a fresh one
+ * and commit there what it was answered for, within seconds, without a
+ * crash loop.
  */
-Test(faults_storage, damage_found_by_a_commit_is_moved_aside)
+static void
+damage_found_later(int sig)
 {
 	struct http_res	 r;
 	struct timespec	 t0, t1;
@@ -850,7 +853,9 @@ Test(faults_storage, damage_found_by_a_commit_is_moved_aside)
 	cr_assert_eq(stat(db_path(), &sb), 0);
 	cr_assert_eq(truncate(db_path(), sb.st_size / 2), 0);
 	before = slurp_bin(db_path(), &blen);
-	cr_assert_eq(kill(wd, SIGCONT), 0);
+	if (sig == SIGKILL)
+		cr_assert_eq(kill(wd, SIGCONT), 0);
+	cr_assert_eq(kill(wd, sig), 0);
 
 	/* events after it: 202 at once, then a wait=commit within 10 s */
 	after_ok = 0;
@@ -875,11 +880,11 @@ Test(faults_storage, damage_found_by_a_commit_is_moved_aside)
 	if (up)
 		stored = db_int(&run, "SELECT count(*) FROM llm_traces WHERE "
 		    "model = 'after'");
-	fprintf(stderr, "row 7: oct.db cut in half while octd runs: %s; a "
-	    "wait=commit answered 200 %s %.1f s; writerd started %d time(s) "
+	fprintf(stderr, "row 7: oct.db cut in half while octd runs, writerd "
+	    "%s: %s; a wait=commit answered 200 %s %.1f s; writerd started %d time(s) "
 	    "after the damage, %d line(s) saying so; %s; %lld of %d events "
 	    "answered 200/202 after the damage in the fresh oct.db\n",
-	    moved[0] != '\0' ? "moved aside" : "NOT moved aside",
+	    sig == SIGKILL ? "killed" : "let go on", moved[0] != '\0' ? "moved aside" : "NOT moved aside",
 	    up ? "after" : "NOT within", secs, starts - 1, said,
 	    moved[0] == '\0' ? "no copy" : same ? "copy byte for byte" :
 	    "copy DIFFERS", stored, after_ok);
@@ -893,4 +898,14 @@ Test(faults_storage, damage_found_by_a_commit_is_moved_aside)
 	cr_expect_eq(stored, after_ok, "%lld of %d events answered after the "
 	    "damage in the fresh oct.db", stored, after_ok);
 	free(before);
+}
+
+Test(faults_storage, damage_found_by_a_commit_is_moved_aside)
+{
+	damage_found_later(SIGCONT);
+}
+
+Test(faults_storage, damage_found_by_the_next_writerd_is_moved_aside)
+{
+	damage_found_later(SIGKILL);
 }
