@@ -28,17 +28,43 @@
 _Static_assert(sizeof(((struct push_row *)0)->v) ==
     sizeof(((struct event *)0)->v), "a push_row has an event's fields");
 
-/* Bytes written so far; with p NULL only counted. */
+/*
+ * Bytes written so far; with p NULL only counted. A body's buffer grows
+ * as it is written (cap), rather than be sized by a pass of its own over
+ * the rows; on no memory p goes NULL and oom is set.
+ */
 struct out {
 	char	*p;
-	size_t	 n;
+	size_t	 n, cap;
+	int	 oom;
 };
 
-static void
+/* Room for len more bytes at p, or p freed and oom set. */
+static void __attribute__((noinline))
+grow(struct out *o, size_t len)
+{
+	size_t	 cap = o->cap * 2 > o->n + len ? o->cap * 2 : o->n + len;
+	char	*np = realloc(o->p, cap);
+
+	if (np == NULL) {
+		free(o->p);
+		o->p = NULL;
+		o->oom = 1;
+		return;
+	}
+	o->p = np;
+	o->cap = cap;
+}
+
+static inline void
 put(struct out *o, const char *s, size_t len)
 {
-	if (o->p != NULL)
-		memcpy(o->p + o->n, s, len);
+	if (o->p != NULL) {
+		if (o->n + len > o->cap)
+			grow(o, len);
+		if (o->p != NULL)
+			memcpy(o->p + o->n, s, len);
+	}
 	o->n += len;
 }
 
@@ -319,7 +345,7 @@ put_event(struct out *o, const struct push_row *r)
 static size_t
 oct_event_len(const struct push_row *r)
 {
-	struct out o = { NULL, 0 };
+	struct out o = { NULL, 0, 0, 0 };
 
 	put_event(&o, r);
 	return o.n + 1;				/* "," */
@@ -338,23 +364,24 @@ static char *
 oct_body(const struct agent_info *a, const char *batch_id,
     const struct push_row *rows, int n, int64_t sent_at, size_t *len)
 {
-	struct out	 o;
-	size_t		 cap = oct_overhead(a) + 16;
+	struct out	 o = { NULL, 0, 0, 0 };
 	int		 i;
 
-	for (i = 0; i < n; i++)
-		cap += oct_event_len(&rows[i]);
-	if ((o.p = malloc(cap)) == NULL)
+	/* the prefix fits: overhead() counts it at its widest */
+	o.cap = oct_overhead(a) + 16 + (size_t)n * 1536;
+	if ((o.p = malloc(o.cap)) == NULL)
 		return NULL;
-	o.n = (size_t)snprintf(o.p, cap, PREFIX_FMT, a->id, a->host,
+	o.n = (size_t)snprintf(o.p, o.cap, PREFIX_FMT, a->id, a->host,
 	    a->version, batch_id, (long long)sent_at);
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			put(&o, ",", 1);
 		put_event(&o, &rows[i]);
 	}
-	memcpy(o.p + o.n, "]}", 3);
-	*len = o.n + 2;
+	put(&o, "]}", 3);
+	if (o.oom)
+		return NULL;
+	*len = o.n - 1;
 	return o.p;
 }
 
