@@ -86,6 +86,14 @@ struct req {
 	int		 n;
 	uint8_t		*body;		/* what was sent last, until answered */
 	int		 bisecting;	/* part of a 400/422 bisection */
+	/*
+	 * Built ahead (cycle.c) while the request before it was answered:
+	 * the body to send, compressed or not, its signature and timestamp.
+	 */
+	uint8_t		*ahead;
+	size_t		 ahead_len;
+	char		*ahead_sig;
+	int64_t		 ahead_ts;
 	TAILQ_ENTRY(req) entry;
 };
 TAILQ_HEAD(reqq, req);
@@ -222,5 +230,10 @@ void	 send_free(void);
 int	 send_post(const char *url, const char *ca_file, const uint8_t *body,
 	    size_t len, const char *const *headers, int64_t timeout_ms,
 	    send_done_cb done, void *arg);
+/*
+ * Call sent() from the loop once a request's body is all written, while
+ * its answer is awaited (NULL: nothing to call).
+ */
+void	 send_on_sent(void (*sent)(void));
 
 #endif
