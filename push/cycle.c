@@ -191,7 +191,7 @@ build_req(struct req *r)
 /*
  * A body built ahead goes out at most this long after it was signed, so
  * its webhook-timestamp stays current (a pause between requests, a
- * collector's tolerance); older, it is built again.
+ * collector's tolerance); older, or the clock set back, it is built again.
  */
 #define AHEAD_MAX_S	2
 
@@ -216,7 +216,8 @@ send_req(struct req *r)
 	const char	*headers[SEND_HEADERS_MAX + 1], *why;
 	int		 gzip = pd.conf->push_compression == CONF_COMPRESS_GZIP, rc;
 
-	if (r->ahead == NULL || now_ms() / 1000 - r->ahead_ts > AHEAD_MAX_S)
+	if (r->ahead == NULL || llabs(now_ms() / 1000 - r->ahead_ts) >
+	    AHEAD_MAX_S)
 		build_req(r);
 	/* checked by conf.c; their values are never logged */
 	extra = conf_headers(pd.conf->push_headers, &why);
