@@ -525,6 +525,8 @@ push_offline(struct ctl *c, int force, int64_t batch, int verbose, int json)
 	off.fw.tty = isatty(STDERR_FILENO);
 	off.fw.json = json;
 	push_init(off.base, &c->conf, &off_sink, off.st);
+	/* total_payload_bytes shows in the bar and --json only */
+	push_sizing(off.fw.tty || json);
 	push_session(force, verbose, batch);
 	if (off.fw.last == NULL || !json_is_true(json_object_get(off.fw.last,
 	    "done")))

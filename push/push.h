@@ -64,6 +64,12 @@ void	 push_init(struct event_base *, const struct conf *,
 void	 push_start(void);
 /* One pass over the rows for octctl push; reports through the sink. */
 void	 push_session(int force, int verbose, int64_t batch);
+/*
+ * Whether a session first reads its rows once to add up
+ * total_payload_bytes (the default); off where nothing shows it (octctl
+ * push with neither a terminal nor --json): one read of the rows less.
+ */
+void	 push_sizing(int on);
 /* The sink's marks waiting earlier are committed now. */
 void	 push_marks_committed(void);
 /* Finish the request in flight, then exit through the sink. */
