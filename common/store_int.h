@@ -31,7 +31,7 @@ struct store {
 	sqlite3_stmt	*insert[EV_NKINDS];
 	sqlite3_stmt	*begin, *commit, *rollback;
 	sqlite3_stmt	*cursor_get, *cursor_set, *commits_get;
-	sqlite3_stmt	*fetch[2];		/* due, forced */
+	sqlite3_stmt	*fetch[2][EV_NKINDS];	/* due, forced; per table */
 	sqlite3_stmt	*synced[EV_NKINDS], *failed[EV_NKINDS], *dead[EV_NKINDS];
 	sqlite3_stmt	*push_state, *push_count;
 };

@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "ctl.h"
 #include "event.h"
@@ -513,6 +514,13 @@ push_offline(struct ctl *c, int force, int64_t batch, int verbose, int json)
 	if (access(path, F_OK) == -1)
 		return push_fail(json, "octd is not running and there is no %s "
 		    "yet: nothing to push", path);
+	/*
+	 * One thread: SQLite's per-call mutexes and its allocation counters
+	 * (a lock per malloc) are 5 % of a push's instructions for nothing.
+	 * Only before SQLite's first use; a no-op otherwise.
+	 */
+	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if ((off.st = store_open(path, STORE_RW, c->conf.sqlite_synchronous ==
 	    CONF_SYNC_FULL, err, sizeof(err))) == NULL)
 		return push_fail(json, "octd is not running; pushing without "
@@ -525,6 +533,8 @@ push_offline(struct ctl *c, int force, int64_t batch, int verbose, int json)
 	off.fw.tty = isatty(STDERR_FILENO);
 	off.fw.json = json;
 	push_init(off.base, &c->conf, &off_sink, off.st);
+	/* total_payload_bytes shows in the bar and --json only */
+	push_sizing(off.fw.tty || json);
 	push_session(force, verbose, batch);
 	if (off.fw.last == NULL || !json_is_true(json_object_get(off.fw.last,
 	    "done")))

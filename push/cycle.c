@@ -152,42 +152,86 @@ req_url(const struct req *r, char *buf, size_t len)
 	return buf;
 }
 
-/* Build, compress, sign and send r. Returns 0, or -1 (r dropped). */
-static int
-send_req(struct req *r)
+/*
+ * Build, compress and sign r into its ahead fields: the bulk of the
+ * pushing side's work, done while the request before it is with the
+ * collector (build_ahead) or, failing that, just before r is sent.
+ */
+static void
+build_req(struct req *r)
 {
-	char		*body, *sig, hdr[8][600], url[4096], **extra;
-	const char	*headers[SEND_HEADERS_MAX + 1], *why;
+	char		*body;
 	uint8_t		*gz = NULL;
 	size_t		 len, gzlen;
-	int64_t		 ts = now_ms() / 1000;
-	int		 gzip = pd.conf->push_compression == CONF_COMPRESS_GZIP, rc;
+	int		 gzip = pd.conf->push_compression == CONF_COMPRESS_GZIP;
 
+	free(r->ahead);
+	free(r->ahead_sig);
+	r->ahead_ts = now_ms() / 1000;
 	body = pd.enc->body(&pd.agent, r->batch_id, r->rows, r->n, now_ms(),
 	    &len);
 	if (body == NULL || (gzip && sign_gzip(body, len, &gz, &gzlen) == -1))
 		fatalx("cannot build a request body");
 	/* signed before compression: what verify(payload, headers) is given */
-	sig = sign_header(&pd.key, r->batch_id, ts, (const uint8_t *)body, len,
-	    pd.hmac_len ? pd.hmac : NULL, pd.hmac_len);
-	if (sig == NULL)
+	r->ahead_sig = sign_header(&pd.key, r->batch_id, r->ahead_ts,
+	    (const uint8_t *)body, len, pd.hmac_len ? pd.hmac : NULL,
+	    pd.hmac_len);
+	if (r->ahead_sig == NULL)
 		fatalx("cannot sign");
-	if (!gzip) {
-		gz = (uint8_t *)body;
-		gzlen = len;
-		body = NULL;
+	if (gzip) {
+		free(body);
+		r->ahead = gz;
+		r->ahead_len = gzlen;
+	} else {
+		r->ahead = (uint8_t *)body;
+		r->ahead_len = len;
 	}
+}
+
+/*
+ * A body built ahead goes out at most this long after it was signed, so
+ * its webhook-timestamp stays current (a pause between requests, a
+ * collector's tolerance); older, or the clock set back, it is built again.
+ */
+#define AHEAD_MAX_S	2
+
+/*
+ * send_on_sent's callback: the request in flight is written; build the
+ * next one while the collector works on this one.
+ */
+static void
+build_ahead(void)
+{
+	struct req *r = TAILQ_FIRST(&pd.queue);
+
+	if (r != NULL && r->ahead == NULL && !pd.stopping)
+		build_req(r);
+}
+
+/* Send r, built ahead or now. Returns 0, or -1 (r dropped). */
+static int
+send_req(struct req *r)
+{
+	char		 hdr[8][600], url[4096], **extra;
+	const char	*headers[SEND_HEADERS_MAX + 1], *why;
+	int		 gzip = pd.conf->push_compression == CONF_COMPRESS_GZIP, rc;
+
+	if (r->ahead == NULL || llabs(now_ms() / 1000 - r->ahead_ts) >
+	    AHEAD_MAX_S)
+		build_req(r);
 	/* checked by conf.c; their values are never logged */
 	extra = conf_headers(pd.conf->push_headers, &why);
-	build_headers(r, ts, sig, gzip, hdr, extra, headers);
+	build_headers(r, r->ahead_ts, r->ahead_sig, gzip, hdr, extra, headers);
 	/* libcurl does not copy the body: r keeps it until the answer. */
 	free(r->body);
-	r->body = gz;
+	r->body = r->ahead;
+	r->ahead = NULL;
 	rc = send_post(req_url(r, url, sizeof(url)), pd.conf->push_ca_file,
-	    gz, gzlen, headers, pd.conf->push_timeout_ms, answer_done, r);
+	    r->body, r->ahead_len, headers, pd.conf->push_timeout_ms,
+	    answer_done, r);
 	conf_headers_free(extra);
-	free(sig);
-	free(body);
+	free(r->ahead_sig);
+	r->ahead_sig = NULL;
 	return rc;
 }
 
@@ -398,8 +442,10 @@ push_init(struct event_base *base, const struct conf *c,
 	    pd.size_timer == NULL || pd.host_json == NULL)
 		fatalx("push setup");
 	/* No collector, no TLS: libcurl and OpenSSL stay untouched (~7 MB). */
-	if (*c->push_url != '\0')
+	if (*c->push_url != '\0') {
 		send_init(base);
+		send_on_sent(build_ahead);
+	}
 }
 
 void

@@ -57,6 +57,7 @@ struct engine {
 	int				 more;	/* the last fetch was full */
 	int				 waiting;	/* for writerd's commit */
 	int				 stopping;
+	int				 no_sizing;	/* push_sizing(0) */
 	char				 last_error[512];
 	struct session			 ses;
 };

@@ -64,6 +64,12 @@ void	 push_init(struct event_base *, const struct conf *,
 void	 push_start(void);
 /* One pass over the rows for octctl push; reports through the sink. */
 void	 push_session(int force, int verbose, int64_t batch);
+/*
+ * Whether a session first reads its rows once to add up
+ * total_payload_bytes (the default); off where nothing shows it (octctl
+ * push with neither a terminal nor --json): one read of the rows less.
+ */
+void	 push_sizing(int on);
 /* The sink's marks waiting earlier are committed now. */
 void	 push_marks_committed(void);
 /* Finish the request in flight, then exit through the sink. */
@@ -86,6 +92,14 @@ struct req {
 	int		 n;
 	uint8_t		*body;		/* what was sent last, until answered */
 	int		 bisecting;	/* part of a 400/422 bisection */
+	/*
+	 * Built ahead (cycle.c) while the request before it was answered:
+	 * the body to send, compressed or not, its signature and timestamp.
+	 */
+	uint8_t		*ahead;
+	size_t		 ahead_len;
+	char		*ahead_sig;
+	int64_t		 ahead_ts;
 	TAILQ_ENTRY(req) entry;
 };
 TAILQ_HEAD(reqq, req);
@@ -222,5 +236,10 @@ void	 send_free(void);
 int	 send_post(const char *url, const char *ca_file, const uint8_t *body,
 	    size_t len, const char *const *headers, int64_t timeout_ms,
 	    send_done_cb done, void *arg);
+/*
+ * Call sent() from the loop once a request's body is all written, while
+ * its answer is awaited (NULL: nothing to call).
+ */
+void	 send_on_sent(void (*sent)(void));
 
 #endif

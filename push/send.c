@@ -35,6 +35,8 @@ static struct {
 	void			*arg;
 	size_t			 len;
 	int			 busy;
+	int			 sent;		/* sent() was called */
+	void			(*on_sent)(void);
 } sd;
 
 struct sock {
@@ -42,6 +44,7 @@ struct sock {
 };
 
 static void check_done(void);
+static void check_sent(void);
 
 static void
 on_socket(evutil_socket_t fd, short what, void *arg)
@@ -55,6 +58,7 @@ on_socket(evutil_socket_t fd, short what, void *arg)
 		flags |= CURL_CSELECT_OUT;
 	curl_multi_socket_action(sd.multi, fd, flags, &running);
 	check_done();
+	check_sent();
 }
 
 /*
@@ -102,6 +106,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	curl_multi_socket_action(sd.multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done();
+	check_sent();
 }
 
 static int
@@ -196,6 +201,27 @@ check_done(void)
 	}
 }
 
+/* The request in flight is all written: tell on_sent, once. */
+static void
+check_sent(void)
+{
+	curl_off_t up = 0;
+
+	if (!sd.busy || sd.sent || sd.on_sent == NULL)
+		return;
+	if (curl_easy_getinfo(sd.easy, CURLINFO_SIZE_UPLOAD_T, &up) !=
+	    CURLE_OK || up < (curl_off_t)sd.len)
+		return;
+	sd.sent = 1;
+	sd.on_sent();
+}
+
+void
+send_on_sent(void (*sent)(void))
+{
+	sd.on_sent = sent;
+}
+
 void
 send_init(struct event_base *base)
 {
@@ -228,6 +254,7 @@ send_post(const char *url, const char *ca_file, const uint8_t *body,
 	sd.errbuf[0] = sd.retry_after[0] = sd.answer[0] = '\0';
 	sd.alen = 0;
 	sd.truncated = 0;
+	sd.sent = 0;
 	sd.done = done;
 	sd.arg = arg;
 	sd.len = len;

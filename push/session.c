@@ -190,8 +190,12 @@ session_size_step(evutil_socket_t fd, short ev, void *arg)
 	(void)arg;
 	if (!s->active || !s->sizing)
 		return;
-	n = store_fetch_due(pd.ro, INT64_MAX, -1, SIZE_STEP, s->force,
-	    &s->size_cur, &rows);
+	if (pd.no_sizing) {
+		rows = NULL;
+		n = -1;
+	} else
+		n = store_fetch_due(pd.ro, INT64_MAX, -1, SIZE_STEP, s->force,
+		    &s->size_cur, &rows);
 	if (n < 0)
 		s->total_payload = -1;
 	for (i = 0; i < n; i++)
@@ -213,6 +217,12 @@ session_size_step(evutil_socket_t fd, short ev, void *arg)
 		evtimer_del(pd.timer);
 		cycle_run();
 	}
+}
+
+void
+push_sizing(int on)
+{
+	pd.no_sizing = !on;
 }
 
 /* The session's rows are all in oct.db: count them, size them, send. */

@@ -53,6 +53,8 @@ req_halve(struct req *r, struct req **a, struct req **b)
 	*a = req_new(r->rows, half);
 	*b = req_new(r->rows + half, r->n - half);
 	free(r->body);
+	free(r->ahead);
+	free(r->ahead_sig);
 	free(r->rows);
 	free(r);
 }
@@ -67,6 +69,8 @@ req_free(struct req *r)
 	for (i = 0; i < r->n; i++)
 		store_row_clear(&r->rows[i]);
 	free(r->body);
+	free(r->ahead);
+	free(r->ahead_sig);
 	free(r->rows);
 	free(r);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -84,6 +85,7 @@ static struct {
 	int			 always;	/* answer this to every request */
 	/* what arrived */
 	int			 requests, bad_signatures, stored;
+	int			 ts_skew;	/* most webhook-timestamp off, s */
 	size_t			 biggest;
 	char			 ids[COLL_MAX][40];	/* webhook-id per request */
 	long long		 at_ms[COLL_MAX];
@@ -238,6 +240,8 @@ coll_handle(struct evhttp_request *req, void *arg)
 	}
 	if (plen > coll.biggest)
 		coll.biggest = plen;
+	if (llabs(time(NULL) - strtoll(ts, NULL, 10)) > coll.ts_skew)
+		coll.ts_skew = (int)llabs(time(NULL) - strtoll(ts, NULL, 10));
 	env = json_loads(plain, 0, NULL);
 	cr_assert_not_null(env);
 	cr_assert_str_eq(json_string_value(json_object_get(env, "batch_id")),
@@ -1221,6 +1225,28 @@ Test(push, octctl_push_with_octd_stopped_charges_a_failure)
 	cr_assert(strstr(out, "pushed 3 of 3 events in 1 batch ("), "%s", out);
 	cr_assert_eq(coll_int(&coll.stored), 3);
 	cr_assert_eq(ROWS(.synced = ROW_YES), 3);
+}
+
+/*
+ * The next request is built and signed while the collector answers the one
+ * before; an answer that takes seconds must not leave it with a stale
+ * webhook-timestamp (a collector's tolerance is a few minutes at most).
+ */
+Test(push, octctl_push_stamps_each_request_when_it_goes_out)
+{
+	static const int script[] = { -1 };
+	char out[65536];
+
+	begin(NULL);
+	post_n("m", 8);
+	stop_octd();
+	coll.delay_ms = 3500;
+	point_at_collector(script, "push_max_payload_bytes = 1k\n");
+	cr_assert_eq(octctl_push(out, sizeof(out), NULL, NULL), 0, "%s", out);
+	cr_assert_gt(coll_int(&coll.requests), 1, "%s", out);
+	cr_assert_eq(coll_int(&coll.stored), 8);
+	cr_assert_leq(coll_int(&coll.ts_skew), 1, "a webhook-timestamp %d s "
+	    "away from when its request arrived", coll_int(&coll.ts_skew));
 }
 
 Test(push, octctl_push_with_octd_stopped_needs_the_writer_lock)
