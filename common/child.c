@@ -19,13 +19,13 @@
 
 #include <event2/event.h>
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "child.h"
 #include "conf.h"
 #include "log.h"
 #include "msg.h"
 #include "oct.h"
+#include "store.h"
 #include "util.h"
 
 #define SUP_FD	3
@@ -253,13 +253,7 @@ child_run(enum proc_id id, const struct child_ops *ops)
 	child.id = id;
 	child.ops = ops;
 	log_init(proc_name(id), LOG_INFO);
-	/*
-	 * No page-cache block allocated up front for each connection (20
-	 * pages, 80 kB, most of it never touched by an idle worker): pages
-	 * are allocated as they are read, up to the same cache_size. Before
-	 * SQLite is initialised, which the first open does.
-	 */
-	if (sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0) != SQLITE_OK)
+	if (store_lazy_cache() == -1)
 		fatalx("sqlite3_config(SQLITE_CONFIG_PAGECACHE) failed");
 	if (fcntl(SUP_FD, F_GETFD) == -1)
 		fatalx("fd %d is not open: oct-%s is started by octd, not by "

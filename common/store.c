@@ -435,6 +435,21 @@ store_is_damaged(struct store *st)
 }
 
 void
+store_single_threaded(void)
+{
+	/* a lock per call and per malloc: 5 % of a push's instructions */
+	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+int
+store_lazy_cache(void)
+{
+	return sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0) ==
+	    SQLITE_OK ? 0 : -1;
+}
+
+void
 store_close_as_is(struct store *st)
 {
 	if (st != NULL && st->db != NULL)

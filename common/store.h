@@ -29,6 +29,18 @@ struct store	*store_open(const char *path, enum store_mode, int sync_full,
 		    char *err, size_t errlen);
 void		 store_close(struct store *);
 /*
+ * For a single-threaded process, before its first store_open(): SQLite
+ * without its per-call mutexes and allocation counters. A no-op after.
+ */
+void		 store_single_threaded(void);
+/*
+ * Before the first store_open(): no page-cache block allocated up front
+ * for each connection (20 pages, 80 kB, most never touched by an idle
+ * worker); pages are allocated as read, up to the same cache_size.
+ * 0, or -1 if SQLite refuses.
+ */
+int		 store_lazy_cache(void);
+/*
  * 1 if a read-only st's path no longer names the file it opened: writerd
  * moved a damaged oct.db aside (a fresh one there, or none yet). A
  * long-lived reader closes st and opens the path again. One stat(2); 0

@@ -6,6 +6,8 @@
 #ifndef OCT_CTL_H
 #define OCT_CTL_H
 
+#include <stdint.h>
+
 #include "conf.h"
 
 struct ctl {
@@ -33,5 +35,11 @@ int	 ctl_dial(struct ctl *);
 /* Parse "--json" as a command's only option; -1 on anything else. */
 int	 ctl_json_flag(int argc, char **argv, int *json);
 void	 ctl_usage(void) __attribute__((noreturn));
+
+/* push.c: an error before any push began, as text or JSON; returns 1. */
+int	 push_fail(int json, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* push_dry.c: --dry-run (force, batch size, verbose, json); exit status. */
+int	 push_dry_run(struct ctl *, int, int64_t, int, int);
 
 #endif
