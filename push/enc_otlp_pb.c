@@ -253,7 +253,8 @@ oe_val(const struct push_row *r, const char *field)
 	size_t			 i;
 
 	for (i = 0; i < d->nfields; i++)
-		if (strcmp(d->fields[i].name, field) == 0)
+		if (d->fields[i].name[0] == field[0] &&
+		    strcmp(d->fields[i].name, field) == 0)
 			return &r->v[i];
 	return NULL;
 }
