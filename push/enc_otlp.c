@@ -12,7 +12,9 @@
  *
  * The messages are built with protobuf-c (proto/otlp.proto) in an arena
  * freed once the row is packed: enc_otlp_rows.c builds a row's message,
- * from the pieces of enc_otlp_pb.c (enc_otlp.h).
+ * from the pieces of enc_otlp_pb.c (enc_otlp.h). Building is most of the
+ * encoder's cost, so a body builds each row once, and the sizes the
+ * engine asks for are kept for the next time it asks.
  */
 #include "config.h"
 
@@ -36,28 +38,53 @@ varint_len(uint64_t v)
 	return n;
 }
 
+/* *b grown (doubling *cap) to hold need bytes. Returns 0 or -1. */
+static int
+grow(uint8_t **b, size_t *cap, size_t need)
+{
+	uint8_t	*nb;
+	size_t	 c;
+
+	for (c = *cap; c < need; c *= 2)
+		;
+	if (c == *cap)
+		return 0;
+	if ((nb = realloc(*b, c)) == NULL)
+		return -1;
+	*b = nb;
+	*cap = c;
+	return 0;
+}
+
 /*
- * The row as field 1 of its Export*ServiceRequest (tag, length, message)
- * into out if not NULL; returns its length, 0 if it cannot be built.
+ * The row's message, packed as field 1 of its Export*ServiceRequest (tag,
+ * length, message) at *out + *off, *out grown (to *cap bytes) to hold
+ * it; out NULL: only its length. Returns that length, 0 if the row
+ * cannot be built or *out grown.
  */
 static size_t
-put_row(const struct agent_info *ag, const struct push_row *r, uint8_t *out)
+put_row(const struct agent_info *ag, const struct push_row *r,
+    uint8_t **out, size_t *off, size_t *cap)
 {
 	struct arena		 a = { 0 };
 	const ProtobufCMessage	*m = oe_row_message(&a, ag, r);
-	size_t			 len = 0, n, hd;
+	size_t			 len = 0, n;
+	uint8_t			*p;
 	uint64_t		 v;
 
 	if (m != NULL) {
 		n = protobuf_c_message_get_packed_size(m);
-		hd = 1 + varint_len(n);
-		len = hd + n;
-		if (out != NULL) {
-			*out++ = 0x0a;		/* field 1, length-delimited */
+		len = 1 + varint_len(n) + n;
+		if (out != NULL && grow(out, cap, *off + len) == -1)
+			len = 0;
+		else if (out != NULL) {
+			p = *out + *off;
+			*p++ = 0x0a;		/* field 1, length-delimited */
 			for (v = n; v >= 0x80; v >>= 7)
-				*out++ = (uint8_t)(v | 0x80);
-			*out++ = (uint8_t)v;
-			protobuf_c_message_pack(m, out);
+				*p++ = (uint8_t)(v | 0x80);
+			*p++ = (uint8_t)v;
+			protobuf_c_message_pack(m, p);
+			*off += len;
 		}
 	}
 	oe_free(&a);
@@ -71,34 +98,67 @@ otlp_overhead(const struct agent_info *ag)
 	return 0;
 }
 
+/*
+ * The sizes of the rows asked for lately: the engine asks for a row's
+ * more than once (an octctl push's sizing pass, split.c, the payload it
+ * delivered), and each answer is a row built and measured. A slot is
+ * the row's (kind, id), and holds its size only for that row: its
+ * trace_id (a row's text never changes once stored, and an id used again
+ * comes with a new trace_id) under the agent whose id it was sized with.
+ */
+#define LEN_SLOTS	8192
+static struct len_slot {
+	int64_t		 id;
+	int		 kind;
+	char		 trace_id[UUID_STR_LEN];
+	size_t		 len;
+}			 len_slots[LEN_SLOTS];
+static char		 len_agent[UUID_STR_LEN];
+
 /* event_len() is not given the agent: the engine's (engine.h). */
 static size_t
 otlp_event_len(const struct push_row *r)
 {
-	return put_row(&pd.agent, r, NULL);
+	struct len_slot	*s;
+	size_t		 len;
+
+	if (strcmp(len_agent, pd.agent.id) != 0) {
+		memset(len_slots, 0, sizeof(len_slots));
+		snprintf(len_agent, sizeof(len_agent), "%s", pd.agent.id);
+	}
+	s = &len_slots[((uint64_t)r->id * EV_NKINDS + (uint64_t)r->kind) %
+	    LEN_SLOTS];
+	if (s->len > 0 && s->id == r->id && s->kind == (int)r->kind &&
+	    strcmp(s->trace_id, r->trace_id) == 0)
+		return s->len;
+	if ((len = put_row(&pd.agent, r, NULL, NULL, NULL)) > 0) {
+		s->id = r->id;
+		s->kind = (int)r->kind;
+		memcpy(s->trace_id, r->trace_id, sizeof(s->trace_id));
+		s->len = len;
+	}
+	return len;
 }
 
+/* Each row built once: measured, then packed into the body it grows. */
 static char *
 otlp_body(const struct agent_info *ag, const char *batch_id,
     const struct push_row *rows, int n, int64_t sent_at, size_t *len)
 {
 	uint8_t	*b;
-	size_t	 cap = 1, off = 0, add;
+	size_t	 cap = 4096, off = 0;
 	int	 i;
 
 	(void)batch_id;
 	(void)sent_at;
-	for (i = 0; i < n; i++)
-		cap += put_row(ag, &rows[i], NULL);
 	if ((b = malloc(cap)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		/* 0: out of memory; a row left out would be marked synced */
-		if ((add = put_row(ag, &rows[i], b + off)) == 0) {
+		if (put_row(ag, &rows[i], &b, &off, &cap) == 0) {
 			free(b);
 			return NULL;
 		}
-		off += add;
 	}
 	*len = off;
 	return (char *)b;

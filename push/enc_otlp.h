@@ -23,10 +23,15 @@
 
 #define NS	1000000ULL		/* ns in a ms */
 
-/* Allocations of one row's messages, freed together. */
+/*
+ * Allocations of one row's messages, freed together: carved in order out
+ * of zeroed blocks (a row's messages fit one; a long text gets a block of
+ * its own), so a row costs a few mallocs, not one per message.
+ */
+struct arena_block;
 struct arena {
-	void	**p;
-	size_t	  n, cap;
+	struct arena_block	*b;	/* the block carved from, then older */
+	size_t			 off;	/* its bytes given out */
 };
 
 /* A growing list of KeyValues (in the arena). */

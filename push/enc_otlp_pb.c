@@ -5,32 +5,57 @@
  * fields, and the trace and span ids of a row.
  *
  * Called once per row per size or body (enc_otlp.c), a few dozen
- * allocations each; nothing here keeps state between rows.
+ * allocations each, carved from an arena's blocks; nothing here keeps
+ * state between rows.
  */
 #include "config.h"
 
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "enc_otlp.h"
 
+/* A block of an arena: its size, then the bytes carved from it. */
+struct arena_block {
+	struct arena_block	*prev;
+	size_t			 size;
+	max_align_t		 data[];
+};
+
+#define ARENA_BLOCK	8192	/* a row's messages, its short texts */
+#define ARENA_LONG	(ARENA_BLOCK / 4)	/* longer: a block of its own */
+
+/*
+ * len zeroed bytes, aligned for any type. A long one gets a block of its
+ * own, put behind the one carved from, which keeps its room.
+ */
 void *
 oe_alloc(struct arena *a, size_t len)
 {
-	void	**np, *m;
+	struct arena_block	*nb;
+	size_t			 al = sizeof(max_align_t);
 
-	if (a->n == a->cap) {
-		a->cap = a->cap ? a->cap * 2 : 64;
-		if ((np = reallocarray(a->p, a->cap, sizeof(*np))) == NULL)
+	len = len == 0 ? al : (len + al - 1) / al * al;
+	if (len > ARENA_LONG || a->b == NULL || a->b->size - a->off < len) {
+		if ((nb = malloc(sizeof(*nb) + (len > ARENA_LONG ? len :
+		    ARENA_BLOCK))) == NULL)
 			return NULL;
-		a->p = np;
+		nb->size = len > ARENA_LONG ? len : ARENA_BLOCK;
+		if (len > ARENA_LONG && a->b != NULL) {
+			nb->prev = a->b->prev;
+			a->b->prev = nb;
+			return memset(nb->data, 0, len);
+		}
+		nb->prev = a->b;
+		a->b = nb;
+		a->off = 0;
 	}
-	if ((m = calloc(1, len)) == NULL)
-		return NULL;
-	return a->p[a->n++] = m;
+	a->off += len;
+	return memset((char *)a->b->data + a->off - len, 0, len);
 }
 
 char *
@@ -46,11 +71,12 @@ oe_strdup(struct arena *a, const char *s, size_t len)
 void
 oe_free(struct arena *a)
 {
-	size_t i;
+	struct arena_block *b, *prev;
 
-	for (i = 0; i < a->n; i++)
-		free(a->p[i]);
-	free(a->p);
+	for (b = a->b; b != NULL; b = prev) {
+		prev = b->prev;
+		free(b);
+	}
 	memset(a, 0, sizeof(*a));
 }
 
@@ -227,7 +253,8 @@ oe_val(const struct push_row *r, const char *field)
 	size_t			 i;
 
 	for (i = 0; i < d->nfields; i++)
-		if (strcmp(d->fields[i].name, field) == 0)
+		if (d->fields[i].name[0] == field[0] &&
+		    strcmp(d->fields[i].name, field) == 0)
 			return &r->v[i];
 	return NULL;
 }
@@ -290,16 +317,12 @@ oe_real_field(const struct push_row *r, const char *field)
 static int
 unhex(const char *hex, uint8_t *out, size_t len)
 {
-	size_t		i;
-	unsigned	b;
+	size_t n;
 
-	if (hex == NULL || strlen(hex) != len * 2)
+	if (hex == NULL || strlen(hex) != len * 2 ||
+	    sodium_hex2bin(out, len, hex, len * 2, NULL, &n, NULL) != 0 ||
+	    n != len)
 		return -1;
-	for (i = 0; i < len; i++) {
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
-			return -1;
-		out[i] = (uint8_t)b;
-	}
 	return 0;
 }
 

@@ -260,15 +260,17 @@ histogram(struct arena *a, const struct push_row *r, json_t *attrs,
 	size_t			 i;
 
 	if ((h = oe_alloc(a, sizeof(*h))) == NULL ||
-	    (p = oe_alloc(a, sizeof(*p))) == NULL ||
-	    (h->data_points = oe_alloc(a, sizeof(*h->data_points))) == NULL ||
+	    (p = oe_alloc(a, sizeof(*p))) == NULL)
+		return NULL;
+	/* init first: it sets the arrays below to NULL */
+	otlp__histogram__init(h);
+	otlp__histogram_data_point__init(p);
+	if ((h->data_points = oe_alloc(a, sizeof(*h->data_points))) == NULL ||
 	    (p->explicit_bounds = oe_alloc(a, (json_array_size(b) + 1) *
 	    sizeof(double))) == NULL ||
 	    (p->bucket_counts = oe_alloc(a, (json_array_size(c) + 1) *
 	    sizeof(uint64_t))) == NULL)
 		return NULL;
-	otlp__histogram__init(h);
-	otlp__histogram_data_point__init(p);
 	h->data_points[0] = p;
 	h->n_data_points = 1;
 	h->has_aggregation_temporality = 1;

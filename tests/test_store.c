@@ -17,6 +17,7 @@
 #include "msg.h"
 #include "store.h"
 #include "push.h"
+#include "engine.h"
 
 /* (the store test opens the file with sqlite3 too, to set up rows) */
 
@@ -664,5 +665,91 @@ Test(store, a_mark_of_another_file_changes_nothing)
 	synced_mark(NULL);
 	cr_assert_eq(msg_parse(b.buf, b.len, &m, &fl), 1);
 	cr_assert_eq(marks_check(&m), -1, "a mark of rows names its file");
+	store_close(st);
+}
+
+/* The ids of a row that came in over OTLP (enc_otlp.c reads them). */
+#define OTEL_ATTRS "\"attributes\":{\"team\":\"ml\",\"n\":[1,2.5,true," \
+	"{\"k\":\"v\"}],\"otel\":{\"trace_id\":" \
+	"\"5b8efff798038103d269b633813fc60c\",\"span_id\":\"eee19b7ec3c1b174\"," \
+	"\"parent_span_id\":\"eee19b7ec3c1b173\",\"scope\":{\"name\":\"app\"," \
+	"\"version\":\"1\"}},\"resource\":{\"service.name\":\"shop\"," \
+	"\"deployment\":\"eu\"}}"
+
+/*
+ * push_format = otlp: the size the encoder gives split.c for a row is
+ * exactly what the row adds to a body, asked once or again (the encoder
+ * keeps sizes it measured), for rows with and without attributes, their
+ * own ids and resource, of each kind; and a row reusing an id under
+ * another trace_id (with a long text) is measured anew.
+ */
+Test(store, otlp_sizes_are_what_the_body_holds)
+{
+	static const struct {
+		enum event_kind	 kind;
+		const char	*text;
+	} in[] = {
+		{ EV_TRACE, "{\"model\":\"m\"}" },
+		{ EV_TRACE, "{\"model\":\"gpt-4o\",\"operation\":\"chat\","
+		    "\"prompt_tokens\":10,\"cost_usd\":0.25,\"status\":"
+		    "\"error\",\"error_message\":\"x\"," OTEL_ATTRS "}" },
+		{ EV_ERROR, "{\"message\":\"boom\",\"type\":\"E\",\"trace_ref\":"
+		    "\"00000000-0000-4000-8000-000000000001\"}" },
+		{ EV_ERROR, "{\"message\":\"m\"," OTEL_ATTRS "}" },
+		{ EV_METRIC, "{\"name\":\"g\",\"value\":1.5,\"labels\":"
+		    "{\"a\":\"b\"}}" },
+		{ EV_METRIC, "{\"name\":\"c\",\"value\":7,\"kind\":\"counter\","
+		    "\"attributes\":{\"bounds\":[5,10],\"bucket_counts\":[1,2,0],"
+		    "\"count\":3,\"resource\":{\"service.name\":\"s\"}}}" },
+	};
+	struct store	*st = open_rw();
+	struct push_row	*rows, r2;
+	char		 id[UUID_STR_LEN], *body, longtext[9001];
+	size_t		 i, len, sum = 0, n;
+	int		 nrows, input;
+
+	pd.agent.id = "11111111-1111-4111-8111-111111111111";
+	pd.agent.host = "\"h\"";
+	pd.agent.version = "0.1.0";
+	cr_assert_eq(store_begin(st), 0);
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		snprintf(id, sizeof(id), "%08zu-0000-4000-8000-000000000000",
+		    i + 1);
+		cr_assert_eq(insert(st, in[i].kind, in[i].text, id), 0);
+	}
+	cr_assert_eq(store_commit(st), 0);
+	nrows = store_fetch_due(st, INT64_MAX, -1, 100, 1, NULL, &rows);
+	cr_assert_eq(nrows, (int)(sizeof(in) / sizeof(in[0])));
+	for (i = 0; i < (size_t)nrows; i++) {
+		body = enc_otlp.body(&pd.agent, "b", &rows[i], 1, 5, &len);
+		cr_assert_not_null(body, "row %zu", i);
+		cr_assert_eq(enc_otlp.event_len(&rows[i]), len, "row %zu", i);
+		cr_assert_eq(enc_otlp.event_len(&rows[i]), len, "row %zu", i);
+		sum += len;
+		free(body);
+	}
+	body = enc_otlp.body(&pd.agent, "b", rows, nrows, 5, &len);
+	cr_assert_not_null(body);
+	cr_assert_eq(len, sum, "a body is the sum of its rows' sizes");
+	free(body);
+	for (i = 0; rows[i].kind != EV_TRACE; i++)
+		;
+	/* the same id, another trace_id and a long input: its own size */
+	input = event_field(EV_TRACE, "input", &(int){ 0 });
+	r2 = rows[i];
+	snprintf(r2.trace_id, sizeof(r2.trace_id), "%s",
+	    "99999999-0000-4000-8000-000000000000");
+	r2.v[input].tag = V_TEXT;
+	memset(longtext, 'x', sizeof(longtext) - 1);
+	longtext[sizeof(longtext) - 1] = '\0';
+	r2.v[input].s = longtext;
+	r2.v[input].len = sizeof(longtext) - 1;
+	body = enc_otlp.body(&pd.agent, "b", &r2, 1, 5, &n);
+	cr_assert_not_null(body);
+	cr_assert_eq(enc_otlp.event_len(&r2), n);
+	cr_assert_gt(n, 9000);
+	cr_assert_lt(enc_otlp.event_len(&rows[i]), 9000);
+	free(body);
+	store_rows_free(rows, nrows);
 	store_close(st);
 }
