@@ -94,7 +94,12 @@ void
 harness_start(struct octd_run *r)
 {
 	harness_launch(r, NULL);
-	cr_assert(harness_wait(workers_ready, r, 10000) && r->pid != 0,
+	/*
+	 * Alone, under ASan too, all three are ready within 2 s; 30 s bounds
+	 * a start that will not come when the sanitizer suites run two at a
+	 * time beside Criterion's own two jobs (10 s was once not enough).
+	 */
+	cr_assert(harness_wait(workers_ready, r, 30000) && r->pid != 0,
 	    "octd did not get its three workers ready (%s)", r->pid == 0 ?
 	    "it exited" : "timeout");
 }
